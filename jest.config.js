@@ -3,7 +3,7 @@
 // (run serially, see package.json "test"). Test files mirror src/ under test/ and say their
 // kind in their suffix: *.spec.ts, *.int-spec.ts, *.e2e-spec.ts.
 const transform = {
-  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
+  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
 };
 const common = {
   rootDir: __dirname,

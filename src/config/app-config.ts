@@ -1,0 +1,202 @@
+import { existsSync } from 'node:fs';
+import { isSupportedCountry } from 'libphonenumber-js';
+import { z } from 'zod';
+import { parseSourceTopics, type SourceTopic } from './source-topic';
+
+/** Profile API: profiles per import request. */
+export const PROFILE_API_MAX_ROWS = 10_000;
+/** Profile API: import requests per minute per account. */
+export const PROFILE_API_RATE_PER_MIN = 15;
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ message: 'must be a whole number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` })
+    .default(fallback);
+
+const required = (what: string) =>
+  z.string({ message: `is required (${what})` }).trim().min(1, { message: `is required (${what})` });
+
+const brokers = required('comma-separated host:port list').refine(
+  (value) => value.split(',').every((broker) => /^[^\s:,]+:\d{1,5}$/.test(broker.trim())),
+  { message: 'must be a comma-separated host:port list, e.g. 127.0.0.1:9092' },
+);
+
+const httpUrl = (what: string) =>
+  required(what).refine(
+    (value) => {
+      try {
+        return ['http:', 'https:'].includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be an http(s) URL (${what})` },
+  );
+
+const postgresUrl = required('postgres://user@host:port/database').refine(
+  (value) => {
+    try {
+      return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a postgres:// connection URL' },
+);
+
+/** Every environment variable the service reads, with its default and its check (DESIGN §4.5). */
+const envSchema = z.object({
+  KAFKA_BROKERS: brokers,
+  KAFKA_GROUP_ID: z.string().trim().min(1).default('caac-sync'),
+  KAFKA_CLIENT_ID: z.string().trim().min(1).default('caac-sync'),
+  SOURCE_TOPICS: required('topic:format[:mapping-file], comma separated'),
+  DLQ_TOPIC: z
+    .string()
+    .trim()
+    .regex(/^[a-zA-Z0-9._-]{1,249}$/, { message: 'must be a valid Kafka topic name' })
+    .default('caac-sync.dlq'),
+  INGEST_MAX_BYTES_PER_PARTITION: int(1_048_576, 1_024),
+  INGEST_MAX_MESSAGE_BYTES: int(1_048_576, 1_024),
+  INGEST_MAX_BATCH_EVENTS: int(5_000, 1, 100_000),
+  DATABASE_URL: postgresUrl,
+  DATABASE_POOL_MAX: int(10, 2, 200),
+  MIGRATE_ON_START: bool(false),
+  CAAC_BASE_URL: httpUrl('the Profile API base URL'),
+  CAAC_API_KEY: required('the Profile API key'),
+  CAAC_ACCOUNT: z
+    .string()
+    .trim()
+    .regex(/^[a-zA-Z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, dots, dashes or underscores' })
+    .default('default'),
+  CAAC_IMPORT_RATE_PER_MIN: int(PROFILE_API_RATE_PER_MIN, 1, PROFILE_API_RATE_PER_MIN),
+  CAAC_IMPORT_MAX_ROWS: int(PROFILE_API_MAX_ROWS, 1, PROFILE_API_MAX_ROWS),
+  CAAC_RATE_WINDOW_MS: int(60_000, 100),
+  CAAC_STATUS_RATE_PER_MIN: int(60, 1, 6_000),
+  CAAC_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
+  FLUSH_INTERVAL_MS: int(30_000, 0, 86_400_000),
+  DEFAULT_PHONE_REGION: z
+    .string()
+    .trim()
+    .transform((value) => value.toUpperCase())
+    .refine((value) => isSupportedCountry(value), { message: 'must be an ISO 3166 region code, e.g. TW' })
+    .default('TW'),
+  ADMIN_TOKEN: required('bearer token for /admin, at least 16 characters').refine((value) => value.length >= 16, {
+    message: 'must be at least 16 characters',
+  }),
+  HTTP_HOST: z.string().trim().min(1).default('0.0.0.0'),
+  HTTP_PORT: int(3000, 0, 65_535),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: int(30_000, 1_000, 600_000),
+});
+
+export interface AppConfig {
+  kafka: {
+    brokers: string[];
+    groupId: string;
+    clientId: string;
+    sourceTopics: SourceTopic[];
+    dlqTopic: string;
+    maxBytesPerPartition: number;
+    maxMessageBytes: number;
+    maxBatchEvents: number;
+  };
+  database: { url: string; poolMax: number; migrateOnStart: boolean };
+  caac: {
+    baseUrl: string;
+    apiKey: string;
+    account: string;
+    importRatePerWindow: number;
+    importMaxRows: number;
+    rateWindowMs: number;
+    statusRatePerMin: number;
+    requestTimeoutMs: number;
+  };
+  flushIntervalMs: number;
+  defaultPhoneRegion: string;
+  adminToken: string;
+  http: { host: string; port: number };
+  logLevel: string;
+  shutdownTimeoutMs: number;
+}
+
+/** A configuration that cannot start the service; `problems` has one line per bad variable. */
+export class ConfigError extends Error {
+  readonly code = 'config_invalid';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates the environment once into a typed object. Throws a ConfigError naming every bad or
+ * missing variable; values are never echoed, so secrets cannot leak through the message.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
+  const present = Object.fromEntries(
+    Object.keys(envSchema.shape).flatMap((name) => (env[name] === undefined || env[name] === '' ? [] : [[name, env[name]]])),
+  );
+  const parsed = envSchema.safeParse(present);
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+
+  let sourceTopics: SourceTopic[] = [];
+  if (parsed.success) {
+    const topics = parseSourceTopics(parsed.data.SOURCE_TOPICS);
+    sourceTopics = topics.topics;
+    problems.push(...topics.problems.map((problem) => `SOURCE_TOPICS: ${problem}`));
+    for (const source of sourceTopics) {
+      if (source.mappingFile && !existsSync(source.mappingFile)) {
+        problems.push(`SOURCE_TOPICS: mapping file ${source.mappingFile} for topic ${source.topic} does not exist`);
+      }
+    }
+    if (sourceTopics.some((source) => source.topic === parsed.data.DLQ_TOPIC)) {
+      problems.push('DLQ_TOPIC: must not also be a source topic');
+    }
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+
+  const e = parsed.data;
+  return {
+    kafka: {
+      brokers: e.KAFKA_BROKERS.split(',').map((broker) => broker.trim()),
+      groupId: e.KAFKA_GROUP_ID,
+      clientId: e.KAFKA_CLIENT_ID,
+      sourceTopics,
+      dlqTopic: e.DLQ_TOPIC,
+      maxBytesPerPartition: e.INGEST_MAX_BYTES_PER_PARTITION,
+      maxMessageBytes: e.INGEST_MAX_MESSAGE_BYTES,
+      maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS,
+    },
+    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, migrateOnStart: e.MIGRATE_ON_START },
+    caac: {
+      baseUrl: e.CAAC_BASE_URL.replace(/\/+$/, ''),
+      apiKey: e.CAAC_API_KEY,
+      account: e.CAAC_ACCOUNT,
+      importRatePerWindow: e.CAAC_IMPORT_RATE_PER_MIN,
+      importMaxRows: e.CAAC_IMPORT_MAX_ROWS,
+      rateWindowMs: e.CAAC_RATE_WINDOW_MS,
+      statusRatePerMin: e.CAAC_STATUS_RATE_PER_MIN,
+      requestTimeoutMs: e.CAAC_REQUEST_TIMEOUT_MS,
+    },
+    flushIntervalMs: e.FLUSH_INTERVAL_MS,
+    defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
+    adminToken: e.ADMIN_TOKEN,
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+/** Nest injection token for the validated configuration. */
+export const APP_CONFIG = Symbol('AppConfig');

@@ -1,0 +1,112 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/app-config';
+
+const SECRET_KEY = 'ck_live_DO-NOT-LEAK-1234567890';
+const SECRET_TOKEN = 'admin-token-DO-NOT-LEAK-42';
+
+function aValidEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return {
+    KAFKA_BROKERS: '127.0.0.1:9092',
+    SOURCE_TOPICS: 'crm.profile-changes:profile-change.v1',
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/caac',
+    CAAC_BASE_URL: 'http://127.0.0.1:4010',
+    CAAC_API_KEY: SECRET_KEY,
+    ADMIN_TOKEN: SECRET_TOKEN,
+    ...overrides,
+  };
+}
+
+function problemsOf(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).not.toContain(SECRET_KEY);
+    expect(message).not.toContain(SECRET_TOKEN);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe(loadConfig.name, () => {
+  it('applies the documented defaults to a minimal valid environment', () => {
+    const sut = loadConfig(aValidEnv());
+
+    expect(sut.kafka).toEqual({
+      brokers: ['127.0.0.1:9092'],
+      groupId: 'caac-sync',
+      clientId: 'caac-sync',
+      sourceTopics: [{ topic: 'crm.profile-changes', format: 'profile-change.v1' }],
+      dlqTopic: 'caac-sync.dlq',
+      maxBytesPerPartition: 1_048_576,
+      maxMessageBytes: 1_048_576,
+      maxBatchEvents: 5_000,
+    });
+    expect(sut.database).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/caac', poolMax: 10, migrateOnStart: false });
+    expect(sut.caac).toMatchObject({ importRatePerWindow: 15, importMaxRows: 10_000, rateWindowMs: 60_000 });
+    expect(sut.flushIntervalMs).toBe(30_000);
+    expect(sut.defaultPhoneRegion).toBe('TW');
+    expect(sut.http.port).toBe(3000);
+  });
+
+  it.each(['KAFKA_BROKERS', 'SOURCE_TOPICS', 'DATABASE_URL', 'CAAC_BASE_URL', 'CAAC_API_KEY', 'ADMIN_TOKEN'])(
+    'names %s when it is missing',
+    (name) => {
+      const problems = problemsOf(aValidEnv({ [name]: undefined }));
+
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(new RegExp(`^${name}: is required`));
+    },
+  );
+
+  it.each([
+    ['KAFKA_BROKERS', 'localhost', /^KAFKA_BROKERS: must be a comma-separated host:port list/],
+    ['DATABASE_URL', 'mysql://root@localhost/db', /^DATABASE_URL: must be a postgres:\/\/ connection URL/],
+    ['CAAC_BASE_URL', 'not a url', /^CAAC_BASE_URL: must be an http\(s\) URL/],
+    ['CAAC_IMPORT_RATE_PER_MIN', '16', /^CAAC_IMPORT_RATE_PER_MIN: must be at most 15/],
+    ['CAAC_IMPORT_MAX_ROWS', '10001', /^CAAC_IMPORT_MAX_ROWS: must be at most 10000/],
+    ['CAAC_IMPORT_MAX_ROWS', 'ten', /^CAAC_IMPORT_MAX_ROWS: must be a whole number/],
+    ['FLUSH_INTERVAL_MS', '-1', /^FLUSH_INTERVAL_MS: must be at least 0/],
+    ['HTTP_PORT', '70000', /^HTTP_PORT: must be at most 65535/],
+    ['MIGRATE_ON_START', 'maybe', /^MIGRATE_ON_START: must be true or false/],
+    ['DEFAULT_PHONE_REGION', 'XX', /^DEFAULT_PHONE_REGION: must be an ISO 3166 region code/],
+    ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN: must be at least 16 characters/],
+    ['DLQ_TOPIC', 'bad topic!', /^DLQ_TOPIC: must be a valid Kafka topic name/],
+    ['SOURCE_TOPICS', 'crm.changes:avro', /^SOURCE_TOPICS: "crm.changes:avro": format must be one of/],
+    ['SOURCE_TOPICS', 'crm.customers:debezium', /^SOURCE_TOPICS: .*needs a mapping file/],
+    ['SOURCE_TOPICS', 'a:debezium:/nonexistent/mapping.json', /^SOURCE_TOPICS: mapping file \/nonexistent\/mapping.json .* does not exist/],
+  ])('explains a malformed %s (%s)', (name, value, expected) => {
+    const problems = problemsOf(aValidEnv({ [name]: value }));
+
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(expected);
+  });
+
+  it('lists every problem at once, one line each', () => {
+    const problems = problemsOf({ HTTP_PORT: 'x' });
+
+    expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual(
+      ['ADMIN_TOKEN', 'CAAC_API_KEY', 'CAAC_BASE_URL', 'DATABASE_URL', 'HTTP_PORT', 'KAFKA_BROKERS', 'SOURCE_TOPICS'].sort(),
+    );
+  });
+
+  it('never echoes a secret, even when it is the bad value', () => {
+    problemsOf(aValidEnv({ ADMIN_TOKEN: 'short-secret', CAAC_BASE_URL: SECRET_KEY }));
+  });
+
+  it('parses several source topics with their formats and mapping files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'caac-config-'));
+    const mapping = join(dir, 'customers.mapping.json');
+    writeFileSync(mapping, '{}');
+
+    const sut = loadConfig(aValidEnv({ SOURCE_TOPICS: `crm.profile-changes:profile-change.v1, crm.public.customers:debezium:${mapping}` }));
+
+    expect(sut.kafka.sourceTopics).toEqual([
+      { topic: 'crm.profile-changes', format: 'profile-change.v1' },
+      { topic: 'crm.public.customers', format: 'debezium', mappingFile: mapping },
+    ]);
+  });
+});

@@ -1,0 +1,19 @@
+import { replaceDatabase, withAdmin } from './infrastructure';
+
+/**
+ * A database of its own for one test file, on the server the global setup obtained, dropped by the
+ * returned `drop`. Test files never share tables.
+ */
+export async function freshDatabase(label: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+  const admin = process.env.TEST_ADMIN_DATABASE_URL;
+  if (!admin) throw new Error('TEST_ADMIN_DATABASE_URL is not set: run this test through the integration project');
+  const name = `caac_sync_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${Date.now()}_${process.pid}`;
+  await withAdmin(admin, (client) => client.query(`CREATE DATABASE "${name}"`));
+  return {
+    url: replaceDatabase(admin, name),
+    name,
+    drop: async () => {
+      await withAdmin(admin, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    },
+  };
+}
