@@ -1,0 +1,64 @@
+import type { ContactKey, FieldError, Patch } from '../../profile';
+
+/** One contact's change, decoded, validated and normalised, ready to be stamped and staged. */
+export interface DecodedChange {
+  key: ContactKey;
+  /** Flat CAAC fields; `null` clears. Never empty. */
+  patch: Patch;
+  /** Source time in epoch milliseconds (`occurred_at`, or Debezium `source.ts_ms`). */
+  sourceTs: number;
+  /** The producer's id of the change, when the format has one. */
+  eventId?: string;
+}
+
+/** Where a bad event failed: its bytes or JSON (`decode`), or its content (`validate`). */
+export type DecodeStage = 'decode' | 'validate';
+
+/**
+ * Stable error classes, for the dead-letter header `caac-sync.errors.class` and for metrics.
+ * Decide on these, never on the message text.
+ */
+export type DecodeErrorClass =
+  | 'MessageTooLarge'
+  | 'InvalidUtf8'
+  | 'InvalidJson'
+  | 'NestingTooDeep'
+  | 'ForbiddenKey'
+  | 'SchemaViolation'
+  | 'InvalidKey'
+  | 'InvalidField'
+  | 'InvalidEnvelope'
+  | 'DeleteRejected';
+
+export type DecodeResult =
+  | { kind: 'change'; change: DecodedChange }
+  | { kind: 'skip'; reason: string }
+  | { kind: 'error'; stage: DecodeStage; errorClass: DecodeErrorClass; message: string };
+
+/** A decoder for one topic: the raw Kafka value in, one outcome out. Never throws. */
+export type Decoder = (value: Buffer | null) => DecodeResult;
+
+/**
+ * Dead-letter headers and logs carry the message; a bad event must not inflate them, so a
+ * message is cut at this many characters.
+ */
+export const ERROR_MESSAGE_MAX_LENGTH = 1_000;
+
+/** At most this many field errors are listed in one message; the rest are counted. */
+export const ERROR_LIST_MAX = 10;
+
+export function decodeError(stage: DecodeStage, errorClass: DecodeErrorClass, message: string): DecodeResult {
+  return { kind: 'error', stage, errorClass, message: truncate(message, ERROR_MESSAGE_MAX_LENGTH) };
+}
+
+/** `text` cut to `max` characters, marked with an ellipsis when cut. */
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : text.slice(0, max - 1) + '…';
+}
+
+/** `display_email: is not an e-mail address; gender: must be one of ...` (capped). */
+export function describeFieldErrors(errors: readonly FieldError[]): string {
+  const listed = errors.slice(0, ERROR_LIST_MAX).map((e) => (e.field ? `${e.field}: ${e.reason}` : e.reason));
+  const rest = errors.length - listed.length;
+  return listed.join('; ') + (rest > 0 ? `; and ${rest} more` : '');
+}
