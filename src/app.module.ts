@@ -1,0 +1,42 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from './config/app-config';
+import { systemClock, CLOCK } from './common/clock';
+import type { Logger } from './common/logger';
+import { LOGGER } from './common/nest-logger';
+import { KafkaAdapter } from './kafka/kafka.adapter';
+import { IngestModule } from './ingest/ingest.module';
+import { Metrics } from './ops/metrics';
+import { OpsModule } from './ops/ops.module';
+import { StoreModule } from './store/store.module';
+
+/** What every part of the service may inject: configuration, logger, clock, the Kafka adapter. */
+@Global()
+@Module({})
+class CoreModule {
+  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+    return {
+      module: CoreModule,
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+        { provide: CLOCK, useValue: systemClock },
+        { provide: Metrics, useFactory: () => new Metrics() },
+        {
+          provide: KafkaAdapter,
+          useFactory: () => new KafkaAdapter({ brokers: config.kafka.brokers, clientId: config.kafka.clientId }, logger),
+        },
+      ],
+      exports: [APP_CONFIG, LOGGER, CLOCK, Metrics, KafkaAdapter],
+    };
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CoreModule.forRoot(config, logger), StoreModule, IngestModule, OpsModule],
+    };
+  }
+}

@@ -1,0 +1,50 @@
+/** Where in the pipeline a message failed (DESIGN §4.4). */
+export type DeadLetterStage = 'decode' | 'validate' | 'import' | 'export';
+
+/** A message for the dead-letter topic: the failed bytes and why, never a secret. */
+export interface DeadLetter {
+  stage: DeadLetterStage;
+  key: Buffer | string | null;
+  value: Buffer | string | null;
+  errorClass: string;
+  message: string;
+  topic?: string;
+  partition?: number;
+  offset?: string;
+  taskId?: string;
+  /** When the failure was seen, epoch ms. */
+  at: number;
+}
+
+/** Header names follow Kafka Connect's `__connect.errors.*` so existing tooling feels familiar. */
+export const DEAD_LETTER_HEADER = {
+  stage: 'caac-sync.errors.stage',
+  errorClass: 'caac-sync.errors.class',
+  message: 'caac-sync.errors.message',
+  topic: 'caac-sync.errors.topic',
+  partition: 'caac-sync.errors.partition',
+  offset: 'caac-sync.errors.offset',
+  taskId: 'caac-sync.errors.task_id',
+  timestamp: 'caac-sync.errors.timestamp',
+} as const;
+
+/** Kafka headers are small; a reason longer than this is cut, so one bad event cannot bloat the DLQ. */
+export const DEAD_LETTER_MESSAGE_MAX_CHARS = 1_000;
+
+export function deadLetterHeaders(letter: DeadLetter): Record<string, string> {
+  const headers: Record<string, string> = {
+    [DEAD_LETTER_HEADER.stage]: letter.stage,
+    [DEAD_LETTER_HEADER.errorClass]: letter.errorClass,
+    [DEAD_LETTER_HEADER.message]: truncate(letter.message, DEAD_LETTER_MESSAGE_MAX_CHARS),
+    [DEAD_LETTER_HEADER.timestamp]: new Date(letter.at).toISOString(),
+  };
+  if (letter.topic !== undefined) headers[DEAD_LETTER_HEADER.topic] = letter.topic;
+  if (letter.partition !== undefined) headers[DEAD_LETTER_HEADER.partition] = String(letter.partition);
+  if (letter.offset !== undefined) headers[DEAD_LETTER_HEADER.offset] = letter.offset;
+  if (letter.taskId !== undefined) headers[DEAD_LETTER_HEADER.taskId] = letter.taskId;
+  return headers;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,68 @@
+import { mergeStamped, stamp, type KeyType, type StampedPatch } from '../profile';
+import type { DeadLetter } from '../dead-letter/dead-letter';
+import type { DecodeResult } from './decoders/decode-result';
+import type { StagedChange } from '../store/pending-change.repository';
+
+export interface RawMessage {
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+export interface CoalescedBatch {
+  changes: StagedChange[];
+  deadLetters: DeadLetter[];
+  counts: { consumed: number; staged: number; coalesced: number; skipped: number; deadLettered: number };
+}
+
+/**
+ * Decodes one partition's messages and merges them per contact, field by field, in memory, so the
+ * database sees each contact of the batch once. Every change is stamped with its source time and
+ * its offset, so merging here and merging in Postgres give the same result (invariant 2).
+ */
+export function coalesceBatch(
+  topic: string,
+  partition: number,
+  messages: RawMessage[],
+  decode: (value: Buffer | null) => DecodeResult,
+  now: number,
+): CoalescedBatch {
+  const byContact = new Map<string, { keyType: KeyType; keyValue: string; fields: StampedPatch }>();
+  const deadLetters: DeadLetter[] = [];
+  const counts = { consumed: messages.length, staged: 0, coalesced: 0, skipped: 0, deadLettered: 0 };
+
+  for (const message of messages) {
+    const result = decode(message.value);
+    if (result.kind === 'skip') {
+      counts.skipped++;
+      continue;
+    }
+    if (result.kind === 'error') {
+      counts.deadLettered++;
+      deadLetters.push({
+        stage: result.stage,
+        key: message.key,
+        value: message.value,
+        errorClass: result.errorClass,
+        message: result.message,
+        topic,
+        partition,
+        offset: message.offset,
+        at: now,
+      });
+      continue;
+    }
+    const { key, patch, sourceTs } = result.change;
+    const stamped = stamp(patch, { ts: sourceTs, seq: Number(message.offset) });
+    const id = `${key.type}\u0000${key.value}`;
+    const known = byContact.get(id);
+    if (known) {
+      known.fields = mergeStamped(known.fields, stamped);
+      counts.coalesced++;
+    } else {
+      byContact.set(id, { keyType: key.type, keyValue: key.value, fields: stamped });
+      counts.staged++;
+    }
+  }
+  return { changes: [...byContact.values()], deadLetters, counts };
+}

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { CONSUMER_STATUS } from '../ops/kafka.health';
+import { ChangeConsumer } from './change-consumer.service';
+import { TopicDecoders } from './topic-decoders';
+
+@Module({
+  providers: [
+    { provide: TopicDecoders, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TopicDecoders(config) },
+    ChangeConsumer,
+    { provide: CONSUMER_STATUS, useExisting: ChangeConsumer },
+  ],
+  exports: [CONSUMER_STATUS],
+})
+export class IngestModule {}

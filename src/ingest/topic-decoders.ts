@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import type { AppConfig } from '../config/app-config';
+import type { Decoder } from './decoders/decode-result';
+import { createDebeziumDecoder } from './decoders/debezium.decoder';
+import { parseDebeziumMapping } from './decoders/debezium-mapping';
+import { createProfileChangeDecoder } from './decoders/profile-change.v1.decoder';
+
+/**
+ * One decoder per source topic, built once at start. A Debezium mapping file that cannot be read
+ * or is invalid stops start-up with a message naming the file and each problem.
+ */
+export class TopicDecoders {
+  private readonly decoders = new Map<string, Decoder>();
+
+  constructor(config: AppConfig) {
+    const options = { defaultPhoneRegion: config.defaultPhoneRegion, maxMessageBytes: config.kafka.maxMessageBytes };
+    for (const source of config.kafka.sourceTopics) {
+      if (source.format === 'profile-change.v1') {
+        this.decoders.set(source.topic, createProfileChangeDecoder(options));
+      } else {
+        const file = source.mappingFile!;
+        let json: unknown;
+        try {
+          json = JSON.parse(readFileSync(file, 'utf8'));
+        } catch (error) {
+          throw new Error(`SOURCE_TOPICS: mapping file ${file} for topic ${source.topic} is not readable JSON: ${(error as Error).message}`);
+        }
+        const mapping = parseDebeziumMapping(json, file);
+        this.decoders.set(source.topic, createDebeziumDecoder(mapping, options));
+      }
+    }
+  }
+
+  forTopic(topic: string): Decoder {
+    const decode = this.decoders.get(topic);
+    if (!decode) throw new Error(`no decoder for topic ${topic}`);
+    return decode;
+  }
+}

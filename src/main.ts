@@ -1,0 +1,26 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from './config/app-config';
+import { createLogger } from './common/logger';
+import { createApp } from './app.factory';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const app = await createApp(config, logger);
+  await app.listen(config.http.port, config.http.host);
+  logger.info({ port: config.http.port, topics: config.kafka.sourceTopics.map((t) => t.topic) }, 'caac-profile-sync started');
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`caac-profile-sync failed to start: ${error.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,26 @@
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { KafkaHealth } from './kafka.health';
+import { PostgresHealth } from './postgres.health';
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly postgres: PostgresHealth,
+    private readonly kafka: KafkaHealth,
+  ) {}
+
+  /** The process is up and its event loop turns; nothing external is checked. */
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  /** Ready to do its work: Postgres answers and the Kafka consumer has joined its group. */
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([() => this.postgres.check(), () => this.kafka.check()]);
+  }
+}

@@ -1,0 +1,57 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric name starts with this (DESIGN §4.6). */
+export const METRIC_PREFIX = 'caac_sync_';
+
+/**
+ * The service's Prometheus metrics, one registry per process (per app in tests). Labels never carry
+ * contact keys, api keys or tokens: only topics, stages, outcomes and kinds.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly ingestEvents = new Counter({
+    name: `${METRIC_PREFIX}ingest_events_total`,
+    help: 'Events read from source topics, by topic and outcome (staged, coalesced, skipped, dead_lettered, redelivered)',
+    labelNames: ['topic', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ingestBatchSeconds = new Histogram({
+    name: `${METRIC_PREFIX}ingest_batch_duration_seconds`,
+    help: 'Time to make one Kafka batch durable in Postgres',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly ingestBatchSize = new Histogram({
+    name: `${METRIC_PREFIX}ingest_batch_messages`,
+    help: 'Messages per Kafka batch',
+    buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000],
+    registers: [this.registry],
+  });
+
+  readonly ingestRetries = new Counter({
+    name: `${METRIC_PREFIX}ingest_batch_retries_total`,
+    help: 'Kafka batches retried because Postgres or the dead-letter topic failed',
+    registers: [this.registry],
+  });
+
+  readonly deadLetters = new Counter({
+    name: `${METRIC_PREFIX}dead_letters_total`,
+    help: 'Messages written to the dead-letter topic, by stage',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pendingContacts = new Gauge({
+    name: `${METRIC_PREFIX}pending_contacts`,
+    help: 'Contacts with changes waiting for an import, by key type',
+    labelNames: ['key_type'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+  }
+}

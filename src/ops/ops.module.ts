@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { IngestModule } from '../ingest/ingest.module';
+import { HealthController } from './health.controller';
+import { MetricsController } from './metrics.controller';
+import { KafkaHealth } from './kafka.health';
+import { PostgresHealth } from './postgres.health';
+
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false }), IngestModule],
+  controllers: [HealthController, MetricsController],
+  providers: [PostgresHealth, KafkaHealth],
+})
+export class OpsModule {}

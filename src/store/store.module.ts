@@ -1,0 +1,34 @@
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { LOGGER } from '../common/nest-logger';
+import type { Logger } from '../common/logger';
+import { createDataSource, runMigrations } from './data-source';
+
+/** The Postgres pool, for every repository of the service. */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: DataSource,
+      inject: [APP_CONFIG, LOGGER],
+      useFactory: async (config: AppConfig, logger: Logger) => {
+        const dataSource = createDataSource({ url: config.database.url, poolMax: config.database.poolMax });
+        await dataSource.initialize();
+        if (config.database.migrateOnStart) {
+          const applied = await runMigrations(dataSource);
+          logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+        }
+        return dataSource;
+      },
+    },
+  ],
+  exports: [DataSource],
+})
+export class StoreModule implements OnApplicationShutdown {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
