@@ -37,6 +37,10 @@ const LOGICAL_CONVERSIONS: ReadonlyMap<string, Conversion> = new Map<string, Con
   ['io.debezium.time.NanoTimestamp', 'timestamp-nanos'],
 ]);
 
+// TRICKY: Postgres does not log unchanged TOASTed values; Debezium sends this text in their place.
+// Sending it would overwrite a real value with a placeholder, so such a column counts as absent.
+const UNAVAILABLE_VALUE_PLACEHOLDER = '__debezium_unavailable_value';
+
 type Row = Record<string, unknown>;
 
 interface Envelope {
@@ -68,8 +72,10 @@ export function createDebeziumDecoder(mapping: DebeziumMapping, options: Debeziu
  * - null value (tombstone), truncate and message events: skipped;
  * - `c`, `r`: every mapped column of `after`;
  * - `u`: the mapped columns whose value differs between `before` and `after` when `before` has
- *   every mapped column, else every mapped column of `after`; nothing changed: skipped;
+ *   every mapped column `after` has (REPLICA IDENTITY FULL), else every mapped column of `after`;
+ *   nothing changed: skipped;
  * - `d`: by the mapping's delete_policy, the key taken from `before`.
+ * A column holding Debezium's placeholder for an unchanged TOASTed value is treated as absent.
  * Source time is `source.ts_ms` (else the envelope's `ts_ms`). One bad value makes the whole
  * event an error. Pass the same mapping and options objects each time (the decoder built for
  * them is reused), or use createDebeziumDecoder.
@@ -115,7 +121,7 @@ function decode(value: Buffer | null, mapping: DebeziumMapping, region: PhoneReg
     case 'u': {
       const { before, after } = envelope;
       if (after === null) return decodeError('validate', 'InvalidEnvelope', 'op "u" without "after"');
-      const columns = before !== null && isComplete(before, mapping) ? changedColumns(before, after, mapping) : mapping.columns;
+      const columns = before !== null && isComplete(before, after, mapping) ? changedColumns(before, after, mapping) : mapping.columns;
       if (columns.length === 0) return { kind: 'skip', reason: 'no mapped column changed' };
       return toChange(envelope, after, columns, false, mapping, region);
     }
@@ -180,15 +186,16 @@ function logicalConversions(schema: unknown, mapping: DebeziumMapping): Readonly
   return result;
 }
 
-function isComplete(before: Row, mapping: DebeziumMapping): boolean {
-  for (const column of mapping.columns) if (!hasField(before, column.column)) return false;
+/** `before` has every mapped column that `after` has (a mapping may name columns a table lacks). */
+function isComplete(before: Row, after: Row, mapping: DebeziumMapping): boolean {
+  for (const { column } of mapping.columns) if (hasField(after, column) && !hasField(before, column)) return false;
   return true;
 }
 
 function changedColumns(before: Row, after: Row, mapping: DebeziumMapping): MappedColumn[] {
   const changed: MappedColumn[] = [];
   for (const column of mapping.columns) {
-    if (!hasField(after, column.column)) continue;
+    if (!hasField(after, column.column) || after[column.column] === UNAVAILABLE_VALUE_PLACEHOLDER) continue;
     if (!sameValue(before[column.column], after[column.column])) changed.push(column);
   }
   return changed;
@@ -215,7 +222,7 @@ function toChange(
   let errors: FieldError[] | undefined;
   let fields = 0;
   for (const column of columns) {
-    if (!clear && !hasField(row, column.column)) continue;
+    if (!clear && (!hasField(row, column.column) || row[column.column] === UNAVAILABLE_VALUE_PLACEHOLDER)) continue;
     const where = `${column.column} -> ${column.field}`;
     let value: unknown = null;
     if (!clear) {

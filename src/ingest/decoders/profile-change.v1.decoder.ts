@@ -190,7 +190,7 @@ function schemaErrors(errors: readonly ErrorObject[], event: unknown): FieldErro
         result.push({ field: at, reason: `must be one of ${(error.params.allowedValues as unknown[]).map(String).join(', ')}` });
         break;
       case 'type':
-        result.push({ field: at || '(event)', reason: `must be ${(error.params.type as string).replace(',', ' or ')}` });
+        result.push({ field: at || '(event)', reason: `must be ${([] as unknown[]).concat(error.params.type).join(' or ')}` });
         break;
       default:
         result.push({ field: at || '(event)', reason: error.message ?? 'is invalid' });
