@@ -66,7 +66,7 @@ const envSchema = z.object({
     .default('caac-sync.dlq'),
   INGEST_MAX_BYTES_PER_PARTITION: int(1_048_576, 1_024),
   INGEST_MAX_MESSAGE_BYTES: int(1_048_576, 1_024),
-  INGEST_MAX_BATCH_EVENTS: int(5_000, 1, 100_000),
+  INGEST_PARTITIONS_CONCURRENCY: int(3, 1, 64),
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_MAX: int(10, 2, 200),
   MIGRATE_ON_START: bool(false),
@@ -83,6 +83,7 @@ const envSchema = z.object({
   CAAC_STATUS_RATE_PER_MIN: int(60, 1, 6_000),
   CAAC_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
   FLUSH_INTERVAL_MS: int(30_000, 0, 86_400_000),
+  IMPORTER_ENABLED: bool(true),
   DEFAULT_PHONE_REGION: z
     .string()
     .trim()
@@ -107,7 +108,8 @@ export interface AppConfig {
     dlqTopic: string;
     maxBytesPerPartition: number;
     maxMessageBytes: number;
-    maxBatchEvents: number;
+    /** Partitions whose batches are staged at the same time: decoding overlaps the database's work. */
+    partitionsConcurrency: number;
   };
   database: { url: string; poolMax: number; migrateOnStart: boolean };
   caac: {
@@ -121,6 +123,8 @@ export interface AppConfig {
     requestTimeoutMs: number;
   };
   flushIntervalMs: number;
+  /** False for an ingest-only instance: it stages changes and never runs for importer leader. */
+  importerEnabled: boolean;
   defaultPhoneRegion: string;
   adminToken: string;
   http: { host: string; port: number };
@@ -176,7 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       dlqTopic: e.DLQ_TOPIC,
       maxBytesPerPartition: e.INGEST_MAX_BYTES_PER_PARTITION,
       maxMessageBytes: e.INGEST_MAX_MESSAGE_BYTES,
-      maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS,
+      partitionsConcurrency: e.INGEST_PARTITIONS_CONCURRENCY,
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, migrateOnStart: e.MIGRATE_ON_START },
     caac: {
@@ -190,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       requestTimeoutMs: e.CAAC_REQUEST_TIMEOUT_MS,
     },
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
+    importerEnabled: e.IMPORTER_ENABLED,
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     adminToken: e.ADMIN_TOKEN,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },

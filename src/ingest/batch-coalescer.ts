@@ -1,4 +1,4 @@
-import { mergeStamped, stamp, type KeyType, type StampedPatch } from '../profile';
+import { mergeStampedInto, stamp, type KeyType, type StampedPatch } from '../profile';
 import type { DeadLetter } from '../dead-letter/dead-letter';
 import type { DecodeResult } from './decoders/decode-result';
 import type { StagedChange } from '../store/pending-change.repository';
@@ -57,7 +57,7 @@ export function coalesceBatch(
     const id = `${key.type}\u0000${key.value}`;
     const known = byContact.get(id);
     if (known) {
-      known.fields = mergeStamped(known.fields, stamped);
+      mergeStampedInto(known.fields, stamped);
       counts.coalesced++;
     } else {
       byContact.set(id, { keyType: key.type, keyValue: key.value, fields: stamped });

@@ -65,7 +65,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
         topics: kafka.sourceTopics.map((source) => source.topic),
         maxBytesPerPartition: kafka.maxBytesPerPartition,
         maxBytes: kafka.maxBytesPerPartition * 4,
-        partitionsConsumedConcurrently: 1,
+        partitionsConsumedConcurrently: kafka.partitionsConcurrency,
         startOffsets: (partitions) => this.offsets.find(kafka.groupId, partitions),
       },
       this.logger,

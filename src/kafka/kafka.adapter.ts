@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type LogEntry } from 'kafkajs';
 import type { Logger } from '../common/logger';
 import { withTimeout } from '../common/with-timeout';
 
@@ -81,7 +81,12 @@ export class KafkaAdapter {
 
   /** An idempotent producer that waits for all in-sync replicas. */
   async createProducer(): Promise<MessageProducer> {
-    const producer = this.client.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = this.client.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     return {
       send: async (topic, messages) => {

@@ -51,6 +51,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly imports = new Counter({
+    name: `${METRIC_PREFIX}imports_total`,
+    help: 'Import batches by outcome (submitted, done, done_with_rejections, task_failed, retrying, outcome_unknown, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly importRows = new Counter({
+    name: `${METRIC_PREFIX}import_rows_total`,
+    help: 'Profiles sent in accepted import requests',
+    registers: [this.registry],
+  });
+
+  readonly importFieldsDropped = new Counter({
+    name: `${METRIC_PREFIX}import_fields_dropped_total`,
+    help: 'Staged fields not sent because CAAC already had the value (unchanged) or a newer one (stale)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly importerLeader = new Gauge({
+    name: `${METRIC_PREFIX}importer_leader`,
+    help: '1 while this instance is the importer of its CAAC account',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }

@@ -1,12 +1,14 @@
 import type { EntityManager } from 'typeorm';
 import type { KeyType, StampedPatch } from '../profile';
-import { toStored } from './stored-patch';
+import { fromStored, toStored, type StoredStampedPatch } from './stored-patch';
 
 /** A contact's coalesced changes from one Kafka batch, ready to merge into the staging table. */
 export interface StagedChange {
   keyType: KeyType;
   keyValue: string;
   fields: StampedPatch;
+  /** When the change was first staged (wall clock); a put-back keeps its place in the queue. */
+  firstStagedAt?: Date;
 }
 
 /** Rows per statement: keeps one upsert's JSON parameter and lock set moderate. */
@@ -25,15 +27,65 @@ export class PendingChangeRepository {
     for (let start = 0; start < sorted.length; start += UPSERT_CHUNK_ROWS) {
       const rows = sorted
         .slice(start, start + UPSERT_CHUNK_ROWS)
-        .map((change) => ({ t: change.keyType, k: change.keyValue, f: toStored(change.fields) }));
+        .map((change) => ({ t: change.keyType, k: change.keyValue, f: toStored(change.fields), s: change.firstStagedAt ?? null }));
       // Invariant 1 and 2: one statement merges every contact of the batch under the row locks.
       await db.query(
-        `INSERT INTO pending_change AS p (key_type, key_value, fields)
-         SELECT r.t, r.k, r.f FROM jsonb_to_recordset($1::jsonb) AS r(t text, k text, f jsonb)
+        `INSERT INTO pending_change AS p (key_type, key_value, fields, first_staged_at)
+         SELECT r.t, r.k, r.f, coalesce(r.s, now()) FROM jsonb_to_recordset($1::jsonb) AS r(t text, k text, f jsonb, s timestamptz)
          ON CONFLICT (key_type, key_value) DO UPDATE
-           SET fields = caac_sync_merge_fields(p.fields, EXCLUDED.fields), updated_at = now()`,
+           SET fields = caac_sync_merge_fields(p.fields, EXCLUDED.fields),
+               first_staged_at = least(p.first_staged_at, EXCLUDED.first_staged_at),
+               updated_at = now()`,
         [JSON.stringify(rows)],
       );
     }
+  }
+}
+
+/** Per key type: pending contacts (counted up to a cap) and the age of the oldest, by the database clock. */
+export interface BacklogEntry {
+  keyType: KeyType;
+  contacts: number;
+  oldestAgeMs: number | null;
+}
+
+export interface ClaimedChange {
+  keyValue: string;
+  fields: StampedPatch;
+  firstStagedAt: Date;
+}
+
+export class PendingChangeQueue {
+  /**
+   * How much waits per key type. Counting stops at `countCap`, so the cost stays flat however
+   * large the backlog grows (invariant 9); ages come from the database clock, shared by instances.
+   */
+  async backlog(db: EntityManager, keyTypes: readonly KeyType[], countCap: number): Promise<BacklogEntry[]> {
+    const rows: Array<{ key_type: KeyType; n: number; oldest_ms: string | null }> = await db.query(
+      `SELECT t.key_type,
+              (SELECT count(*)::int FROM (SELECT 1 FROM pending_change q WHERE q.key_type = t.key_type LIMIT $1) c) AS n,
+              (SELECT (extract(epoch FROM now() - q.first_staged_at) * 1000)::bigint::text
+                 FROM pending_change q WHERE q.key_type = t.key_type ORDER BY q.first_staged_at LIMIT 1) AS oldest_ms
+         FROM unnest($2::text[]) AS t(key_type)`,
+      [countCap, keyTypes],
+    );
+    return rows.map((row) => ({ keyType: row.key_type, contacts: row.n, oldestAgeMs: row.oldest_ms === null ? null : Number(row.oldest_ms) }));
+  }
+
+  /**
+   * Removes up to `limit` of the oldest pending contacts of one key type and returns them; the
+   * caller's transaction puts them into an import batch, so they move atomically (invariant 1).
+   * Rows locked by an ingest transaction are skipped and stay for the next claim.
+   */
+  async take(db: EntityManager, keyType: KeyType, limit: number): Promise<ClaimedChange[]> {
+    const rows: Array<{ key_value: string; fields: StoredStampedPatch; first_staged_at: Date }> = await db.query(
+      `DELETE FROM pending_change p
+        USING (SELECT key_type, key_value FROM pending_change WHERE key_type = $1
+                ORDER BY first_staged_at LIMIT $2 FOR UPDATE SKIP LOCKED) picked
+        WHERE p.key_type = picked.key_type AND p.key_value = picked.key_value
+       RETURNING p.key_value, p.fields, p.first_staged_at`,
+      [keyType, limit],
+    );
+    return rows.map((row) => ({ keyValue: row.key_value, fields: fromStored(row.fields), firstStagedAt: row.first_staged_at }));
   }
 }

@@ -43,7 +43,7 @@ describe(loadConfig.name, () => {
       dlqTopic: 'caac-sync.dlq',
       maxBytesPerPartition: 1_048_576,
       maxMessageBytes: 1_048_576,
-      maxBatchEvents: 5_000,
+      partitionsConcurrency: 3,
     });
     expect(sut.database).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/caac', poolMax: 10, migrateOnStart: false });
     expect(sut.caac).toMatchObject({ importRatePerWindow: 15, importMaxRows: 10_000, rateWindowMs: 60_000 });

@@ -23,7 +23,12 @@ export interface ReadMessage {
 }
 
 /** Reads a topic from the beginning until `count` messages arrived, or fails after `timeoutMs`. */
-export async function readTopic(topic: string, count: number, timeoutMs = 30_000): Promise<ReadMessage[]> {
+export async function readTopic(
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+  until: (read: ReadMessage[]) => boolean = (read) => read.length >= count,
+): Promise<ReadMessage[]> {
   const consumer = testKafka().consumer({ groupId: `reader-${topic}-${Date.now()}-${Math.random()}` });
   const read: ReadMessage[] = [];
   await consumer.connect();
@@ -37,7 +42,7 @@ export async function readTopic(topic: string, count: number, timeoutMs = 30_000
       void consumer.run({
         eachMessage: async ({ partition, message }) => {
           read.push({ partition, offset: message.offset, key: message.key, value: message.value, headers: stringHeaders(message.headers) });
-          if (read.length >= count) {
+          if (until(read)) {
             clearTimeout(timer);
             resolve();
           }

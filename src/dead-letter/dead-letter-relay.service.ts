@@ -1,0 +1,68 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { CLOCK, type Clock } from '../common/clock';
+import type { Logger } from '../common/logger';
+import { LOGGER } from '../common/nest-logger';
+import { KafkaAdapter, type MessageProducer } from '../kafka/kafka.adapter';
+import { DeadLetterOutboxRepository } from './dead-letter-outbox.repository';
+
+/** How often the outbox is checked, and how many letters go out per round. */
+const RELAY_INTERVAL_MS = 500;
+const RELAY_BATCH = 500;
+
+/** Moves dead letters from the Postgres outbox to the dead-letter topic, in every instance. */
+@Injectable()
+export class DeadLetterRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  readonly outbox: DeadLetterOutboxRepository;
+  private producer: MessageProducer | undefined;
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly kafka: KafkaAdapter,
+    dataSource: DataSource,
+  ) {
+    this.outbox = new DeadLetterOutboxRepository(dataSource);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.producer = await this.kafka.createProducer();
+    this.loop = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+    await this.producer?.disconnect();
+  }
+
+  /** Publishes until the outbox is empty; resolves with how many letters went out. */
+  async flush(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const sent = await this.outbox.relay(RELAY_BATCH, (entries) =>
+        this.producer!.send(
+          this.config.kafka.dlqTopic,
+          entries.map((entry) => ({ key: entry.key, value: entry.value, headers: entry.headers })),
+        ),
+      );
+      total += sent;
+      if (sent < RELAY_BATCH) return total;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      try {
+        await this.flush();
+      } catch (error) {
+        this.logger.warn({ err: error }, 'could not relay dead letters; will retry');
+      }
+      await this.clock.sleep(RELAY_INTERVAL_MS, this.stopping.signal).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { Client } from 'pg';
+import { freshDatabase } from '../support/database';
+import { highWatermarks, produce, readTopic } from '../support/kafka-io';
+import { generateStream, seededRandom } from '../support/profile-events';
+import { createTopics, migrate, uniqueName } from '../support/service';
+import { ServiceProcess } from '../support/service-process';
+import { waitFor } from '../support/wait-for';
+
+const PARTITIONS = 3;
+const SEED = 4242;
+
+describe('ingest under SIGKILL', () => {
+  let db: Client;
+  let drop: () => Promise<void>;
+  let service: ServiceProcess;
+  const topic = uniqueName('crash.profile-changes');
+  const dlqTopic = uniqueName('crash.dlq');
+  const groupId = uniqueName('crash');
+
+  beforeAll(async () => {
+    const database = await freshDatabase('ingest_crash');
+    drop = database.drop;
+    await migrate(database.url);
+    db = new Client({ connectionString: database.url });
+    await db.connect();
+    await createTopics([{ topic, partitions: PARTITIONS }, { topic: dlqTopic }]);
+    service = new ServiceProcess({
+      DATABASE_URL: database.url,
+      SOURCE_TOPICS: `${topic}:profile-change.v1`,
+      KAFKA_GROUP_ID: groupId,
+      DLQ_TOPIC: dlqTopic,
+      CAAC_BASE_URL: 'http://127.0.0.1:9', // nothing listens: this test is about staging only
+      FLUSH_INTERVAL_MS: '86400000',
+      INGEST_MAX_BYTES_PER_PARTITION: '32768',
+    });
+  });
+
+  afterAll(async () => {
+    await service?.kill();
+    await db?.end();
+    await drop?.();
+  });
+
+  it('loses nothing and applies nothing twice when killed at random moments while events flow', async () => {
+    const stream = generateStream({ seed: SEED, events: 12_000, contacts: 400, partitions: PARTITIONS });
+    const random = seededRandom(SEED);
+    await service.start();
+
+    const chunks = 12;
+    const size = Math.ceil(stream.messages.length / chunks);
+    let kills = 0;
+    for (let i = 0; i < chunks; i++) {
+      await produce(topic, stream.messages.slice(i * size, (i + 1) * size));
+      if (i % 3 === 1) {
+        // Let the consumer get into the middle of the new messages, then cut it off.
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 400)));
+        await service.kill();
+        kills++;
+        await service.start();
+      }
+    }
+
+    const high = await highWatermarks(topic);
+    await waitFor(
+      'every partition stored up to its high watermark',
+      async () => {
+        const { rows } = await db.query(`SELECT partition, next_offset::text AS next FROM consumer_offset WHERE group_id = $1`, [groupId]);
+        const stored = new Map(rows.map((row: { partition: number; next: string }) => [row.partition, BigInt(row.next)]));
+        return [...high].every(([partition, offset]) => offset === 0n || stored.get(partition) === offset) ? true : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+
+    expect(kills).toBe(4);
+    const { rows } = await db.query(`SELECT key_value, fields FROM pending_change WHERE key_type = 'customer_id'`);
+    const pending = new Map(
+      rows.map((row: { key_value: string; fields: Record<string, { v: unknown }> }) => [
+        row.key_value,
+        Object.fromEntries(Object.entries(row.fields).map(([field, stamped]) => [field, stamped.v])),
+      ]),
+    );
+    expect(pending.size).toBe(stream.expected.size);
+    for (const [customerId, fields] of stream.expected) expect([customerId, pending.get(customerId)]).toEqual([customerId, fields]);
+
+    // Dead letters are at least once: a kill between producing them and committing the batch
+    // sends them again. Every bad event is there.
+    const bad = new Set(stream.messages.filter((m) => m.bad).map((m) => m.value.toString('base64')));
+    const letters = await readTopic(dlqTopic, stream.badCount, 60_000, (read) => {
+      const received = new Set(read.map((letter) => letter.value!.toString('base64')));
+      return [...bad].every((value) => received.has(value));
+    });
+    expect(letters.length).toBeGreaterThanOrEqual(stream.badCount);
+  });
+});
