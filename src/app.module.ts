@@ -4,6 +4,7 @@ import { systemClock, CLOCK } from './common/clock';
 import type { Logger } from './common/logger';
 import { LOGGER } from './common/nest-logger';
 import { KafkaAdapter } from './kafka/kafka.adapter';
+import { DeadLetterModule } from './dead-letter/dead-letter.module';
 import { IngestModule } from './ingest/ingest.module';
 import { Metrics } from './ops/metrics';
 import { OpsModule } from './ops/ops.module';
@@ -36,7 +37,7 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), StoreModule, IngestModule, OpsModule],
+      imports: [CoreModule.forRoot(config, logger), StoreModule, IngestModule, DeadLetterModule, OpsModule],
     };
   }
 }

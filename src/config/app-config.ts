@@ -58,6 +58,8 @@ const envSchema = z.object({
   KAFKA_BROKERS: brokers,
   KAFKA_GROUP_ID: z.string().trim().min(1).default('caac-sync'),
   KAFKA_CLIENT_ID: z.string().trim().min(1).default('caac-sync'),
+  // Kafka's group.min.session.timeout.ms defaults to 6 s; a dead member blocks its partitions this long.
+  KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
   SOURCE_TOPICS: required('topic:format[:mapping-file], comma separated'),
   DLQ_TOPIC: z
     .string()
@@ -104,6 +106,7 @@ export interface AppConfig {
     brokers: string[];
     groupId: string;
     clientId: string;
+    sessionTimeoutMs: number;
     sourceTopics: SourceTopic[];
     dlqTopic: string;
     maxBytesPerPartition: number;
@@ -176,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       brokers: e.KAFKA_BROKERS.split(',').map((broker) => broker.trim()),
       groupId: e.KAFKA_GROUP_ID,
       clientId: e.KAFKA_CLIENT_ID,
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       sourceTopics,
       dlqTopic: e.DLQ_TOPIC,
       maxBytesPerPartition: e.INGEST_MAX_BYTES_PER_PARTITION,

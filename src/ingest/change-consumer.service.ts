@@ -66,6 +66,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
         maxBytesPerPartition: kafka.maxBytesPerPartition,
         maxBytes: kafka.maxBytesPerPartition * 4,
         partitionsConsumedConcurrently: kafka.partitionsConcurrency,
+        sessionTimeoutMs: kafka.sessionTimeoutMs,
         startOffsets: (partitions) => this.offsets.find(kafka.groupId, partitions),
       },
       this.logger,

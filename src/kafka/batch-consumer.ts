@@ -43,12 +43,11 @@ export interface BatchConsumerOptions {
   maxBytesPerPartition: number;
   maxBytes: number;
   partitionsConsumedConcurrently: number;
+  sessionTimeoutMs: number;
   /** Where to start each newly assigned partition: the offsets kept in Postgres win over Kafka's. */
   startOffsets(partitions: Array<{ topic: string; partition: number }>): Promise<TopicPartitionOffset[]>;
 }
 
-const SESSION_TIMEOUT_MS = 30_000;
-const HEARTBEAT_INTERVAL_MS = 3_000;
 
 /**
  * A batch consumer over kafkajs with manual offsets: offsets move only when the handler resolved,
@@ -83,8 +82,9 @@ export class BatchConsumer {
   async start(handler: BatchHandler): Promise<void> {
     const consumer = this.kafka.client.consumer({
       groupId: this.options.groupId,
-      sessionTimeout: SESSION_TIMEOUT_MS,
-      heartbeatInterval: HEARTBEAT_INTERVAL_MS,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      // Kafka's advice: heartbeat at most a third of the session timeout.
+      heartbeatInterval: Math.floor(this.options.sessionTimeoutMs / 10),
       maxBytesPerPartition: this.options.maxBytesPerPartition,
       maxBytes: this.options.maxBytes,
       allowAutoTopicCreation: false,

@@ -39,6 +39,7 @@ describe(loadConfig.name, () => {
       brokers: ['127.0.0.1:9092'],
       groupId: 'caac-sync',
       clientId: 'caac-sync',
+      sessionTimeoutMs: 30_000,
       sourceTopics: [{ topic: 'crm.profile-changes', format: 'profile-change.v1' }],
       dlqTopic: 'caac-sync.dlq',
       maxBytesPerPartition: 1_048_576,
