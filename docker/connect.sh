@@ -138,7 +138,7 @@ check_postgres() {
   fi
   local exists
   exists=$(psql_crm --db postgres -v db="$crm_db" <<<"SELECT 1 FROM pg_database WHERE datname = :'db'")
-  [ "$exists" = 1 ] || die "database $crm_db does not exist; create and fill it: npx ts-node --transpile-only scripts/crm-generator.ts seed 1000"
+  [ "$exists" = 1 ] || die "database $crm_db does not exist; create and fill it with the generator (it reads CRM_DATABASE_URL too): npx ts-node --transpile-only scripts/crm-generator.ts seed 1000"
 }
 
 check_broker() {
