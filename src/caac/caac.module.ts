@@ -1,0 +1,54 @@
+import { Global, Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { CLOCK, type Clock } from '../common/clock';
+import type { Logger } from '../common/logger';
+import { LOGGER } from '../common/nest-logger';
+import { Metrics } from '../ops/metrics';
+import { CaacClient } from './caac.client';
+
+/** Bounded retries of one call: with full jitter the last wait is at most RETRY_MAX_DELAY_MS. */
+const RETRY_MAX_ATTEMPTS = 6;
+const RETRY_BASE_DELAY_MS = 500;
+const RETRY_MAX_DELAY_MS = 30_000;
+/** The breaker opens when half of at least 5 calls in 30 s failed on CAAC's side, and tries again after 15 s. */
+const BREAKER = { errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 15_000, rollingCountTimeoutMs: 30_000 };
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: CaacClient,
+      inject: [APP_CONFIG, CLOCK, LOGGER, Metrics],
+      useFactory: (config: AppConfig, clock: Clock, logger: Logger, metrics: Metrics) => {
+        const client = new CaacClient(
+          {
+            baseUrl: config.caac.baseUrl,
+            apiKey: config.caac.apiKey,
+            importRate: { requests: config.caac.importRatePerWindow, windowMs: config.caac.rateWindowMs, burst: 1 },
+            statusRate: { requests: config.caac.statusRatePerMin, windowMs: 60_000 },
+            maxRows: config.caac.importMaxRows,
+            requestTimeoutMs: config.caac.requestTimeoutMs,
+            retry: { maxAttempts: RETRY_MAX_ATTEMPTS, baseDelayMs: RETRY_BASE_DELAY_MS, maxDelayMs: RETRY_MAX_DELAY_MS },
+            breaker: BREAKER,
+          },
+          clock,
+          logger,
+        );
+        client.on('response', ({ path, method, status }: { path: string; method: string; status: number }) =>
+          metrics.caacResponses.inc({ endpoint: endpointOf(method, path), status: String(status) }),
+        );
+        client.on('breaker', (state: string) => metrics.caacBreakerOpen.set(state === 'open' ? 1 : state === 'half_open' ? 0.5 : 0));
+        return client;
+      },
+    },
+  ],
+  exports: [CaacClient],
+})
+export class CaacModule {}
+
+/** Low-cardinality endpoint names for metrics (task ids never become labels). */
+function endpointOf(method: string, path: string): string {
+  const kind = path.includes('/export') ? 'export' : 'import';
+  const isTask = /\/(import|export)\/[^/]+$/.test(path);
+  return `${method.toLowerCase()}_${kind}${isTask ? '_task' : ''}`;
+}
