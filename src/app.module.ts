@@ -4,6 +4,7 @@ import { systemClock, CLOCK } from './common/clock';
 import type { Logger } from './common/logger';
 import { LOGGER } from './common/nest-logger';
 import { KafkaAdapter } from './kafka/kafka.adapter';
+import { CaacModule } from './caac/caac.module';
 import { DeadLetterModule } from './dead-letter/dead-letter.module';
 import { IngestModule } from './ingest/ingest.module';
 import { Metrics } from './ops/metrics';
@@ -37,7 +38,7 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), StoreModule, IngestModule, DeadLetterModule, OpsModule],
+      imports: [CoreModule.forRoot(config, logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule],
     };
   }
 }

@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { ImporterHealth } from '../importer/importer.health';
 import { KafkaHealth } from './kafka.health';
 import { PostgresHealth } from './postgres.health';
 
@@ -9,6 +10,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly postgres: PostgresHealth,
     private readonly kafka: KafkaHealth,
+    private readonly importer: ImporterHealth,
   ) {}
 
   /** The process is up and its event loop turns; nothing external is checked. */
@@ -17,10 +19,13 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready to do its work: Postgres answers and the Kafka consumer has joined its group. */
+  /**
+   * Ready to do its work: Postgres answers and the Kafka consumer has joined its group. The
+   * importer's role, breaker and in-flight batch are in the details, never a reason to be unready.
+   */
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.postgres.check(), () => this.kafka.check()]);
+    return this.health.check([() => this.postgres.check(), () => this.kafka.check(), () => this.importer.check()]);
   }
 }

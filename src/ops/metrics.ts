@@ -77,6 +77,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly caacResponses = new Counter({
+    name: `${METRIC_PREFIX}caac_responses_total`,
+    help: 'Profile API answers by endpoint and HTTP status',
+    labelNames: ['endpoint', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly caacBreakerOpen = new Gauge({
+    name: `${METRIC_PREFIX}caac_breaker_state`,
+    help: 'Profile API circuit breaker: 0 closed, 0.5 half open, 1 open',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }

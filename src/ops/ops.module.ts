@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { ImporterModule } from '../importer/importer.module';
 import { IngestModule } from '../ingest/ingest.module';
 import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
@@ -7,7 +8,7 @@ import { KafkaHealth } from './kafka.health';
 import { PostgresHealth } from './postgres.health';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), IngestModule],
+  imports: [TerminusModule.forRoot({ logger: false }), IngestModule, ImporterModule],
   controllers: [HealthController, MetricsController],
   providers: [PostgresHealth, KafkaHealth],
 })

@@ -1,0 +1,47 @@
+import type { EntityManager } from 'typeorm';
+import { fieldHash, type ImportedField, type KeyType, type StampedPatch } from '../profile';
+
+/** Stored form of contact_state.fields: {"field": {"h": hash, "ts", "seq"}}. */
+type StoredState = Record<string, { h: string; ts: number; seq: number }>;
+
+export class ContactStateRepository {
+  /** What was last imported per field, for the given contacts of one key type. */
+  async find(db: EntityManager, keyType: KeyType, keyValues: string[]): Promise<Map<string, Record<string, ImportedField>>> {
+    const found = new Map<string, Record<string, ImportedField>>();
+    if (keyValues.length === 0) return found;
+    const rows: Array<{ key_value: string; fields: StoredState }> = await db.query(
+      `SELECT key_value, fields FROM contact_state WHERE key_type = $1 AND key_value = ANY($2::text[])`,
+      [keyType, keyValues],
+    );
+    for (const row of rows) {
+      const imported: Record<string, ImportedField> = Object.create(null);
+      for (const [field, { h, ts, seq }] of Object.entries(row.fields)) imported[field] = { hash: h, ts: Number(ts), seq: Number(seq) };
+      found.set(row.key_value, imported);
+    }
+    return found;
+  }
+
+  /**
+   * Records what CAAC now holds after a successful import. Per field the newer stamp wins, so a
+   * late-recorded older import can never mask a newer one (invariants 2 and 5).
+   */
+  async recordImported(db: EntityManager, keyType: KeyType, contacts: Array<{ keyValue: string; fields: StampedPatch }>): Promise<void> {
+    if (contacts.length === 0) return;
+    const rows = contacts.map(({ keyValue, fields }) => {
+      const state: StoredState = {};
+      for (const field of Object.keys(fields)) {
+        const { value, ts, seq } = fields[field]!;
+        state[field] = { h: fieldHash(value), ts, seq };
+      }
+      return { k: keyValue, f: state };
+    });
+    await db.query(
+      `INSERT INTO contact_state AS c (key_type, key_value, fields)
+       SELECT $1, r.k, r.f FROM jsonb_to_recordset($2::jsonb) AS r(k text, f jsonb)
+       ORDER BY r.k
+       ON CONFLICT (key_type, key_value) DO UPDATE
+         SET fields = caac_sync_merge_fields(c.fields, EXCLUDED.fields), updated_at = now()`,
+      [keyType, JSON.stringify(rows)],
+    );
+  }
+}
