@@ -17,6 +17,7 @@ import { Client } from 'pg';
 import { applyCrmSchema, seedCustomers } from '../../scripts/crm/crm-generator';
 import { createDebeziumDecoder, parseDebeziumMapping, type DecodeResult } from '../../src/ingest/decoders';
 import { freshDatabase } from '../support/database';
+import { waitFor } from '../support/wait-for';
 
 const run = promisify(execFile);
 const REPO = resolve(__dirname, '../..');
@@ -51,8 +52,26 @@ function kafka(): Kafka {
   return new Kafka({ clientId: 'cdc-chain-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
 }
 
+/**
+ * Waits until `topic` exists with a leader. TRICKY: the connector is RUNNING before its first
+ * event creates the topic, and subscribing to a topic that is not there yet fails.
+ */
+async function waitForTopic(topic: string, timeoutMs = EVENTS_TIMEOUT_MS): Promise<void> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    await waitFor(`topic ${topic}`, async () => {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      return topics[0]?.partitions.every((p) => p.leader >= 0) ? true : undefined;
+    }, { timeoutMs, intervalMs: 250 });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Reads `topic` from the start until `count` messages arrived; fails after `timeoutMs`. */
 async function readEvents(topic: string, count: number, timeoutMs = EVENTS_TIMEOUT_MS): Promise<ChainEvent[]> {
+  await waitForTopic(topic, timeoutMs);
   const consumer = kafka().consumer({ groupId: `cdc-chain-reader-${Date.now()}-${Math.random().toString(36).slice(2)}` });
   const events: ChainEvent[] = [];
   await consumer.connect();
