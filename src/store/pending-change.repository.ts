@@ -79,11 +79,14 @@ export class PendingChangeQueue {
    */
   async take(db: EntityManager, keyType: KeyType, limit: number): Promise<ClaimedChange[]> {
     const rows: Array<{ key_value: string; fields: StoredStampedPatch; first_staged_at: Date }> = await db.query(
-      `DELETE FROM pending_change p
-        USING (SELECT key_type, key_value FROM pending_change WHERE key_type = $1
-                ORDER BY first_staged_at LIMIT $2 FOR UPDATE SKIP LOCKED) picked
-        WHERE p.key_type = picked.key_type AND p.key_value = picked.key_value
-       RETURNING p.key_value, p.fields, p.first_staged_at`,
+      // (A CTE, so the driver hands back the rows rather than a DELETE's affected count.)
+      `WITH taken AS (
+         DELETE FROM pending_change p
+          USING (SELECT key_type, key_value FROM pending_change WHERE key_type = $1
+                  ORDER BY first_staged_at LIMIT $2 FOR UPDATE SKIP LOCKED) picked
+          WHERE p.key_type = picked.key_type AND p.key_value = picked.key_value
+         RETURNING p.key_value, p.fields, p.first_staged_at)
+       SELECT key_value, fields, first_staged_at FROM taken`,
       [keyType, limit],
     );
     return rows.map((row) => ({ keyValue: row.key_value, fields: fromStored(row.fields), firstStagedAt: row.first_staged_at }));
