@@ -55,6 +55,10 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
 
   async onApplicationBootstrap(): Promise<void> {
     const { kafka } = this.config;
+    // Source topics belong to the CRM side: a missing one is a configuration error, not something
+    // to create with guessed partitions.
+    const missing = await this.kafka.missingTopics(kafka.sourceTopics.map((source) => source.topic));
+    if (missing.length > 0) throw new Error(`SOURCE_TOPICS: topic(s) ${missing.join(', ')} do not exist on ${kafka.brokers.join(',')}`);
     await this.kafka.ensureTopics([{ topic: kafka.dlqTopic }]);
     this.producer = await this.kafka.createProducer();
     this.deadLetters = new DeadLetterPublisher(this.producer, kafka.dlqTopic);

@@ -62,6 +62,18 @@ export class KafkaAdapter {
     }
   }
 
+  /** The topics of the list that the cluster does not have. */
+  async missingTopics(topics: string[]): Promise<string[]> {
+    const admin = this.client.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      return topics.filter((topic) => !existing.has(topic));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   /** Creates the topics that do not exist yet; existing ones are left as they are. */
   async ensureTopics(topics: Array<{ topic: string; partitions?: number }>): Promise<void> {
     const admin = this.client.admin();
