@@ -1,20 +1,20 @@
-import { KEY_FIELDS, fieldProblem, isCustom } from './field-rules';
+import { KEY_FIELDS, isCustomField, isKeyField, type KeyField } from './field-rules';
+import type { RowError } from './row-error';
+import type { ImportRow } from './row-validation';
 
+/** A contact as CAAC holds it: a flat object of field names; a cleared field is absent. */
 export type Contact = Record<string, unknown>;
-export interface RowError {
-  index: number;
-  key: unknown;
-  field: string | null;
-  reason: string;
-}
+
+export type UpsertOutcome = { created: boolean } | { error: RowError };
 
 /**
- * One account's contacts, indexed by each key field. Applying a row: provided fields overwrite,
- * absent fields stay, `null` removes; a row matching no contact creates one.
+ * One account's contacts, in creation order, indexed by each key field. Upserting a row: the
+ * contact whose import key equals the row's is updated (provided fields overwrite, absent fields
+ * stay, `null` removes), or a contact is created when none matches.
  */
 export class ContactStore {
-  private readonly contacts: Contact[] = [];
-  private readonly index = new Map<string, Map<string, Contact>>(KEY_FIELDS.map((key) => [key, new Map()]));
+  private contacts: Contact[] = [];
+  private indexes = new Map<KeyField, Map<string, Contact>>(KEY_FIELDS.map((field) => [field, new Map()]));
 
   constructor(private readonly maxCustomFields: number) {}
 
@@ -22,60 +22,91 @@ export class ContactStore {
     return this.contacts.length;
   }
 
-  find(keyType: string, key: string): Contact | undefined {
-    return this.index.get(keyType)?.get(key);
+  find(keyField: KeyField, value: string): Contact | undefined {
+    return this.indexes.get(keyField)!.get(value);
   }
 
-  all(): Contact[] {
+  /** Contacts in creation order; a stable order for paging. */
+  all(): readonly Contact[] {
     return this.contacts;
   }
 
-  /** Validates and applies one row; returns its errors (nothing applied) or whether it created a contact. */
-  apply(importKey: string, row: Record<string, unknown>, index: number): { errors: RowError[] } | { created: boolean } {
-    const key = row[importKey];
-    const fail = (field: string | null, reason: string) => ({ errors: [{ index, key: key ?? null, field, reason }] });
-    if (typeof key !== 'string' || key.trim() === '') return fail(importKey, 'the import key is missing or empty');
-    const errors: RowError[] = [];
+  /**
+   * Applies a row already checked by validateRow. Refuses it, changing nothing, when it would give
+   * a key value held by another contact or leave the contact with too many custom fields.
+   */
+  upsert(importKey: KeyField, row: ImportRow, index: number): UpsertOutcome {
+    const keyValue = row[importKey] as string;
+    const existing = this.find(importKey, keyValue);
+    const fail = (field: string | null, reason: string): UpsertOutcome => ({ error: { index, key: keyValue, field, reason } });
+
     for (const [field, value] of Object.entries(row)) {
-      const problem = fieldProblem(field, value);
-      if (problem) errors.push({ index, key, field, reason: problem });
+      if (!isKeyField(field) || typeof value !== 'string') continue;
+      const holder = this.find(field, value);
+      if (holder && holder !== existing) return fail(field, `${field} ${value} already belongs to another contact`);
     }
-    if (errors.length > 0) return { errors };
-    const existing = this.find(importKey, key);
-    for (const keyField of KEY_FIELDS) {
-      const value = row[keyField];
-      if (keyField === importKey || typeof value !== 'string') continue;
-      const holder = this.find(keyField, value);
-      if (holder && holder !== existing) return fail(keyField, `${keyField} already belongs to another contact`);
-    }
-    const contact: Contact = existing ? { ...existing } : {};
+
+    const next: Contact = { ...existing };
+    let customCount = Object.keys(next).filter(isCustomField).length;
+    let overflowField: string | undefined;
     for (const [field, value] of Object.entries(row)) {
-      if (value === null) delete contact[field];
-      else contact[field] = value;
+      const had = field in next;
+      if (value === null) {
+        delete next[field];
+        if (had && isCustomField(field)) customCount--;
+        continue;
+      }
+      next[field] = value;
+      if (!had && isCustomField(field)) {
+        customCount++;
+        if (customCount > this.maxCustomFields && overflowField === undefined) overflowField = field;
+      }
     }
-    if (Object.keys(contact).filter(isCustom).length > this.maxCustomFields) {
-      return fail(null, `more than ${this.maxCustomFields} custom fields`);
+    if (customCount > this.maxCustomFields) {
+      return fail(overflowField ?? null, `a contact may hold at most ${this.maxCustomFields} custom fields`);
     }
-    this.put(existing, contact);
-    return { created: !existing };
+
+    this.store(existing, next);
+    return { created: existing === undefined };
   }
 
-  /** Seeds a contact as given (validated like a row by the caller). */
-  put(existing: Contact | undefined, contact: Contact): void {
+  /** A copy of every contact, to restore after a failed all-or-nothing change. */
+  snapshot(): Contact[] {
+    return this.contacts.map((contact) => ({ ...contact }));
+  }
+
+  restore(contacts: Contact[]): void {
+    this.clear();
+    for (const contact of contacts) this.store(undefined, contact);
+  }
+
+  clear(): void {
+    this.contacts = [];
+    for (const index of this.indexes.values()) index.clear();
+  }
+
+  private store(existing: Contact | undefined, next: Contact): void {
+    let target: Contact;
     if (existing) {
-      for (const keyField of KEY_FIELDS) {
-        const old = existing[keyField];
-        if (typeof old === 'string') this.index.get(keyField)!.delete(old);
-      }
-      Object.keys(existing).forEach((field) => delete existing[field]);
-      Object.assign(existing, contact);
+      this.unindex(existing);
+      // Updated in place, so the contact keeps its position in the paging order.
+      for (const field of Object.keys(existing)) delete existing[field];
+      Object.assign(existing, next);
+      target = existing;
     } else {
-      this.contacts.push(contact);
+      this.contacts.push(next);
+      target = next;
     }
-    const target = existing ?? contact;
-    for (const keyField of KEY_FIELDS) {
-      const value = target[keyField];
-      if (typeof value === 'string') this.index.get(keyField)!.set(value, target);
+    for (const field of KEY_FIELDS) {
+      const value = target[field];
+      if (typeof value === 'string') this.indexes.get(field)!.set(value, target);
+    }
+  }
+
+  private unindex(contact: Contact): void {
+    for (const field of KEY_FIELDS) {
+      const value = contact[field];
+      if (typeof value === 'string') this.indexes.get(field)!.delete(value);
     }
   }
 }

@@ -1,8 +1,12 @@
+export type Admission = { admitted: true } | { admitted: false; retryAfterMs: number };
+
 /**
- * The Profile API's rolling rate window: at arrival time t, the requests counted are those not
- * answered 429 that arrived in (t - window, t].
+ * The Profile API's rolling rate window for one api key: at arrival time t, the requests counted
+ * are those not answered 429 that arrived in (t - window, t]. A request admitted here counts
+ * whatever its final status; a refused one does not.
  */
 export class RateWindow {
+  // Arrival times of counted requests, oldest first.
   private arrivals: number[] = [];
 
   constructor(
@@ -10,11 +14,16 @@ export class RateWindow {
     private readonly windowMs: number,
   ) {}
 
-  /** Admits the request (it counts) or returns the milliseconds until one would be admitted. */
-  admit(now: number): { ok: true } | { ok: false; retryAfterMs: number } {
-    this.arrivals = this.arrivals.filter((at) => at > now - this.windowMs);
-    if (this.arrivals.length >= this.limit) return { ok: false, retryAfterMs: this.arrivals[0]! + this.windowMs - now };
+  /** Counts the request arriving at `now`, or says how long until one would be admitted. */
+  admit(now: number): Admission {
+    const cutoff = now - this.windowMs;
+    let expired = 0;
+    while (expired < this.arrivals.length && this.arrivals[expired]! <= cutoff) expired++;
+    if (expired > 0) this.arrivals = this.arrivals.slice(expired);
+    if (this.arrivals.length >= this.limit) {
+      return { admitted: false, retryAfterMs: this.arrivals[0]! + this.windowMs - now };
+    }
     this.arrivals.push(now);
-    return { ok: true };
+    return { admitted: true };
   }
 }
