@@ -10,8 +10,8 @@ import { CaacClient } from './caac.client';
 const RETRY_MAX_ATTEMPTS = 6;
 const RETRY_BASE_DELAY_MS = 500;
 const RETRY_MAX_DELAY_MS = 30_000;
-/** The breaker opens when half of at least 5 calls in 30 s failed on CAAC's side, and tries again after 15 s. */
-const BREAKER = { errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 15_000, rollingCountTimeoutMs: 30_000 };
+/** The breaker opens when half of at least 5 calls in 30 s failed on CAAC's side (CAAC_BREAKER_RESET_MS to a retry). */
+const BREAKER = { errorThresholdPercentage: 50, volumeThreshold: 5, rollingCountTimeoutMs: 30_000 };
 
 @Global()
 @Module({
@@ -29,7 +29,7 @@ const BREAKER = { errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeout
             maxRows: config.caac.importMaxRows,
             requestTimeoutMs: config.caac.requestTimeoutMs,
             retry: { maxAttempts: RETRY_MAX_ATTEMPTS, baseDelayMs: RETRY_BASE_DELAY_MS, maxDelayMs: RETRY_MAX_DELAY_MS },
-            breaker: BREAKER,
+            breaker: { ...BREAKER, resetTimeoutMs: config.caac.breakerResetMs },
           },
           clock,
           logger,

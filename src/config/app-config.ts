@@ -84,6 +84,7 @@ const envSchema = z.object({
   CAAC_RATE_WINDOW_MS: int(60_000, 100),
   CAAC_STATUS_RATE_PER_MIN: int(60, 1, 6_000),
   CAAC_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
+  CAAC_BREAKER_RESET_MS: int(15_000, 100, 600_000),
   FLUSH_INTERVAL_MS: int(30_000, 0, 86_400_000),
   IMPORTER_ENABLED: bool(true),
   DEFAULT_PHONE_REGION: z
@@ -124,6 +125,8 @@ export interface AppConfig {
     rateWindowMs: number;
     statusRatePerMin: number;
     requestTimeoutMs: number;
+    /** How long the circuit breaker stays open before it lets one call try. */
+    breakerResetMs: number;
   };
   flushIntervalMs: number;
   /** False for an ingest-only instance: it stages changes and never runs for importer leader. */
@@ -196,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       rateWindowMs: e.CAAC_RATE_WINDOW_MS,
       statusRatePerMin: e.CAAC_STATUS_RATE_PER_MIN,
       requestTimeoutMs: e.CAAC_REQUEST_TIMEOUT_MS,
+      breakerResetMs: e.CAAC_BREAKER_RESET_MS,
     },
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
     importerEnabled: e.IMPORTER_ENABLED,

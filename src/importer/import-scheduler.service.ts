@@ -24,8 +24,6 @@ const POLL_FIRST_MS = 500;
 const POLL_MAX_MS = 5_000;
 /** A batch that failed as a whole is sent again this many times before its contacts are dead-lettered. */
 export const IMPORT_MAX_ATTEMPTS = 5;
-/** A batch whose every row was rejected is sent once more (the failure may be the task's), then dead-lettered. */
-const ALL_ROWS_REJECTED_MAX_ATTEMPTS = 2;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 
@@ -253,48 +251,53 @@ export class ImportScheduler {
       return;
     }
 
-    const errors = result.errors ?? [];
-    const failedIndexes = new Set(errors.map((error) => error.index));
-    const partial = errors.length > 0 && failedIndexes.size < items.length;
-    if (partial) {
-      // Rows without an error were applied; the rejected ones are permanent failures.
-      const applied = items.filter((_, index) => !failedIndexes.has(index));
-      const letters = errors
-        .filter((error) => items[error.index])
-        .map((error) => this.importLetter(batch, items[error.index]!, 'RowRejected', describeRowError(error), taskId));
-      await this.dataSource.transaction(async (db) => {
-        await this.state.recordImported(db, batch.keyType, applied);
-        await this.outbox.add(db, dedupeByKey(letters));
-        await this.batches.markEnded(db, batch.id, 'done', { ...counts, error: `${failedIndexes.size} rows rejected` });
-      });
-      this.metrics.imports.inc({ outcome: 'done_with_rejections' });
-      this.metrics.deadLetters.inc({ stage: 'import' }, failedIndexes.size);
-      this.logger.warn({ batchId: batch.id, taskId, rejected: failedIndexes.size }, 'import done with rejected rows');
+    // TRICKY: a row error that names a field is about the data (CAAC will refuse it again: dead
+    // letter); one that names no field is about the task (an internal error: send the row again).
+    // Without a row list, which rows failed is unknown, so the whole batch goes again.
+    const errors = result.errors;
+    const permanent = new Map<number, string[]>();
+    const retryable = new Set<number>();
+    for (const error of errors ?? []) {
+      if (!items[error.index]) continue;
+      if (error.field) permanent.set(error.index, [...(permanent.get(error.index) ?? []), describeRowError(error)]);
+      else retryable.add(error.index);
+    }
+    for (const index of permanent.keys()) retryable.delete(index);
+    const nothingApplied = !errors || retryable.size + permanent.size === 0 || (retryable.size === items.length);
+    if (nothingApplied) {
+      const reason = errors?.length ? describeRowError(errors[0]!) : 'import task failed without row errors';
+      if (batch.attempts < IMPORT_MAX_ATTEMPTS) {
+        const delay = this.backoff(batch.attempts);
+        this.metrics.imports.inc({ outcome: 'task_failed' });
+        this.logger.warn({ batchId: batch.id, taskId, attempt: batch.attempts, retryInMs: delay }, 'import task failed; will retry');
+        await this.batches.markRetrying(batch.id, delay, reason);
+        return;
+      }
+      await this.endFailed(batch, items, 'ImportFailed', `${reason} (after ${batch.attempts} attempts)`, taskId);
       return;
     }
 
-    const limit = errors.length > 0 ? ALL_ROWS_REJECTED_MAX_ATTEMPTS : IMPORT_MAX_ATTEMPTS;
-    const reason = errors.length > 0 ? describeRowError(errors[0]!) : 'import task failed without row errors';
-    if (batch.attempts < limit) {
-      const delay = this.backoff(batch.attempts);
-      this.metrics.imports.inc({ outcome: 'task_failed' });
-      this.logger.warn({ batchId: batch.id, taskId, attempt: batch.attempts, retryInMs: delay }, 'import task failed; will retry');
-      await this.batches.markRetrying(batch.id, delay, reason);
-      return;
-    }
-    const byIndex = new Map(errors.map((error) => [error.index, describeRowError(error)]));
-    await this.endFailed(batch, items, 'ImportFailed', reason, taskId, byIndex);
+    const applied = items.filter((_, index) => !permanent.has(index) && !retryable.has(index));
+    const letters = [...permanent].map(([index, reasons]) => this.importLetter(batch, items[index]!, 'RowRejected', reasons.join('; '), taskId));
+    // Rows that failed for the task's sake go back under whatever is pending for their contacts;
+    // newer pending values win field by field, so the retry can never overwrite them (invariant 7).
+    const requeued = [...retryable].map((index) => ({ keyType: batch.keyType, keyValue: items[index]!.keyValue, fields: items[index]!.fields }));
+    await this.dataSource.transaction(async (db) => {
+      await this.state.recordImported(db, batch.keyType, applied);
+      await this.outbox.add(db, letters);
+      await this.pending.merge(db, requeued);
+      await this.batches.markEnded(db, batch.id, 'done', {
+        ...counts,
+        error: `${permanent.size} rows rejected, ${requeued.length} rows sent again`,
+      });
+    });
+    this.metrics.imports.inc({ outcome: 'done_with_rejections' });
+    if (letters.length > 0) this.metrics.deadLetters.inc({ stage: 'import' }, letters.length);
+    this.logger.warn({ batchId: batch.id, taskId, rejected: permanent.size, requeued: requeued.length }, 'import done with failed rows');
   }
 
-  private async endFailed(
-    batch: ImportBatch,
-    items: ImportItem[],
-    errorClass: string,
-    reason: string,
-    taskId?: string,
-    reasons = new Map<number, string>(),
-  ): Promise<void> {
-    const letters = items.map((item, index) => this.importLetter(batch, item, errorClass, reasons.get(index) ?? reason, taskId));
+  private async endFailed(batch: ImportBatch, items: ImportItem[], errorClass: string, reason: string, taskId?: string): Promise<void> {
+    const letters = items.map((item) => this.importLetter(batch, item, errorClass, reason, taskId));
     await this.dataSource.transaction(async (db) => {
       await this.outbox.add(db, letters);
       await this.batches.markEnded(db, batch.id, 'failed', { failedNum: items.length, totalNum: items.length, error: reason });
@@ -326,12 +329,3 @@ function describeRowError(error: { field?: string; reason: string }): string {
   return error.field ? `${error.field}: ${error.reason}` : error.reason;
 }
 
-function dedupeByKey(letters: DeadLetter[]): DeadLetter[] {
-  const seen = new Map<string, DeadLetter>();
-  for (const letter of letters) {
-    const known = seen.get(String(letter.key));
-    if (known) known.message = `${known.message}; ${letter.message}`;
-    else seen.set(String(letter.key), { ...letter });
-  }
-  return [...seen.values()];
-}
