@@ -56,7 +56,7 @@ describe('Sandbox export', () => {
     expect(download.status).toBe(200);
     expect(download.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(download.body).toBe(
-      'display_email,customer_id,cl_custom_score,city,display_name,star_mark\r\n' + ',C-1,12.5,,"Ada, ""the first""",true\r\n' + 'bo@example.com,C-2,,Taipei,,\r\n',
+      'display_email,customer_id,city,cl_custom_score,display_name,star_mark\r\n' + ',C-1,,12.5,"Ada, ""the first""",true\r\n' + 'bo@example.com,C-2,Taipei,,,\r\n',
     );
   });
 
