@@ -37,7 +37,11 @@ class SandboxHttpHandler {
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = Date.now();
-    const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
+    const url = requestUrl(req.url);
+    if (!url) {
+      writeReply(res, errorReply(new HttpError(400, 'malformed request target')));
+      return;
+    }
     const entry = url.pathname.startsWith(PROFILE_API_PREFIX) ? this.state.log.arrive(req.method ?? 'GET', url.pathname, at) : undefined;
     this.state.tasks.settle(at);
     const request: SandboxRequest = { req, res, url, at, entry };
@@ -63,7 +67,17 @@ class SandboxHttpHandler {
   }
 }
 
-function errorReply(error: unknown): Reply {
+/** The request target as a URL; only origin-form targets ("/path?query") are served. */
+function requestUrl(target: string | undefined): URL | undefined {
+  if (!target?.startsWith('/') || target.startsWith('//')) return undefined;
+  try {
+    return new URL(target, 'http://sandbox.invalid');
+  } catch {
+    return undefined;
+  }
+}
+
+function errorReply(error: unknown): Exclude<Reply, { kind: 'none' }> {
   if (error instanceof HttpError) return { kind: 'json', status: error.status, body: { detail: error.detail }, headers: error.headers };
   return { kind: 'json', status: 500, body: { detail: 'internal error' } };
 }
