@@ -7,24 +7,17 @@
  * The tests of one chain run in order and build on each other: snapshot, then changes, then
  * decoding what was read, then a fresh snapshot.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { applyCrmSchema, seedCustomers } from '../../scripts/crm/crm-generator';
 import { createDebeziumDecoder, parseDebeziumMapping, type DecodeResult } from '../../src/ingest/decoders';
+import { cdcConnector, deleteTopics, waitForTopic, type CdcConnector } from '../support/cdc-chain';
 import { freshDatabase } from '../support/database';
-import { waitFor } from '../support/wait-for';
+import { testKafka } from '../support/service';
 
-const run = promisify(execFile);
 const REPO = resolve(__dirname, '../..');
-const CONNECT_SCRIPT = resolve(REPO, 'docker/connect.sh');
 const MAPPING_FILE = 'config/customers.mapping.json';
-const CONNECT_START_TIMEOUT_MS = 180_000; // the very first start fetches Connect and Debezium
-const CONNECT_COMMAND_TIMEOUT_MS = 60_000;
 const EVENTS_TIMEOUT_MS = 30_000;
 const CLOCK_SLACK_MS = 1_000; // Postgres and this process share a clock; allow for rounding
 const SEED = 42; // C-000001 has a tier, C-000002 an e-mail address (checked below)
@@ -38,41 +31,10 @@ interface ChainEvent {
   raw: Buffer | null;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
-}
-
-function kafka(): Kafka {
-  const brokers = process.env.TEST_KAFKA_BROKERS;
-  if (!brokers) throw new Error('TEST_KAFKA_BROKERS is not set: run this test through the integration project');
-  return new Kafka({ clientId: 'cdc-chain-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
-}
-
-/**
- * Waits until `topic` exists with a leader. TRICKY: the connector is RUNNING before its first
- * event creates the topic, and subscribing to a topic that is not there yet fails.
- */
-async function waitForTopic(topic: string, timeoutMs = EVENTS_TIMEOUT_MS): Promise<void> {
-  const admin = kafka().admin();
-  await admin.connect();
-  try {
-    await waitFor(`topic ${topic}`, async () => {
-      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-      return topics[0]?.partitions.every((p) => p.leader >= 0) ? true : undefined;
-    }, { timeoutMs, intervalMs: 250 });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /** Reads `topic` from the start until `count` messages arrived; fails after `timeoutMs`. */
 async function readEvents(topic: string, count: number, timeoutMs = EVENTS_TIMEOUT_MS): Promise<ChainEvent[]> {
   await waitForTopic(topic, timeoutMs);
-  const consumer = kafka().consumer({ groupId: `cdc-chain-reader-${Date.now()}-${Math.random().toString(36).slice(2)}` });
+  const consumer = testKafka().consumer({ groupId: `cdc-chain-reader-${Date.now()}-${Math.random().toString(36).slice(2)}` });
   const events: ChainEvent[] = [];
   await consumer.connect();
   try {
@@ -101,22 +63,12 @@ async function readEvents(topic: string, count: number, timeoutMs = EVENTS_TIMEO
 }
 
 async function highWatermark(topic: string): Promise<number> {
-  const admin = kafka().admin();
+  const admin = testKafka().admin();
   await admin.connect();
   try {
     const [partition, ...others] = await admin.fetchTopicOffsets(topic);
     expect(others).toHaveLength(0); // one partition per table keeps a row's changes in order
     return Number(partition!.high);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function deleteTopic(topic: string): Promise<void> {
-  const admin = kafka().admin();
-  await admin.connect();
-  try {
-    await admin.deleteTopics({ topics: [topic], timeout: 10_000 });
   } finally {
     await admin.disconnect();
   }
@@ -157,15 +109,13 @@ async function timed<T>(work: () => Promise<T>): Promise<{ result: T; from: numb
 }
 
 describe.each([{ schemas: false }, { schemas: true }])('Debezium chain, value.converter.schemas.enable=$schemas', ({ schemas }) => {
-  const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}_${schemas ? 's' : 'n'}`;
-  const topicPrefix = `cdctest_${suffix}`;
-  const topic = `${topicPrefix}.public.customers`;
+  let chain: CdcConnector;
+  let topic: string;
+  let topicPrefix: string;
   const mapping = parseDebeziumMapping(JSON.parse(readFileSync(resolve(REPO, MAPPING_FILE), 'utf8')), MAPPING_FILE);
   const decode = createDebeziumDecoder(mapping, { defaultPhoneRegion: 'TW' });
   let db: Client;
   let dropDatabase: (() => Promise<void>) | undefined;
-  let env: NodeJS.ProcessEnv;
-  let connectStarted = false;
   const seeded: Json[] = [];
   let changes: ChainEvent[] = [];
   const times: Record<string, { from: number; to: number }> = {};
@@ -181,17 +131,8 @@ describe.each([{ schemas: false }, { schemas: true }])('Debezium chain, value.co
   };
   const keyOf = (event: ChainEvent): Json => (schemas ? event.key!.payload : event.key!);
 
-  async function connect(command: string, timeout = CONNECT_COMMAND_TIMEOUT_MS): Promise<void> {
-    try {
-      await run('bash', [CONNECT_SCRIPT, command], { env, timeout });
-    } catch (error) {
-      const { stderr, message } = error as { stderr?: string; message: string };
-      throw new Error(`docker/connect.sh ${command} failed: ${stderr || message}`);
-    }
-  }
-
   beforeAll(async () => {
-    const database = await freshDatabase(`crm_${suffix}`);
+    const database = await freshDatabase(`crm_chain_${schemas ? 's' : 'n'}`);
     dropDatabase = database.drop;
     db = new Client({ connectionString: database.url });
     await db.connect();
@@ -201,29 +142,16 @@ describe.each([{ schemas: false }, { schemas: true }])('Debezium chain, value.co
     expect(seeded[0]!.tier).not.toBeNull();
     expect(seeded[1]!.email).not.toBeNull();
 
-    env = {
-      ...process.env,
-      CRM_DATABASE_URL: database.url,
-      CDC_TOPIC_PREFIX: topicPrefix,
-      CDC_SLOT: `cdc_test_${suffix}`,
-      CDC_PUBLICATION: `cdc_test_${suffix}`,
-      CDC_SCHEMAS_ENABLE: String(schemas),
-      CDC_SNAPSHOT_MODE: 'initial',
-      CONNECT_NAME: `cdc-test-${suffix}`,
-      CONNECT_PORT: String(await freePort()),
-      CONNECT_KAFKA_BROKERS: process.env.TEST_KAFKA_BROKERS ?? '',
-      CONNECT_START_TIMEOUT_S: '90',
-    };
-    connectStarted = true; // even a failed start may leave a slot to drop
-    await connect('start', CONNECT_START_TIMEOUT_MS);
+    chain = await cdcConnector({ databaseUrl: database.url, label: schemas ? 's' : 'n', schemas });
+    ({ topic, topicPrefix } = chain);
+    await chain.run('start');
   });
 
   afterAll(async () => {
-    // The slot goes first: Postgres keeps WAL for a slot forever, and it blocks dropping the database.
-    if (connectStarted) await connect('reset');
+    await chain?.reset(); // the slot first: it blocks dropping the database
     await db?.end();
     await dropDatabase?.();
-    if (connectStarted) await deleteTopic(topic).catch(() => undefined);
+    if (topic) await deleteTopics([topic]);
   });
 
   it('snapshots the seeded rows as op "r" events: no before, the row in after', async () => {
@@ -345,7 +273,7 @@ describe.each([{ schemas: false }, { schemas: true }])('Debezium chain, value.co
 
   it('resnapshot publishes every current row again as op "r" events', async () => {
     const from = await highWatermark(topic);
-    await connect('resnapshot');
+    await chain.run('resnapshot');
 
     const events = (await readEvents(topic, from + 3)).slice(from);
     await expect(highWatermark(topic)).resolves.toBe(from + 3);
