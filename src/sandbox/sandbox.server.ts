@@ -96,7 +96,8 @@ export async function startSandbox(overrides: Partial<SandboxConfig> = {}): Prom
     socket.on('close', () => sockets.delete(socket));
   });
   server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    const body = JSON.stringify({ detail: 'malformed HTTP request' });
+    if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {

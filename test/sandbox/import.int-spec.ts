@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { RunningSandbox } from '../../src/sandbox/sandbox.server';
 import { API_KEY, IMPORT_PATH, OTHER_API_KEY, SandboxHttp, aRow, anImport, pause, startTestSandbox } from './sandbox-fixtures';
 
@@ -85,6 +86,21 @@ describe('Sandbox import', () => {
       expect(wrongMethod).toMatchObject({ status: 405, body: { detail: 'Method Not Allowed' } });
       expect(wrongMethod.headers.get('allow')).toBe('POST');
     });
+  });
+
+  it('answers 400 JSON to a request line that is not HTTP or a target that is not a path', async () => {
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(sandbox.port, '127.0.0.1', () => socket.end(request));
+        let answer = '';
+        socket.setTimeout(5_000, () => socket.destroy(new Error('no answer within 5 s')));
+        socket.on('data', (chunk) => (answer += chunk.toString()));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+
+    await expect(raw('NONSENSE\r\n\r\n')).resolves.toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\{"detail":"malformed HTTP request"\}$/);
+    await expect(raw('GET //cdh/v1/member/export HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')).resolves.toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\{"detail":"malformed request target"\}$/);
   });
 
   describe('task life', () => {
