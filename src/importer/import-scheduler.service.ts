@@ -9,7 +9,7 @@ import type { ImportTaskResult } from '../caac/caac.types';
 import type { DeadLetter } from '../dead-letter/dead-letter';
 import { DeadLetterOutboxRepository } from '../dead-letter/dead-letter-outbox.repository';
 import { Metrics } from '../ops/metrics';
-import { KEY_TYPES, withoutUnchanged, type KeyType } from '../profile';
+import { KEY_TYPES, withoutUnchanged, type KeyType, type StampedPatch } from '../profile';
 import { PendingChangeQueue, PendingChangeRepository } from '../store/pending-change.repository';
 import { ContactStateRepository } from './contact-state.repository';
 import { ImportBatchRepository, type ImportBatch, type ImportItem } from './import-batch.repository';
@@ -128,10 +128,17 @@ export class ImportScheduler {
         if (claimed.length === 0) break;
         const imported = await this.state.find(db, keyType, claimed.map((change) => change.keyValue));
         const putBack = [];
+        const confirmed = [];
         for (const change of claimed) {
           const kept = withoutUnchanged(change.fields, imported.get(change.keyValue) ?? {});
           unchanged += kept.unchanged.length;
           stale += kept.stale.length;
+          if (kept.unchanged.length > 0) {
+            // TRICKY: CAAC already holds these values, but this change is newer than the import
+            // that put them there. Record its stamp, or a late older value of the field would
+            // look newer than what CAAC holds and overwrite it (invariant 7).
+            confirmed.push({ keyValue: change.keyValue, fields: pick(change.fields, kept.unchanged) });
+          }
           if (Object.keys(kept.patch).length === 0) continue;
           const item = { keyValue: change.keyValue, fields: kept.patch };
           const size = rowBytes(toImportRow(keyType, item));
@@ -142,6 +149,7 @@ export class ImportScheduler {
           items.push(item);
           bytes += size;
         }
+        await this.state.recordImported(db, keyType, confirmed);
         if (putBack.length > 0) {
           await this.pending.merge(db, putBack);
           break;
@@ -323,6 +331,12 @@ export class ImportScheduler {
     const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempt - 1));
     return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
+}
+
+function pick(fields: StampedPatch, names: string[]): StampedPatch {
+  const picked = Object.create(null) as StampedPatch;
+  for (const name of names) picked[name] = fields[name]!;
+  return picked;
 }
 
 function describeRowError(error: { field?: string; reason: string }): string {

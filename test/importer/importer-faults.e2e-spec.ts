@@ -67,7 +67,7 @@ describe('importing through CAAC faults', () => {
     await setFaults(sandbox.url, {
       error_rate: { import: 0.2, import_status: 0.2 },
       hang_rate: { import: 0.05 },
-      storm_429: { rate: 0.5, until_ms: 5_000 },
+      storm_429: { rate: 1, until_ms: 4_000 }, // the first attempts after the breaker half-opens meet it
       task_failure_rate: 0.2,
       task_failure_with_errors: true,
       row_rules: [{ field: 'customer_id', equals: REJECTED, reason: 'blocked by CAAC' }],
