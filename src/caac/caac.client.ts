@@ -80,8 +80,11 @@ export class CaacClient extends EventEmitter {
     this.maxRows = options.maxRows ?? PROFILE_API_MAX_ROWS;
     const { requests, windowMs, burst = 1 } = options.importRate;
     const interval = (windowMs / requests) * (1 + RATE_SAFETY_RATIO) + RATE_SAFETY_MS;
-    this.importBucket = new TokenBucket(clock, burst, interval);
-    this.statusBucket = new TokenBucket(clock, Math.max(1, Math.min(5, options.statusRate.requests)), options.statusRate.windowMs / options.statusRate.requests);
+    this.importBucket = new TokenBucket(clock, { capacity: burst, intervalMs: interval });
+    this.statusBucket = new TokenBucket(clock, {
+      capacity: Math.max(1, Math.min(5, options.statusRate.requests)),
+      intervalMs: options.statusRate.windowMs / options.statusRate.requests,
+    });
     this.breaker = new CircuitBreaker((call: Call) => this.send(call), {
       timeout: false, // each request has its own timeout
       errorThresholdPercentage: options.breaker.errorThresholdPercentage,
