@@ -73,7 +73,9 @@ async function consumeOnly(): Promise<number> {
 }
 
 async function ingest(url: string): Promise<{ eventsPerS: number; peakRssMb: number; seconds: number }> {
-  const child = spawn(process.execPath, [resolve(REPO, 'dist/main.js')], {
+  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, resolve(REPO, 'dist/main.js')], {
     env: {
       PATH: process.env.PATH,
       KAFKA_BROKERS,
@@ -88,6 +90,8 @@ async function ingest(url: string): Promise<{ eventsPerS: number; peakRssMb: num
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
       LOG_LEVEL: 'warn',
+      // Tuning knobs pass through, so their effect can be measured.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('INGEST_') || name.startsWith('DATABASE_POOL'))),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
