@@ -1,5 +1,8 @@
 import type { KeyType } from '../profile';
 
+/** The key field an import matches contacts on (DESIGN §4.2). */
+export type ImportKey = KeyType;
+
 /** A row of an import: the key field and the fields to set; custom fields flat as `cl_custom_*`. */
 export type ImportRow = Record<string, string | number | boolean | null>;
 
@@ -22,6 +25,7 @@ export interface ImportTaskResult {
   errors?: ImportRowError[];
 }
 
+/** `GET /cdh/v1/member/import/{task_id}`. `result` is present once `status` is `done`. */
 export interface ImportTask {
   taskId: string;
   status: TaskStatus;
@@ -30,12 +34,21 @@ export interface ImportTask {
   result?: ImportTaskResult;
 }
 
+export interface ExportResult {
+  rowCount: number;
+  downloadUrl: string;
+  /** ISO-8601; the download answers 410 after it. */
+  expiresAt: string;
+}
+
+/** `GET /cdh/v1/member/export/{task_id}` and the items of the export list. */
 export interface ExportTask {
   taskId: string;
   status: TaskStatus;
   createdAt?: string;
   updatedAt?: string;
-  result?: { rowCount: number; downloadUrl: string; expiresAt: string };
+  result?: ExportResult;
 }
 
-export type ImportKey = KeyType;
+/** The client's endpoints, as low-cardinality names for metrics and logs. */
+export type CaacEndpoint = 'import' | 'import_status' | 'export' | 'export_status' | 'export_list' | 'download';
