@@ -3,6 +3,8 @@
 # down. (Where Docker runs, docker-compose.yml provides Postgres instead.)
 #
 #   docker/postgres.sh ensure    start the cluster if needed and wait until it answers (bounded)
+#   docker/postgres.sh logical   also make sure wal_level = logical (the CDC chain needs it),
+#                                setting it and restarting the cluster when it is not
 set -euo pipefail
 
 host=${PGHOST_LOCAL:-127.0.0.1}
@@ -27,7 +29,24 @@ ensure() {
   echo "postgres: answering on $host:$port" >&2
 }
 
+logical() {
+  ensure
+  local level
+  level=$(psql -h "$host" -p "$port" -U postgres -Atc 'SHOW wal_level')
+  [ "$level" = logical ] && { echo "postgres: wal_level is logical" >&2; return 0; }
+  command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ] || {
+    echo "postgres: wal_level is $level; set it with ALTER SYSTEM SET wal_level = logical and restart Postgres" >&2
+    exit 1
+  }
+  echo "postgres: setting wal_level = logical (was $level) and restarting the cluster" >&2
+  psql -h "$host" -p "$port" -U postgres -qc 'ALTER SYSTEM SET wal_level = logical'
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main restart
+  ensure
+}
+
 case "${1:-}" in
   ensure) ensure ;;
-  *) echo "usage: $0 ensure" >&2; exit 2 ;;
+  logical) logical ;;
+  *) echo "usage: $0 ensure|logical" >&2; exit 2 ;;
 esac
