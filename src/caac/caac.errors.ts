@@ -90,11 +90,16 @@ export function describeDetail(body: unknown): string {
   return text.length > DETAIL_MAX_CHARS ? `${text.slice(0, DETAIL_MAX_CHARS - 1)}…` : text;
 }
 
-/** Parses `Retry-After` (delay-seconds or an HTTP date) into milliseconds from `now`. */
+/**
+ * Parses `Retry-After` (delay-seconds or an HTTP date) into milliseconds from `now`; anything else
+ * is ignored. TRICKY: Date.parse reads "-1" or "+5" as dates in 2001, so only a value starting
+ * with a day name is read as a date.
+ */
 export function parseRetryAfter(header: string | null | undefined, now: number): number | undefined {
   if (header === null || header === undefined || header.trim() === '') return undefined;
   const text = header.trim();
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
   const date = Date.parse(text);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
