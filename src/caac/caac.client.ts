@@ -1,102 +1,190 @@
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import CircuitBreaker from 'opossum';
 import type { Clock } from '../common/clock';
 import type { Logger } from '../common/logger';
-import { CaacError, classifyResponse, parseRetryAfter } from './caac.errors';
-import type { ExportTask, ImportKey, ImportRow, ImportTask, ImportTaskResult, TaskStatus } from './caac.types';
+import { CaacError, classifyNetworkFailure, classifyResponse, countsAgainstBreaker, parseRetryAfter, type CaacErrorCode } from './caac.errors';
+import { parseAccepted, parseExportList, parseExportTask, parseImportTask, type Parsed } from './caac.responses';
+import type { CaacEndpoint, ExportTask, ImportKey, ImportRow, ImportTask } from './caac.types';
 import { TokenBucket } from './token-bucket';
 
-/** Profile API: rows per import. */
+/** Profile API: at most this many profiles in one import request. */
 export const PROFILE_API_MAX_ROWS = 10_000;
-/**
- * The import bucket's interval is the API's (window / requests) stretched by this much plus a fixed
- * slack, so that network jitter between our send and the server's arrival time can never put 16
- * requests into one rolling window.
- */
-export const RATE_SAFETY_RATIO = 0.01;
-export const RATE_SAFETY_MS = 50;
+/** Profile API: a request body over 10 MB is answered 413. */
+export const PROFILE_API_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
-export interface CaacClientOptions {
-  baseUrl: string;
-  apiKey: string;
-  paths?: Partial<CaacPaths>;
-  importRate: { requests: number; windowMs: number; burst?: number };
-  statusRate: { requests: number; windowMs: number };
-  maxRows?: number;
-  requestTimeoutMs: number;
-  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
-  breaker: { errorThresholdPercentage: number; volumeThreshold: number; resetTimeoutMs: number; rollingCountTimeoutMs: number };
-}
+/**
+ * Safety margin of the import bucket: its interval is (windowMs / requests) * (1 + RATIO) + MS.
+ * The server counts arrivals, we control sends; arrivals are sends plus a network delay that varies.
+ * Fifteen intervals then span windowMs * RATIO + 15 * MS more than the window (1,350 ms for 15/min,
+ * 780 ms for 15 per 3 s), so 16 requests could only land in one rolling window if one request's
+ * delay exceeded another's by more than that. The cost is 1 % plus 50 ms of the API's budget.
+ */
+export const IMPORT_RATE_MARGIN_RATIO = 0.01;
+export const IMPORT_RATE_MARGIN_MS = 50;
+/** Default burst of the import bucket: no two import requests closer than one interval. */
+export const IMPORT_DEFAULT_BURST = 1;
+/** Default burst of the status bucket: a few polls may go back to back (several tasks watched). */
+export const STATUS_DEFAULT_BURST = 5;
 
 export interface CaacPaths {
   import: string;
+  /** `{task_id}` is replaced by the (URL-encoded) task id. */
   importTask: string;
   export: string;
   exportTask: string;
 }
 
-export const DEFAULT_PATHS: CaacPaths = {
+export const DEFAULT_PATHS: Readonly<CaacPaths> = {
   import: '/cdh/v1/member/import',
   importTask: '/cdh/v1/member/import/{task_id}',
   export: '/cdh/v1/member/export',
   exportTask: '/cdh/v1/member/export/{task_id}',
 };
 
+export interface CaacClientOptions {
+  baseUrl: string;
+  /** Secret: sent only in the `apikey` header, never logged or put on an error. */
+  apiKey: string;
+  paths?: Partial<CaacPaths>;
+  /** The Profile API's import limit: `requests` per rolling `windowMs` (15 per 60,000). */
+  importRate: { requests: number; windowMs: number; burst?: number };
+  /** Our own pace for every other call (task polls, exports, the export list). */
+  statusRate: { requests: number; windowMs: number; burst?: number };
+  /** Profiles per import; more is refused before sending [PROFILE_API_MAX_ROWS]. */
+  maxRows?: number;
+  /** Bound of one HTTP attempt, from sending to the whole JSON answer (download: to its headers). */
+  requestTimeoutMs: number;
+  /** `maxAttempts` counts the first one; waits are full-jitter exponential, at most `maxDelayMs`. */
+  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  breaker: {
+    /** Caps requestTimeoutMs for calls through the breaker (the request is really aborted). */
+    timeoutMs?: number;
+    errorThresholdPercentage: number;
+    volumeThreshold: number;
+    resetTimeoutMs: number;
+    rollingCountTimeoutMs: number;
+  };
+}
+
+/** Seams for tests; production uses the defaults. */
+export interface CaacClientSeams {
+  fetch?: typeof fetch;
+  /** Uniform in [0, 1), for the retry jitter. */
+  random?: () => number;
+}
+
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
-interface Call {
+/** One HTTP answer from CAAC (any status). */
+export interface CaacResponseEvent {
+  endpoint: CaacEndpoint;
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+}
+
+/** How one attempt ended: `ok`, or the code of its error. */
+export interface CaacOutcomeEvent {
+  endpoint: CaacEndpoint;
+  outcome: 'ok' | CaacErrorCode;
+  attempt: number;
+  status?: number;
+}
+
+/** The import bucket was drained after a 429. */
+export interface CaacThrottleEvent {
+  untilMs: number;
+  retryAfterMs?: number;
+}
+
+export interface CaacClientEvents {
+  breaker: [state: BreakerState];
+  response: [event: CaacResponseEvent];
+  outcome: [event: CaacOutcomeEvent];
+  throttled: [event: CaacThrottleEvent];
+}
+
+interface Call<T> {
+  endpoint: CaacEndpoint;
   method: 'GET' | 'POST';
   path: string;
-  body?: unknown;
-  /** An import POST: a lost answer means the outcome is unknown, never a plain transient error. */
-  sideEffect?: boolean;
-  signal?: AbortSignal;
+  body?: string;
+  /** A request with an effect (import, export start): a lost answer is `outcome_unknown`. */
+  sideEffect: boolean;
+  parse: (body: unknown) => Parsed<T>;
+  signal: AbortSignal | undefined;
 }
 
 /**
- * The only HTTP client of the Profile API. Every import request takes a token from one bucket sized
- * for the API's rate (invariant 6), imports are sent one at a time, errors are typed at this
- * boundary, retries are bounded with exponential backoff and full jitter, and a circuit breaker
- * stops calls while CAAC fails. The api key travels only in the `apikey` header.
+ * The only HTTP client of the Profile API (DESIGN §4.2, invariant 6).
  *
- * Events: `breaker` (state), `response` ({ endpoint, status }).
+ * - Every import request, retries included, first takes a token from the one import bucket of this
+ *   client, paced below the API's limit by a safety margin; import requests go one at a time.
+ * - A 429 on an import drains that bucket until `Retry-After`, or for an exponential backoff.
+ * - Errors are classified here (`CaacError.code`); only `transient`, `busy` and `rate_limited` are
+ *   retried, bounded by `retry.maxAttempts`, with full-jitter exponential backoff.
+ * - A circuit breaker counts only `transient` and `outcome_unknown`; while open, calls fail fast
+ *   with `circuit_open`.
+ * - The api key travels only in the `apikey` header; redirects are not followed, so it never goes
+ *   to another host.
+ *
+ * Events (for metrics): `breaker`, `response`, `outcome`, `throttled`; see CaacClientEvents.
  */
-export class CaacClient extends EventEmitter {
-  private readonly paths: CaacPaths;
+export class CaacClient extends EventEmitter<CaacClientEvents> {
+  readonly paths: Readonly<CaacPaths>;
+  readonly maxRows: number;
+  /** Milliseconds between two import requests, margin included. */
+  readonly importIntervalMs: number;
+  private readonly baseUrl: string;
   private readonly importBucket: TokenBucket;
   private readonly statusBucket: TokenBucket;
-  private readonly breaker: CircuitBreaker<[Call], unknown>;
-  private importLock: Promise<void> = Promise.resolve();
-  private readonly maxRows: number;
+  private readonly breaker: CircuitBreaker<[Call<unknown>], unknown>;
+  private readonly attemptTimeoutMs: number;
+  private readonly fetch: typeof fetch;
+  private readonly random: () => number;
+  /** Settles when the last queued import has left `importProfiles`. */
+  private importTail: Promise<void> = Promise.resolve();
+  /** 429s in a row on imports, for the backoff when `Retry-After` is absent. */
+  private importThrottles = 0;
 
   constructor(
     private readonly options: CaacClientOptions,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    seams: CaacClientSeams = {},
   ) {
     super();
+    checkOptions(options);
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.paths = { ...DEFAULT_PATHS, ...options.paths };
     this.maxRows = options.maxRows ?? PROFILE_API_MAX_ROWS;
-    const { requests, windowMs, burst = 1 } = options.importRate;
-    const interval = (windowMs / requests) * (1 + RATE_SAFETY_RATIO) + RATE_SAFETY_MS;
-    this.importBucket = new TokenBucket(clock, { capacity: burst, intervalMs: interval });
+    this.fetch = seams.fetch ?? fetch;
+    this.random = seams.random ?? Math.random;
+    this.attemptTimeoutMs = Math.min(options.requestTimeoutMs, options.breaker.timeoutMs ?? Infinity);
+    const { requests, windowMs, burst = IMPORT_DEFAULT_BURST } = options.importRate;
+    this.importIntervalMs = importIntervalMs(requests, windowMs);
+    this.importBucket = new TokenBucket(clock, { capacity: burst, intervalMs: this.importIntervalMs });
     this.statusBucket = new TokenBucket(clock, {
-      capacity: Math.max(1, Math.min(5, options.statusRate.requests)),
+      capacity: options.statusRate.burst ?? Math.min(STATUS_DEFAULT_BURST, options.statusRate.requests),
       intervalMs: options.statusRate.windowMs / options.statusRate.requests,
     });
-    this.breaker = new CircuitBreaker((call: Call) => this.send(call), {
-      timeout: false, // each request has its own timeout
+    this.breaker = new CircuitBreaker((call: Call<unknown>) => this.send(call), {
+      // Off: opossum's timer would not cancel the request; each request has its own abort timeout.
+      timeout: false,
       errorThresholdPercentage: options.breaker.errorThresholdPercentage,
       volumeThreshold: options.breaker.volumeThreshold,
       resetTimeout: options.breaker.resetTimeoutMs,
       rollingCountTimeout: options.breaker.rollingCountTimeoutMs,
-      // Only failures of CAAC count against it; our own bad requests and its rate rules do not.
-      errorFilter: (error: unknown) => error instanceof CaacError && error.code !== 'transient' && error.code !== 'outcome_unknown',
+      // Filtered errors do not count: our own bad requests, CAAC's rate rules, a caller's abort.
+      errorFilter: (error: unknown) => !countsAgainstBreaker(error),
     });
-    const changed = () => {
-      this.logger.warn({ breaker: this.breakerState() }, 'Profile API circuit breaker changed state');
-      this.emit('breaker', this.breakerState());
+    const changed = (): void => {
+      const state = this.breakerState();
+      this.logger.warn({ breaker: state }, 'Profile API circuit breaker changed state');
+      this.emit('breaker', state);
     };
     this.breaker.on('open', changed);
     this.breaker.on('halfOpen', changed);
@@ -104,234 +192,318 @@ export class CaacClient extends EventEmitter {
   }
 
   breakerState(): BreakerState {
-    return this.breaker.opened ? 'open' : this.breaker.halfOpen ? 'half_open' : 'closed';
+    if (this.breaker.opened) return 'open';
+    return this.breaker.halfOpen ? 'half_open' : 'closed';
   }
 
-  /** Milliseconds until the next import request may go, for scheduling. */
+  /** Milliseconds until the next import request may go (0: now), for scheduling. */
   importWaitMs(): number {
     return this.importBucket.waitMs();
   }
 
+  /** Stops the breaker's timers. The client must not be used afterwards. */
+  close(): void {
+    this.breaker.shutdown();
+  }
+
   /**
-   * Starts an import. Resolves with the task id once CAAC accepted it.
+   * Starts an import of `rows` matched on `importKey`; resolves with the task id CAAC accepted.
+   * Import requests of this client go one at a time, each after a token of the import bucket.
+   * Refuses, without a request, an empty batch, one over `maxRows` or one over 10 MB
+   * (`permanent`, reason `refused_locally`: a programming error of the caller).
    *
-   * Contract for the caller: a `CaacError` with code `outcome_unknown` means CAAC may have accepted
-   * the import without us seeing the answer. Do not treat the rows as failed, and do not start a
-   * different import: send the same rows again later; CAAC answers 409 while the first still runs
-   * (the client waits that out), and re-applying the same values changes nothing.
+   * Contract for the caller on `outcome_unknown`: CAAC may have accepted the import without us
+   * seeing the answer, so the client does not retry it. Do not count the rows as failed and do not
+   * start a different import: wait, then send the same rows again. While the first import is still
+   * pending or running CAAC answers 409 (`busy`, retried here within `retry.maxAttempts`), and
+   * applying the same values twice changes nothing.
    */
-  async importProfiles(importKey: ImportKey, rows: ImportRow[], signal?: AbortSignal): Promise<{ taskId: string }> {
+  async importProfiles(importKey: ImportKey, rows: readonly ImportRow[], signal?: AbortSignal): Promise<{ taskId: string }> {
+    const path = this.paths.import;
     if (rows.length === 0 || rows.length > this.maxRows) {
-      throw new CaacError('permanent', `an import takes 1 to ${this.maxRows} rows, not ${rows.length}`);
+      throw new CaacError('permanent', `POST ${path}: refused before sending, an import takes 1 to ${this.maxRows} rows, not ${rows.length}`, {
+        method: 'POST',
+        path,
+        reason: 'refused_locally',
+      });
     }
-    // One import request in flight per client: the API allows one import at a time anyway.
-    const previous = this.importLock;
-    let release!: () => void;
-    this.importLock = new Promise<void>((resolve) => (release = resolve));
-    await previous;
+    const body = JSON.stringify({ import_key: importKey, data: rows });
+    const bytes = Buffer.byteLength(body);
+    if (bytes > PROFILE_API_MAX_BODY_BYTES) {
+      throw new CaacError('permanent', `POST ${path}: refused before sending, the body is ${bytes} bytes, over ${PROFILE_API_MAX_BODY_BYTES}`, {
+        method: 'POST',
+        path,
+        reason: 'refused_locally',
+      });
+    }
+    const call: Call<{ taskId: string }> = { endpoint: 'import', method: 'POST', path, body, sideEffect: true, parse: parseAccepted, signal };
+    return this.exclusiveImport(
+      () =>
+        this.withRetries(
+          call,
+          async () => {
+            this.failFastWhenOpen(call);
+            await this.importBucket.take(signal);
+            try {
+              const accepted = await this.call(call);
+              this.importThrottles = 0;
+              return accepted;
+            } catch (error) {
+              if (error instanceof CaacError && error.status === 429) this.throttleImports(error);
+              else if (error instanceof CaacError && error.status !== undefined) this.importThrottles = 0;
+              throw error;
+            }
+          },
+          signal,
+        ),
+      signal,
+    );
+  }
+
+  async getImportTask(taskId: string, signal?: AbortSignal): Promise<ImportTask> {
+    return this.statusCall({ endpoint: 'import_status', method: 'GET', path: taskPath(this.paths.importTask, taskId), sideEffect: false, parse: parseImportTask, signal });
+  }
+
+  /** Starts an export of `fields` (all when absent). A timeout here is `outcome_unknown` too: see listExports. */
+  async startExport(fields?: readonly string[], signal?: AbortSignal): Promise<{ taskId: string }> {
+    const body = JSON.stringify(fields ? { fields } : {});
+    return this.statusCall({ endpoint: 'export', method: 'POST', path: this.paths.export, body, sideEffect: true, parse: parseAccepted, signal });
+  }
+
+  async getExportTask(taskId: string, signal?: AbortSignal): Promise<ExportTask> {
+    return this.statusCall({ endpoint: 'export_status', method: 'GET', path: taskPath(this.paths.exportTask, taskId), sideEffect: false, parse: parseExportTask, signal });
+  }
+
+  /** The account's exports, newest first. */
+  async listExports(signal?: AbortSignal): Promise<ExportTask[]> {
+    return this.statusCall({ endpoint: 'export_list', method: 'GET', path: this.paths.export, sideEffect: false, parse: parseExportList, signal });
+  }
+
+  /**
+   * Streams an export's CSV from its (signed) `download_url`: nothing is buffered. The URL carries
+   * its own signature, so no api key is sent (it may point at another host); redirects are
+   * followed. `requestTimeoutMs` bounds the wait for the headers; the body is bounded by `signal`.
+   * Downloads bypass the breaker and the buckets: they are not Profile API calls.
+   * 410 -> `permanent` with reason `expired`.
+   */
+  async downloadExport(url: string, signal?: AbortSignal): Promise<Readable> {
+    let target: URL;
     try {
-      const body = await this.withRetries(
-        'import',
-        async () => {
-          await this.importBucket.take(signal);
-          return this.call({ method: 'POST', path: this.paths.import, body: { import_key: importKey, data: rows }, sideEffect: true, signal });
-        },
-        signal,
-      );
-      const taskId = (body as { task_id?: unknown })?.task_id;
-      if (typeof taskId !== 'string' || taskId.length === 0) {
-        throw new CaacError('outcome_unknown', `POST ${this.paths.import} -> accepted without a task_id`);
+      target = new URL(url, this.baseUrl);
+    } catch {
+      throw new CaacError('permanent', 'GET download: not a URL', { method: 'GET', reason: 'refused_locally' });
+    }
+    const path = target.pathname;
+    const attempt = async (): Promise<Readable> => {
+      const headersTimeout = new AbortController();
+      const timer = setTimeout(() => headersTimeout.abort(new DOMException('no headers in time', 'TimeoutError')), this.options.requestTimeoutMs);
+      const combined = signal ? AbortSignal.any([signal, headersTimeout.signal]) : headersTimeout.signal;
+      const started = this.clock.now();
+      let response: Response;
+      try {
+        response = await this.fetch(target, { method: 'GET', headers: { accept: 'text/csv' }, signal: combined });
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        throw classifyNetworkFailure('GET', path, { timedOut: headersTimeout.signal.aborted, timeoutMs: this.options.requestTimeoutMs, error }, false);
+      } finally {
+        clearTimeout(timer);
       }
-      return { taskId };
+      this.emit('response', { endpoint: 'download', method: 'GET', path, status: response.status, durationMs: this.clock.now() - started });
+      if (!response.ok || !response.body) {
+        const text = await response.text().catch(() => '');
+        throw classifyResponse('GET', path, response.status, parseJson(text) ?? text);
+      }
+      return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+    };
+    return this.withRetries({ endpoint: 'download' }, attempt, signal);
+  }
+
+  private statusCall<T>(call: Call<T>): Promise<T> {
+    return this.withRetries(
+      call,
+      async () => {
+        this.failFastWhenOpen(call);
+        await this.statusBucket.take(call.signal);
+        try {
+          return await this.call(call);
+        } catch (error) {
+          if (error instanceof CaacError && error.code === 'rate_limited') this.statusBucket.drain(this.clock.now() + (error.retryAfterMs ?? this.statusBucket.intervalMs));
+          throw error;
+        }
+      },
+      call.signal,
+    );
+  }
+
+  /**
+   * TRICKY: the server's window disagrees with our bucket (another client of the same key, a
+   * different limit): stop every import until it agrees. Without `Retry-After` the pause doubles
+   * with each 429 in a row, from one import interval up to a whole window, after which the
+   * server's window cannot hold any request of ours.
+   */
+  private throttleImports(error: CaacError): void {
+    this.importThrottles += 1;
+    const { windowMs } = this.options.importRate;
+    const pauseMs = error.retryAfterMs ?? Math.min(windowMs, this.importIntervalMs * 2 ** (this.importThrottles - 1));
+    const untilMs = this.clock.now() + pauseMs;
+    this.importBucket.drain(untilMs);
+    this.logger.warn({ code: error.code, retryAfterMs: error.retryAfterMs, pauseMs }, 'Profile API answered 429 to an import; pausing imports');
+    this.emit('throttled', { untilMs, ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}) });
+  }
+
+  /** Runs `work` when no other import of this client is running; queued callers go in order. */
+  private async exclusiveImport<T>(work: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const previous = this.importTail;
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.importTail = previous.then(() => mine);
+    try {
+      await untilSettledOrAborted(previous, signal);
+      return await work();
     } finally {
       release();
     }
   }
 
-  async getImportTask(taskId: string, signal?: AbortSignal): Promise<ImportTask> {
-    const body = await this.status(this.paths.importTask.replace('{task_id}', encodeURIComponent(taskId)), signal);
-    const task = taskOf(body, `import task ${taskId}`);
-    const result = task.status === 'done' ? importResultOf((body as { result?: unknown }).result) : undefined;
-    return { ...task, ...(result ? { result } : {}) };
-  }
-
-  async startExport(fields?: string[], signal?: AbortSignal): Promise<{ taskId: string }> {
-    const body = await this.withRetries(
-      'export',
-      () => this.call({ method: 'POST', path: this.paths.export, body: fields ? { fields } : {}, signal }),
-      signal,
-    );
-    const taskId = (body as { task_id?: unknown })?.task_id;
-    if (typeof taskId !== 'string') throw new CaacError('transient', `POST ${this.paths.export} -> no task_id in the answer`);
-    return { taskId };
-  }
-
-  async getExportTask(taskId: string, signal?: AbortSignal): Promise<ExportTask> {
-    return exportTaskOf(await this.status(this.paths.exportTask.replace('{task_id}', encodeURIComponent(taskId)), signal));
-  }
-
-  async listExports(signal?: AbortSignal): Promise<ExportTask[]> {
-    const body = (await this.status(this.paths.export, signal)) as { exports?: unknown };
-    if (!Array.isArray(body?.exports)) throw new CaacError('transient', `GET ${this.paths.export} -> no exports list in the answer`);
-    return body.exports.map(exportTaskOf);
-  }
-
-  /** Streams an export's CSV. The signed URL needs no api key, so none is sent. */
-  async downloadExport(url: string, signal?: AbortSignal): Promise<Readable> {
-    const path = new URL(url).pathname;
-    const response = await this.fetchWithTimeout(url, { method: 'GET', signal }, 'GET', path, false);
-    if (!response.ok || !response.body) {
-      const text = await response.text().catch(() => '');
-      throw classifyResponse('GET', path, response.status, safeJson(text), undefined);
-    }
-    return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
-  }
-
-  private async status(path: string, signal?: AbortSignal): Promise<unknown> {
-    return this.withRetries(
-      'status',
-      async () => {
-        await this.statusBucket.take(signal);
-        return this.call({ method: 'GET', path, signal });
-      },
-      signal,
-    );
-  }
-
-  private async withRetries<T>(what: string, attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async withRetries<T>(call: { endpoint: CaacEndpoint }, attempt: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     const { maxAttempts, baseDelayMs, maxDelayMs } = this.options.retry;
     for (let n = 1; ; n++) {
       try {
-        return await attempt();
+        const result = await attempt();
+        this.emit('outcome', { endpoint: call.endpoint, outcome: 'ok', attempt: n });
+        return result;
       } catch (error) {
-        if (!(error instanceof CaacError) || !error.retryable || n >= maxAttempts || signal?.aborted) throw error;
-        const backoff = Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (n - 1)); // full jitter
-        const delay = error.retryAfterMs !== undefined ? Math.max(error.retryAfterMs, backoff) : backoff;
-        if (error.code === 'rate_limited' || (what === 'import' && error.status === 429)) {
-          // TRICKY: the server's window disagrees with our bucket; stop every import until it agrees.
-          this.importBucket.drain(this.clock.now() + (error.retryAfterMs ?? Math.min(maxDelayMs, baseDelayMs * 2 ** n)));
-        }
-        this.logger.debug({ what, code: error.code, attempt: n, retryInMs: Math.round(delay) }, 'Profile API call failed; retrying');
-        await this.clock.sleep(delay, signal);
+        if (!(error instanceof CaacError)) throw error; // the caller's abort
+        this.emit('outcome', { endpoint: call.endpoint, outcome: error.code, attempt: n, ...(error.status !== undefined ? { status: error.status } : {}) });
+        const delayMs = retryDelayMs(n, this.options.retry, this.random(), error.retryAfterMs);
+        // A Retry-After longer than our longest wait is the caller's to decide on, not a sleep here.
+        if (!error.retryable || n >= maxAttempts || delayMs > Math.max(maxDelayMs, baseDelayMs) || signal?.aborted) throw error;
+        this.logger.debug({ endpoint: call.endpoint, code: error.code, status: error.status, attempt: n, retryInMs: Math.round(delayMs) }, 'Profile API call failed; retrying');
+        await this.clock.sleep(delayMs, signal);
       }
     }
   }
 
-  private async call(call: Call): Promise<unknown> {
+  private failFastWhenOpen(call: { method: string; path: string }): void {
+    if (this.breaker.opened || (this.breaker.halfOpen && !this.breaker.pendingClose)) throw circuitOpen(call);
+  }
+
+  private async call<T>(call: Call<T>): Promise<T> {
     try {
-      return await this.breaker.fire(call);
+      return (await this.breaker.fire(call as Call<unknown>)) as T;
     } catch (error) {
       if (error instanceof CaacError) throw error;
-      if (this.breaker.opened || (error as { code?: string }).code === 'EOPENBREAKER') {
-        throw new CaacError('circuit_open', `${call.method} ${call.path}: circuit open after repeated failures`);
-      }
+      if ((error as { code?: unknown }).code === 'EOPENBREAKER') throw circuitOpen(call);
       throw error;
     }
   }
 
-  private async send(call: Call): Promise<unknown> {
-    const response = await this.fetchWithTimeout(
-      `${this.options.baseUrl}${call.path}`,
-      {
-        method: call.method,
-        headers: { apikey: this.options.apiKey, accept: 'application/json', ...(call.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),
-        signal: call.signal,
-      },
-      call.method,
-      call.path,
-      call.sideEffect === true,
-    );
-    const text = await response.text().catch(() => {
-      throw new CaacError(call.sideEffect ? 'outcome_unknown' : 'transient', `${call.method} ${call.path}: the answer was cut off`);
-    });
-    const body = safeJson(text);
-    this.emit('response', { path: call.path, method: call.method, status: response.status });
-    if (response.ok) return body;
-    throw classifyResponse(call.method, call.path, response.status, body, parseRetryAfter(response.headers.get('retry-after'), this.clock.now()));
-  }
-
-  private async fetchWithTimeout(
-    url: string,
-    init: RequestInit & { signal?: AbortSignal | undefined },
-    method: string,
-    path: string,
-    sideEffect: boolean,
-  ): Promise<Response> {
-    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
-    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+  /** One HTTP attempt: classifies every way it can end. Runs inside the breaker. */
+  private async send<T>(call: Call<T>): Promise<T> {
+    const { method, path, sideEffect } = call;
+    const timeout = AbortSignal.timeout(this.attemptTimeoutMs);
+    const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+    const headers: Record<string, string> = { apikey: this.options.apiKey, accept: 'application/json' };
+    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    const started = this.clock.now();
+    const failed = (error: unknown): CaacError | unknown => {
+      if (call.signal?.aborted) return call.signal.reason;
+      return classifyNetworkFailure(method, path, { timedOut: timeout.aborted, timeoutMs: this.attemptTimeoutMs, error }, sideEffect);
+    };
+    let response: Response;
+    let text: string;
     try {
-      return await fetch(url, { ...init, signal });
+      // `manual`: a redirect would carry the apikey header to wherever it points.
+      response = await this.fetch(`${this.baseUrl}${path}`, { method, headers, body: call.body ?? null, signal, redirect: 'manual' });
+      text = await response.text();
     } catch (error) {
-      if (init.signal?.aborted) throw error; // the caller gave up: not CAAC's failure
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      // A refused connection never reached CAAC; anything after the request left may have.
-      const reached = cause !== 'ECONNREFUSED' && cause !== 'ENOTFOUND' && cause !== 'EAI_AGAIN';
-      const code = sideEffect && reached ? 'outcome_unknown' : 'transient';
-      const what = timeout.aborted ? `no answer within ${this.options.requestTimeoutMs} ms` : `connection failed (${cause})`;
-      throw new CaacError(code, `${method} ${path}: ${what}`);
+      throw failed(error);
     }
+    this.emit('response', { endpoint: call.endpoint, method, path, status: response.status, durationMs: this.clock.now() - started });
+    const body = parseJson(text);
+    if (!response.ok) {
+      throw classifyResponse(method, path, response.status, body ?? text, parseRetryAfter(response.headers.get('retry-after'), this.clock.now()));
+    }
+    const parsed = body === undefined ? { ok: false as const, problem: 'not JSON' } : call.parse(body);
+    if (parsed.ok) return parsed.value;
+    // An accepted request with a garbled answer may have started a task; otherwise a reply that is
+    // not JSON is a glitch on the way (retry), and JSON of another shape will not change (do not).
+    const code: CaacErrorCode = sideEffect ? 'outcome_unknown' : body === undefined ? 'transient' : 'permanent';
+    throw new CaacError(code, `${method} ${path} -> ${response.status}: unexpected answer (${parsed.problem})`, {
+      method,
+      path,
+      status: response.status,
+      reason: 'malformed_response',
+    });
   }
 }
 
-function safeJson(text: string): unknown {
-  if (text === '') return undefined;
+/** Milliseconds between two import requests for `requests` per `windowMs`, margin included. */
+export function importIntervalMs(requests: number, windowMs: number): number {
+  return (windowMs / requests) * (1 + IMPORT_RATE_MARGIN_RATIO) + IMPORT_RATE_MARGIN_MS;
+}
+
+/**
+ * The wait before attempt `attempt + 1`: full jitter, uniform in [0, min(maxDelayMs, baseDelayMs *
+ * 2^(attempt-1))), but never less than a `Retry-After` the server sent.
+ */
+export function retryDelayMs(attempt: number, retry: { baseDelayMs: number; maxDelayMs: number }, random: number, retryAfterMs?: number): number {
+  const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+  const jittered = random * ceiling;
+  return retryAfterMs !== undefined ? Math.max(retryAfterMs, jittered) : jittered;
+}
+
+function checkOptions(options: CaacClientOptions): void {
+  const problems: string[] = [];
+  // Checked without echoing the value: header values must be visible ASCII.
+  if (!/^[\x21-\x7e]+$/.test(options.apiKey)) problems.push('apiKey must be non-empty visible ASCII');
+  if (!URL.canParse(options.baseUrl)) problems.push('baseUrl must be an absolute URL');
+  const positive = (name: string, value: number | undefined): void => {
+    if (value !== undefined && !(value > 0 && Number.isFinite(value))) problems.push(`${name} must be a positive number`);
+  };
+  positive('importRate.requests', options.importRate.requests);
+  positive('importRate.windowMs', options.importRate.windowMs);
+  positive('statusRate.requests', options.statusRate.requests);
+  positive('statusRate.windowMs', options.statusRate.windowMs);
+  positive('requestTimeoutMs', options.requestTimeoutMs);
+  positive('breaker.timeoutMs', options.breaker.timeoutMs);
+  positive('retry.baseDelayMs', options.retry.baseDelayMs);
+  positive('retry.maxDelayMs', options.retry.maxDelayMs);
+  if (!Number.isInteger(options.retry.maxAttempts) || options.retry.maxAttempts < 1) problems.push('retry.maxAttempts must be an integer >= 1');
+  if (options.maxRows !== undefined && !(Number.isInteger(options.maxRows) && options.maxRows >= 1 && options.maxRows <= PROFILE_API_MAX_ROWS)) {
+    problems.push(`maxRows must be an integer from 1 to ${PROFILE_API_MAX_ROWS}`);
+  }
+  if (problems.length > 0) throw new Error(`Invalid CAAC client options: ${problems.join('; ')}`);
+}
+
+function taskPath(template: string, taskId: string): string {
+  if (taskId === '') throw new CaacError('permanent', `${template}: refused before sending, empty task id`, { reason: 'refused_locally' });
+  return template.replace('{task_id}', encodeURIComponent(taskId));
+}
+
+function circuitOpen(call: { method: string; path: string }): CaacError {
+  return new CaacError('circuit_open', `${call.method} ${call.path}: not sent, the circuit is open after repeated failures`, { method: call.method, path: call.path });
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
   try {
-    return JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch {
-    return text;
+    return undefined;
   }
 }
 
-const STATUSES: readonly TaskStatus[] = ['pending', 'processing', 'done'];
-
-function taskOf(body: unknown, what: string): { taskId: string; status: TaskStatus; createdAt?: string; updatedAt?: string } {
-  const b = (body ?? {}) as Record<string, unknown>;
-  if (typeof b.task_id !== 'string' || !STATUSES.includes(b.status as TaskStatus)) {
-    throw new CaacError('transient', `${what}: unexpected answer (no task_id or status)`);
-  }
-  return {
-    taskId: b.task_id,
-    status: b.status as TaskStatus,
-    ...(typeof b.created_at === 'string' ? { createdAt: b.created_at } : {}),
-    ...(typeof b.updated_at === 'string' ? { updatedAt: b.updated_at } : {}),
-  };
-}
-
-function importResultOf(result: unknown): ImportTaskResult {
-  const r = (result ?? {}) as Record<string, unknown>;
-  const num = (value: unknown) => (typeof value === 'number' ? value : undefined);
-  const errors = Array.isArray(r.errors)
-    ? r.errors.flatMap((e) => {
-        const error = e as Record<string, unknown>;
-        if (typeof error.index !== 'number') return [];
-        return [
-          {
-            index: error.index,
-            ...(error.key !== undefined ? { key: String(error.key) } : {}),
-            ...(typeof error.field === 'string' ? { field: error.field } : {}),
-            reason: typeof error.reason === 'string' ? error.reason : 'rejected',
-          },
-        ];
-      })
-    : undefined;
-  return {
-    success: r.success === true,
-    ...(num(r.total_num) !== undefined ? { totalNum: num(r.total_num) } : {}),
-    ...(num(r.created_num) !== undefined ? { createdNum: num(r.created_num) } : {}),
-    ...(num(r.updated_num) !== undefined ? { updatedNum: num(r.updated_num) } : {}),
-    ...(num(r.failed_num) !== undefined ? { failedNum: num(r.failed_num) } : {}),
-    ...(errors ? { errors } : {}),
-  };
-}
-
-function exportTaskOf(body: unknown): ExportTask {
-  const task = taskOf(body, 'export task');
-  const r = (body as { result?: Record<string, unknown> }).result;
-  if (task.status !== 'done' || !r) return task;
-  if (typeof r.download_url !== 'string') throw new CaacError('transient', `export task ${task.taskId}: done without a download_url`);
-  return {
-    ...task,
-    result: { rowCount: Number(r.row_count ?? 0), downloadUrl: r.download_url, expiresAt: String(r.expires_at ?? '') },
-  };
+/** Waits for `promise` (never rejects), or rejects with the signal's reason once it aborts. */
+function untilSettledOrAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }

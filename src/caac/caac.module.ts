@@ -34,10 +34,8 @@ const BREAKER = { errorThresholdPercentage: 50, volumeThreshold: 5, rollingCount
           clock,
           logger,
         );
-        client.on('response', ({ path, method, status }: { path: string; method: string; status: number }) =>
-          metrics.caacResponses.inc({ endpoint: endpointOf(method, path), status: String(status) }),
-        );
-        client.on('breaker', (state: string) => metrics.caacBreakerOpen.set(state === 'open' ? 1 : state === 'half_open' ? 0.5 : 0));
+        client.on('response', ({ endpoint, status }) => metrics.caacResponses.inc({ endpoint, status: String(status) }));
+        client.on('breaker', (state) => metrics.caacBreakerOpen.set(state === 'open' ? 1 : state === 'half_open' ? 0.5 : 0));
         return client;
       },
     },
@@ -46,9 +44,3 @@ const BREAKER = { errorThresholdPercentage: 50, volumeThreshold: 5, rollingCount
 })
 export class CaacModule {}
 
-/** Low-cardinality endpoint names for metrics (task ids never become labels). */
-function endpointOf(method: string, path: string): string {
-  const kind = path.includes('/export') ? 'export' : 'import';
-  const isTask = /\/(import|export)\/[^/]+$/.test(path);
-  return `${method.toLowerCase()}_${kind}${isTask ? '_task' : ''}`;
-}
