@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { INestApplication } from '@nestjs/common';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { Client } from 'pg';
-import { applyCrmSchema, churn, seedCustomers, type ChurnSummary, type Customer } from '../../scripts/crm/crm-generator';
+import { aCustomer, applyCrmSchema, churn, seedCustomers, type ChurnSummary, type Customer } from '../../scripts/crm/crm-generator';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
 import { cdcConnector, deleteTopics, type CdcConnector } from '../support/cdc-chain';
 import { freshDatabase } from '../support/database';
@@ -81,16 +81,23 @@ function modelOf(rows: Map<string, Customer>): CrmModel {
   return { live: new Map(rows), last: new Map(rows) };
 }
 
-/** The model after `operations` (what churn did, in order). */
-function replay(model: CrmModel, operations: ChurnSummary['operations']): CrmModel {
+/**
+ * The model after `burst` (what churn did, in order). TRICKY: churn's insert operations hold the
+ * row as later updates left it, not as inserted; the inserted row is the generator's customer
+ * number n for the burst's seed.
+ */
+function replay(model: CrmModel, burst: Pick<ChurnSummary, 'operations' | 'seed'>): CrmModel {
   const live = new Map(model.live);
   const last = new Map(model.last);
-  for (const operation of operations) {
+  for (const operation of burst.operations) {
     if (operation.op === 'delete') {
       live.delete(operation.customer_id);
       continue;
     }
-    const row = operation.op === 'insert' ? { ...operation.row } : { ...live.get(operation.customer_id)!, ...operation.set };
+    const row =
+      operation.op === 'insert'
+        ? { ...aCustomer(burst.seed, Number(operation.customer_id.slice('C-'.length))), customer_id: operation.customer_id }
+        : { ...live.get(operation.customer_id)!, ...operation.set };
     live.set(operation.customer_id, row);
     last.set(operation.customer_id, row);
   }
@@ -103,17 +110,17 @@ function expectedContacts(model: CrmModel): Map<string, Contact> {
 }
 
 /**
- * Contacts whose CAAC contact `operations` changed at least once, and how many operations changed
+ * Contacts whose CAAC contact `burst` changed at least once, and how many operations changed
  * one (an insert, or an update that changes a mapped field's CAAC value).
  */
-function caacChanges(model: CrmModel, operations: ChurnSummary['operations']): { contacts: number; changes: number } {
+function caacChanges(model: CrmModel, burst: ChurnSummary): { contacts: number; changes: number } {
   const before = expectedContacts(model);
   const current = new Map(before);
   const touched = new Set<string>();
   let changes = 0;
   let live = model;
-  for (const operation of operations) {
-    live = replay(live, [operation]);
+  for (const operation of burst.operations) {
+    live = replay(live, { operations: [operation], seed: burst.seed });
     if (operation.op === 'delete') continue;
     const contact = asCaacContact(live.live.get(operation.customer_id)!);
     if (!isDeepStrictEqual(contact, current.get(operation.customer_id))) {
@@ -126,10 +133,10 @@ function caacChanges(model: CrmModel, operations: ChurnSummary['operations']): {
   return { contacts, changes };
 }
 
-/** Every mobile number `operations` wrote. */
-function mobilesOf(operations: ChurnSummary['operations']): string[] {
-  return operations
-    .flatMap((o) => (o.op === 'update' ? [o.set] : o.op === 'insert' ? [o.row] : []))
+/** Every mobile number `burst` wrote. */
+function mobilesOf(burst: ChurnSummary): string[] {
+  return burst.operations
+    .flatMap((o) => (o.op === 'update' ? [o.set] : o.op === 'insert' ? [aCustomer(burst.seed, Number(o.customer_id.slice('C-'.length)))] : []))
     .map((row) => row.mobile)
     .filter((mobile): mobile is string => typeof mobile === 'string');
 }
@@ -262,10 +269,10 @@ describe('CRM table to CAAC through Debezium, end to end', () => {
     expect(new Set(burst.operations.filter((o) => o.op === 'update').map((o) => o.customer_id)).size).toBeGreaterThan(200);
 
     // The model: the replayed CRM must be the table as it is.
-    model = replay(modelOf(seeded), burst.operations);
+    model = replay(modelOf(seeded), burst);
     expect(model.live).toEqual(await crmRows(crm));
     // Every mobile the CRM ever held is a valid TW number, so no event is dead-lettered.
-    const mobiles = [...[...seeded.values()].map((row) => row.mobile).filter((m): m is string => m !== null), ...mobilesOf(burst.operations)];
+    const mobiles = [...[...seeded.values()].map((row) => row.mobile).filter((m): m is string => m !== null), ...mobilesOf(burst)];
     expect(mobiles.filter((mobile) => e164(mobile) === undefined)).toEqual([]);
     expect(new Set(mobiles.map((mobile) => mobile.replace(/\d/g, '9'))).size).toBeGreaterThanOrEqual(4); // several formats
 
@@ -308,10 +315,10 @@ describe('CRM table to CAAC through Debezium, end to end', () => {
     const burst = await churn(crm, CHANGES, SEED + 1);
     expect(burst.nulls).toBeGreaterThan(0);
     expect(burst.deletes).toBeGreaterThan(0);
-    const changed = caacChanges(model, burst.operations);
-    model = replay(model, burst.operations);
+    const changed = caacChanges(model, burst);
+    model = replay(model, burst);
     expect(model.live).toEqual(await crmRows(crm));
-    expect(mobilesOf(burst.operations).filter((mobile) => e164(mobile) === undefined)).toEqual([]);
+    expect(mobilesOf(burst).filter((mobile) => e164(mobile) === undefined)).toEqual([]);
 
     await published(from + eventsOf(burst));
     await stagedEverything();
