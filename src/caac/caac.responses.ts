@@ -13,7 +13,8 @@ export const acceptedSchema = z.object({ task_id: taskId });
 
 const rowErrorSchema = z.object({
   index: z.number().int().nonnegative(),
-  key: z.union([z.string(), z.number()]).optional(),
+  // null when the row had no usable key (the sandbox, like FastAPI, says so rather than omit it)
+  key: z.union([z.string(), z.number()]).optional().nullable(),
   field: z.string().optional().nullable(),
   reason: z.string().optional().nullable(),
 });
@@ -88,7 +89,7 @@ function toImportTask(b: z.infer<typeof importTaskSchema>): ImportTask {
               ? {
                   errors: r.errors.map((e) => ({
                     index: e.index,
-                    ...(e.key !== undefined ? { key: String(e.key) } : {}),
+                    ...(e.key !== undefined && e.key !== null ? { key: String(e.key) } : {}),
                     ...(typeof e.field === 'string' ? { field: e.field } : {}),
                     reason: e.reason ?? 'rejected',
                   })),
