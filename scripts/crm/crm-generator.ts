@@ -325,7 +325,7 @@ export async function churn(client: Client, m: number, seed: number): Promise<Ch
       live.set(row.customer_id, row);
       ids.push(row.customer_id);
       summary.inserts++;
-      summary.operations.push({ op: 'insert', customer_id: row.customer_id, row });
+      summary.operations.push({ op: 'insert', customer_id: row.customer_id, row: { ...row } }); // a copy: later updates change the live row
       continue;
     }
     const index = Math.floor(random() * ids.length);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { seededRandom } from '../../scripts/crm/crm-generator';
 
 /** A `profile-change.v1` event (DESIGN §4.1) with partial overrides. */
 export function aProfileChange(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -11,17 +12,8 @@ export function aProfileChange(overrides: Record<string, unknown> = {}): Record<
   };
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing random stream can be replayed by seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so a failing random stream can be replayed by its seed. */
+export { seededRandom };
 
 export interface GeneratedStream {
   /** Messages in send order, each with the partition it goes to. */
