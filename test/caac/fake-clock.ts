@@ -18,7 +18,7 @@ export function settle(): Promise<void> {
 export class FakeClock implements Clock {
   private time: number;
   private sleepers: Sleeper[] = [];
-  private sleeps = 0;
+  private sleepsStarted = 0;
 
   constructor(start = Date.parse('2026-11-28T10:00:00.000Z')) {
     this.time = start;
@@ -33,7 +33,7 @@ export class FakeClock implements Clock {
     return new Promise<void>((resolve, reject) => {
       const sleeper: Sleeper = {
         at: this.time + Math.max(0, ms),
-        order: this.sleeps++,
+        order: this.sleepsStarted++,
         resolve: () => {
           signal?.removeEventListener('abort', onAbort);
           resolve();
