@@ -1,3 +1,4 @@
+import { parse } from 'csv-parse/sync';
 import type { RunningSandbox } from '../../src/sandbox/sandbox.server';
 import { EXPORT_PATH, OTHER_API_KEY, SandboxHttp, pause, startTestSandbox } from './sandbox-fixtures';
 
@@ -58,6 +59,25 @@ describe('Sandbox export', () => {
     expect(download.body).toBe(
       'display_email,customer_id,city,cl_custom_score,display_name,star_mark\r\n' + ',C-1,,12.5,"Ada, ""the first""",true\r\n' + 'bo@example.com,C-2,Taipei,,,\r\n',
     );
+  });
+
+  it('writes a CSV that a parser reads back to the contacts: quotes, commas, line breaks, non-ASCII, numbers and booleans', async () => {
+    const awkward = [
+      { customer_id: 'C-10', display_name: 'line one\nline two', company: 'Lin, "Lucky" & Co.', cl_custom_points: 0, star_mark: false },
+      { customer_id: 'C-11', display_name: '林美玲 🎵', address: ' leading and trailing spaces ', cl_custom_points: -12.75 },
+    ];
+    await expect(sut.post('/__sandbox/contacts', { contacts: awkward })).resolves.toMatchObject({ status: 200, body: { seeded: 2 } });
+    const done = await exportDone({ fields: ['customer_id', 'display_name', 'company', 'address', 'cl_custom_points', 'star_mark'] });
+
+    const download = await sut.get(done.result.download_url);
+
+    expect(done.result.row_count).toBe(4);
+    expect(parse(download.body, { columns: true })).toEqual([
+      { customer_id: 'C-1', display_name: 'Ada, "the first"', company: '', address: '', cl_custom_points: '', star_mark: 'true' },
+      { customer_id: 'C-2', display_name: '', company: '', address: '', cl_custom_points: '', star_mark: '' },
+      { customer_id: 'C-10', display_name: 'line one\nline two', company: 'Lin, "Lucky" & Co.', address: '', cl_custom_points: '0', star_mark: 'false' },
+      { customer_id: 'C-11', display_name: '林美玲 🎵', address: ' leading and trailing spaces ', company: '', cl_custom_points: '-12.75', star_mark: '' },
+    ]);
   });
 
   it('downloads only the requested fields, in their order', async () => {
