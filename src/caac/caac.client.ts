@@ -310,7 +310,7 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
       }
       this.emit('response', { endpoint: 'download', method: 'GET', path, status: response.status, durationMs: this.clock.now() - started });
       if (!response.ok || !response.body) {
-        const text = await response.text().catch(() => '');
+        const text = this.redact(await response.text().catch(() => ''));
         throw classifyResponse('GET', path, response.status, parseJson(text) ?? text);
       }
       return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
@@ -384,6 +384,10 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
     }
   }
 
+  private redact(text: string): string {
+    return text.includes(this.options.apiKey) ? text.split(this.options.apiKey).join('[redacted]') : text;
+  }
+
   private failFastWhenOpen(call: { method: string; path: string }): void {
     if (this.breaker.opened || (this.breaker.halfOpen && !this.breaker.pendingClose)) throw circuitOpen(call);
   }
@@ -415,7 +419,9 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
     try {
       // `manual`: a redirect would carry the apikey header to wherever it points.
       response = await this.fetch(`${this.baseUrl}${path}`, { method, headers, body: call.body ?? null, signal, redirect: 'manual' });
-      text = await response.text();
+      // A server (or proxy) that echoes the request's headers in its detail must not put the key
+      // on an error or in a log line.
+      text = this.redact(await response.text());
     } catch (error) {
       throw failed(error);
     }
