@@ -1,385 +1,254 @@
-import type { Readable } from 'node:stream';
-import { parse } from 'csv-parse/sync';
-import { CaacClient, type BreakerState, type CaacClientOptions } from '../../src/caac/caac.client';
+import { CaacClient, type CaacClientOptions } from '../../src/caac/caac.client';
 import { CaacError } from '../../src/caac/caac.errors';
-import type { ImportRow, ImportTask } from '../../src/caac/caac.types';
+import type { ImportKey, ImportTask } from '../../src/caac/caac.types';
 import { systemClock } from '../../src/common/clock';
-import { createLogger } from '../../src/common/logger';
-import type { SandboxConfig } from '../../src/sandbox/sandbox.config';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
+import type { SandboxConfig } from '../../src/sandbox/sandbox.config';
 import { sandboxLog, setFaults } from '../support/sandbox-client';
-import { waitFor } from '../support/wait-for';
+import { memoryLogger, rejection } from './caac-test-server';
 
-// Distinctive, so that any leak into an error is found by a plain substring search.
-const API_KEY = 'caac-contract-KEY-4f1c9e2a7b';
-const IMPORT_PATH = '/cdh/v1/member/import';
-const INJECTED = [500, 502, 503];
+const API_KEY = 'contract-key-7d1e0b';
+/** Scaled API window: 15 imports per 3 s, so pacing costs ~250 ms an import, not 4 s. */
+const WINDOW_MS = 3_000;
+const POLL_MS = 25;
+const POLL_LIMIT_MS = 10_000;
 
-const SANDBOX: Partial<SandboxConfig> = {
+const sandboxSettings: Partial<SandboxConfig> = {
   port: 0,
   testApi: true,
   apiKeys: [API_KEY],
-  ratePerWindow: 1_000,
-  rateWindowMs: 1_000,
-  taskMinMs: 400,
+  rateWindowMs: WINDOW_MS,
+  ratePerWindow: 15,
+  taskMinMs: 50,
   taskMsPerRow: 0,
-  taskPendingMs: 200,
-  seed: 11,
+  taskPendingMs: 10,
+  seed: 7,
   logLevel: 'silent',
 };
 
-const CLIENT: CaacClientOptions = {
-  baseUrl: 'http://127.0.0.1:1',
-  apiKey: API_KEY,
-  importRate: { requests: 1_000, windowMs: 1_000 },
-  statusRate: { requests: 1_000, windowMs: 1_000 },
-  requestTimeoutMs: 2_000,
-  retry: { maxAttempts: 4, baseDelayMs: 20, maxDelayMs: 200 },
-  breaker: { errorThresholdPercentage: 50, volumeThreshold: 1_000, resetTimeoutMs: 300, rollingCountTimeoutMs: 10_000 },
-};
-
-let nextCustomer = 0;
-function aRow(overrides: ImportRow = {}): ImportRow {
-  return { customer_id: `K-${++nextCustomer}`, ...overrides };
+function optionsFor(sandbox: RunningSandbox, overrides: Partial<CaacClientOptions> = {}): CaacClientOptions {
+  return {
+    baseUrl: sandbox.url,
+    apiKey: API_KEY,
+    importRate: { requests: 15, windowMs: WINDOW_MS, burst: 1 },
+    statusRate: { requests: 100, windowMs: 1_000, burst: 10 },
+    requestTimeoutMs: 2_000,
+    retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 500 },
+    breaker: { errorThresholdPercentage: 50, volumeThreshold: 1_000, resetTimeoutMs: 60_000, rollingCountTimeoutMs: 10_000 },
+    ...overrides,
+  };
 }
 
-describe(CaacClient.name, () => {
+async function untilDone<T extends { status: string }>(read: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + POLL_LIMIT_MS;
+  for (;;) {
+    const task = await read();
+    if (task.status === 'done') return task;
+    if (Date.now() > deadline) throw new Error(`task not done within ${POLL_LIMIT_MS} ms`);
+    await systemClock.sleep(POLL_MS);
+  }
+}
+
+const customers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ customer_id: `C-${from + i}`, display_name: `Name ${from + i}` }));
+
+describe(`${CaacClient.name} against the sandbox`, () => {
   let sandbox: RunningSandbox;
   const clients: CaacClient[] = [];
-  const thrown: unknown[] = [];
 
-  /** A client of `url`; retries wait the ceiling of their jitter, so that their timing is known. */
-  function aClient(url: string, overrides: Partial<CaacClientOptions> = {}): CaacClient {
-    const client = new CaacClient({ ...CLIENT, baseUrl: url, ...overrides }, systemClock, createLogger({ level: 'silent' }), { random: () => 0.999 });
+  beforeAll(async () => {
+    sandbox = await startSandbox(sandboxSettings);
+  });
+
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  beforeEach(async () => {
+    await fetch(`${sandbox.url}/__sandbox/reset`, { method: 'POST' });
+  });
+
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.close();
+  });
+
+  function aSut(overrides: Partial<CaacClientOptions> = {}, on: RunningSandbox = sandbox): CaacClient {
+    const client = new CaacClient(optionsFor(on, overrides), systemClock, memoryLogger().logger);
     clients.push(client);
     return client;
   }
 
-  /** The CaacError `promise` rejects with (kept, to check that none carries the api key). */
-  async function rejection(promise: Promise<unknown>): Promise<CaacError> {
-    await expect(promise).rejects.toBeInstanceOf(CaacError);
-    const error = (await promise.catch((caught: unknown) => caught)) as CaacError;
-    thrown.push(error);
-    return error;
-  }
+  describe('endpoints', () => {
+    it('imports, then reads the task until it is done with its counts', async () => {
+      const sut = aSut();
 
-  async function withSandbox(overrides: Partial<SandboxConfig>, run: (url: string) => Promise<void>): Promise<void> {
-    const own = await startSandbox({ ...SANDBOX, ...overrides });
-    try {
-      await run(own.url);
-    } finally {
-      await own.close();
-    }
-  }
+      const { taskId } = await sut.importProfiles('customer_id', customers(3));
+      const task = await untilDone(() => sut.getImportTask(taskId));
 
-  async function importDone(client: CaacClient, taskId: string): Promise<ImportTask> {
-    return waitFor(`import ${taskId} done`, async () => {
-      const task = await client.getImportTask(taskId);
-      return task.status === 'done' ? task : undefined;
-    }, { timeoutMs: 5_000, intervalMs: 20 });
-  }
-
-  async function importStatuses(url: string): Promise<number[]> {
-    return (await sandboxLog(url)).requests.filter((r) => r.method === 'POST' && r.path === IMPORT_PATH).map((r) => r.status);
-  }
-
-  async function text(stream: Readable): Promise<string> {
-    let all = '';
-    for await (const chunk of stream) all += chunk.toString();
-    return all;
-  }
-
-  beforeAll(async () => {
-    sandbox = await startSandbox(SANDBOX);
-  });
-  afterAll(async () => {
-    for (const client of clients) client.close();
-    await sandbox.close();
-  });
-  beforeEach(() => fetch(`${sandbox.url}/__sandbox/reset`, { method: 'POST' }));
-  afterEach(() => {
-    for (const error of thrown.splice(0)) {
-      expect(String((error as Error).message)).not.toContain(API_KEY);
-      expect(JSON.stringify(error)).not.toContain(API_KEY);
-      expect(String((error as Error).stack)).not.toContain(API_KEY);
-    }
-  });
-
-  describe('contract', () => {
-    it('imports rows and reports the task until it is done with its counts', async () => {
-      const sut = aClient(sandbox.url);
-      const rows = [aRow({ display_name: 'Ada', cl_custom_tier: 'gold' }), aRow({ city: null })];
-
-      const { taskId } = await sut.importProfiles('customer_id', rows);
-      const pending = await sut.getImportTask(taskId);
-      const done = await importDone(sut, taskId);
-
-      expect(pending).toEqual({ taskId, status: 'pending', createdAt: expect.any(String), updatedAt: pending.createdAt });
-      expect(done).toEqual({
-        taskId,
-        status: 'done',
-        createdAt: pending.createdAt,
-        updatedAt: expect.any(String),
-        result: { success: true, totalNum: 2, createdNum: 2, updatedNum: 0, failedNum: 0 },
-      });
-      const contact = await fetch(`${sandbox.url}/__sandbox/contacts?key_type=customer_id&key=${rows[0]!.customer_id}`);
-      await expect(contact.json()).resolves.toEqual({ contact: rows[0] });
-      const { requests } = await sandboxLog(sandbox.url);
-      expect(requests.filter((r) => r.method === 'POST')).toEqual([expect.objectContaining({ path: IMPORT_PATH, status: 202, rows: 2, task_id: taskId })]);
-    });
-
-    it('reports rejected rows with index, key, field and reason, also a row without its key', async () => {
-      const sut = aClient(sandbox.url);
-      const good = aRow();
-      const { taskId } = await sut.importProfiles('customer_id', [good, { customer_id: 'K-bad', age: 3 }, { display_name: 'no key' }]);
-
-      const done = await importDone(sut, taskId);
-
-      expect(done.result).toEqual({
-        success: false,
-        totalNum: 3,
-        createdNum: 1,
-        updatedNum: 0,
-        failedNum: 2,
-        errors: [
-          { index: 1, key: 'K-bad', field: 'age', reason: 'read-only field' },
-          { index: 2, field: 'customer_id', reason: 'the import key customer_id is missing' },
-        ],
-      });
-    });
-
-    it('starts an export, follows it, lists it newest first and streams its CSV', async () => {
-      const sut = aClient(sandbox.url);
-      const contacts = [
-        { customer_id: 'E-1', display_name: 'Ada, "the first"', city: 'Taipei' },
-        { customer_id: 'E-2', display_name: '林' },
-      ];
-      await fetch(`${sandbox.url}/__sandbox/contacts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ contacts }) });
-
-      const { taskId } = await sut.startExport(['customer_id', 'display_name', 'city']);
-      const done = await waitFor('export done', async () => {
-        const task = await sut.getExportTask(taskId);
-        return task.status === 'done' ? task : undefined;
-      }, { timeoutMs: 5_000, intervalMs: 20 });
-      const list = await sut.listExports();
-      const csv = await text(await sut.downloadExport(done.result!.downloadUrl));
-
-      expect(done).toEqual({
+      expect(task).toEqual<ImportTask>({
         taskId,
         status: 'done',
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
-        result: { rowCount: 2, downloadUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/files\/exports\/.+\.csv\?signature=[0-9a-f]{32}$/), expiresAt: expect.any(String) },
+        result: { success: true, totalNum: 3, createdNum: 3, updatedNum: 0, failedNum: 0 },
       });
-      expect(list).toEqual([done]);
-      expect(parse(csv, { columns: true })).toEqual([
-        { customer_id: 'E-1', display_name: 'Ada, "the first"', city: 'Taipei' },
-        { customer_id: 'E-2', display_name: '林', city: '' },
-      ]);
+    });
+
+    it('reports rows CAAC rejected in the task result', async () => {
+      const sut = aSut();
+      await setFaults(sandbox.url, { row_rules: [{ field: 'display_name', equals: 'Name 1', reason: 'blocked name' }] });
+
+      const { taskId } = await sut.importProfiles('customer_id', customers(2));
+      const task = await untilDone(() => sut.getImportTask(taskId));
+
+      expect(task.result).toMatchObject({ totalNum: 2, failedNum: 1, errors: [{ index: 1, key: 'C-1', field: 'display_name', reason: 'blocked name' }] });
+    });
+
+    it('starts an export, lists it, and streams its CSV', async () => {
+      const sut = aSut();
+      const imported = await sut.importProfiles('customer_id', customers(2));
+      await untilDone(() => sut.getImportTask(imported.taskId));
+
+      const { taskId } = await sut.startExport(['customer_id', 'display_name']);
+      const task = await untilDone(() => sut.getExportTask(taskId));
+      const list = await sut.listExports();
+      let csv = '';
+      for await (const chunk of await sut.downloadExport(task.result!.downloadUrl)) csv += String(chunk);
+
+      expect(task.result).toMatchObject({ rowCount: 2, downloadUrl: expect.stringContaining('/files/exports/') });
+      expect(list.map((e) => e.taskId)).toEqual([taskId]);
+      expect(csv.trim().split(/\r?\n/)).toEqual(['customer_id,display_name', 'C-0,Name 0', 'C-1,Name 1']);
+    });
+
+    it('a download after expires_at is permanent with reason expired', async () => {
+      const shortLived = await startSandbox({ ...sandboxSettings, exportTtlMs: 100 });
+      try {
+        const sut = aSut({}, shortLived);
+        const { taskId } = await sut.startExport();
+        const task = await untilDone(() => sut.getExportTask(taskId));
+        await systemClock.sleep(150);
+
+        const error = await rejection(sut.downloadExport(task.result!.downloadUrl));
+
+        expect(error).toBeInstanceOf(CaacError);
+        expect(error).toMatchObject({ code: 'permanent', status: 410, reason: 'expired' });
+      } finally {
+        await shortLived.close();
+      }
     });
   });
 
   describe('errors', () => {
-    it('throws auth on 401 without retrying, and without the key it sent', async () => {
-      const sut = aClient(sandbox.url, { apiKey: 'wrong-KEY-9d8c7b' });
+    it('a wrong api key is auth (401)', async () => {
+      const sut = aSut({ apiKey: 'not-a-key' });
 
-      const error = await rejection(sut.importProfiles('customer_id', [aRow()]));
-
-      expect(error).toMatchObject({ code: 'auth', status: 401, message: `POST ${IMPORT_PATH} -> 401: Invalid or missing api key (header "apikey")` });
-      expect(JSON.stringify(error)).not.toContain('wrong-KEY-9d8c7b');
-      await expect(importStatuses(sandbox.url)).resolves.toEqual([401]);
+      await expect(sut.importProfiles('customer_id', customers(1))).rejects.toMatchObject({ code: 'auth', status: 401 });
+      await expect(sut.getImportTask('x')).rejects.toMatchObject({ code: 'auth', status: 401 });
     });
 
-    it('retries 409 while an import runs, and is accepted once it has ended', async () => {
-      const sut = aClient(sandbox.url, { retry: { maxAttempts: 10, baseDelayMs: 20, maxDelayMs: 200 } });
-      await setFaults(sandbox.url, { task_duration_ms: 300 });
-      const first = await sut.importProfiles('customer_id', [aRow()]);
+    it('an import while another runs is busy (409)', async () => {
+      const sut = aSut();
+      await setFaults(sandbox.url, { task_duration_ms: 2_000 });
+      await sut.importProfiles('customer_id', customers(1));
 
-      const second = await sut.importProfiles('customer_id', [aRow()]);
-
-      const log = await sandboxLog(sandbox.url);
-      const statuses = await importStatuses(sandbox.url);
-      expect(statuses[0]).toBe(202);
-      expect(statuses.slice(1, -1).length).toBeGreaterThanOrEqual(1);
-      expect(statuses.slice(1, -1)).toEqual(Array(statuses.length - 2).fill(409));
-      expect(statuses.at(-1)).toBe(202);
-      const [a, b] = log.tasks;
-      expect([a!.task_id, b!.task_id]).toEqual([first.taskId, second.taskId]);
-      expect(Date.parse(b!.accepted_at)).toBeGreaterThanOrEqual(Date.parse(a!.finished_at));
+      await expect(sut.importProfiles('customer_id', customers(1, 1))).rejects.toMatchObject({ code: 'busy', status: 409 });
     });
 
-    it('throws busy when the running import outlasts the retries', async () => {
-      const sut = aClient(sandbox.url, { retry: { maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 200 } });
-      await setFaults(sandbox.url, { task_duration_ms: 5_000 });
-      await sut.importProfiles('customer_id', [aRow()]);
+    it('a 429 carries Retry-After when the server sends it, and holds imports back until then', async () => {
+      const sut = aSut();
+      await setFaults(sandbox.url, { storm_429: { rate: 1, until_ms: 1_500 } });
 
-      const error = await rejection(sut.importProfiles('customer_id', [aRow()]));
+      const error = await rejection(sut.importProfiles('customer_id', customers(1)));
 
-      expect(error).toMatchObject({ code: 'busy', status: 409 });
-      await expect(importStatuses(sandbox.url)).resolves.toEqual([202, 409, 409]);
+      expect(error).toMatchObject({ code: 'rate_limited', status: 429, retryAfterMs: 2_000 });
+      expect(sut.importWaitMs()).toBeGreaterThan(1_900);
     });
 
-    it('throws rate_limited on 429 with a Retry-After beyond its own waits, and holds every import until then', async () => {
-      await withSandbox({ ratePerWindow: 2, rateWindowMs: 5_000 }, async (url) => {
-        const sut = aClient(url);
-        await sut.importProfiles('customer_id', [aRow()]);
-        await fetch(`${url}${IMPORT_PATH}`, { method: 'POST', headers: { apikey: API_KEY }, body: '{' });
+    it('a 429 without Retry-After is rate_limited and pauses imports for an interval', async () => {
+      const bare = await startSandbox({ ...sandboxSettings, retryAfter: false });
+      try {
+        const sut = aSut({}, bare);
+        await setFaults(bare.url, { storm_429: { rate: 1, until_ms: 1_500 } });
 
-        const error = await rejection(sut.importProfiles('customer_id', [aRow()]));
-
-        expect(error).toMatchObject({ code: 'rate_limited', status: 429, retryAfterMs: 5_000 });
-        expect(sut.importWaitMs()).toBeGreaterThan(4_500);
-        expect(sut.importWaitMs()).toBeLessThanOrEqual(5_000);
-        await expect(importStatuses(url)).resolves.toEqual([202, 400, 429]);
-      });
-    });
-
-    it('on 429 without Retry-After backs off, drains its bucket, and throws rate_limited after its attempts', async () => {
-      await withSandbox({ ratePerWindow: 1, rateWindowMs: 5_000, retryAfter: false }, async (url) => {
-        const sut = aClient(url, { retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 } });
-        await sut.importProfiles('customer_id', [aRow()]);
-
-        const error = await rejection(sut.importProfiles('customer_id', [aRow()]));
+        const error = await rejection(sut.importProfiles('customer_id', customers(1)));
 
         expect(error).toMatchObject({ code: 'rate_limited', status: 429 });
         expect(error.retryAfterMs).toBeUndefined();
-        expect(sut.importWaitMs()).toBeGreaterThan(0);
-        const log = await sandboxLog(url);
-        const times = log.requests.map((r) => Date.parse(r.at));
-        expect(log.requests.map((r) => r.status)).toEqual([202, 429, 429, 429]);
-        // Each retry waited for the drained bucket: at least one interval, then two.
-        expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(50);
-        expect(times[3]! - times[2]!).toBeGreaterThanOrEqual(100);
-      });
+        expect(sut.importWaitMs()).toBeGreaterThan(sut.importIntervalMs - 50);
+      } finally {
+        await bare.close();
+      }
     });
 
-    it('throws permanent on 422 and 413 without retrying', async () => {
-      await withSandbox({ maxRows: 2, maxBodyBytes: 400 }, async (url) => {
-        const sut = aClient(url);
+    it('a request the API refuses as invalid is permanent (422) with the server detail', async () => {
+      const sut = aSut();
 
-        const tooMany = await rejection(sut.importProfiles('customer_id', [aRow(), aRow(), aRow()]));
-        const tooLarge = await rejection(sut.importProfiles('customer_id', [aRow({ display_name: 'x'.repeat(500) })]));
+      const error = await rejection(sut.importProfiles('nickname' as ImportKey, customers(1)));
 
-        expect(tooMany).toMatchObject({ code: 'permanent', status: 422, message: expect.stringContaining('at most 2 rows per import, got 3') });
-        expect(tooLarge).toMatchObject({ code: 'permanent', status: 413, message: `POST ${IMPORT_PATH} -> 413: the request body is larger than 400 bytes` });
-        await expect(importStatuses(url)).resolves.toEqual([422, 413]);
-      });
+      expect(error).toMatchObject({ code: 'permanent', status: 422 });
+      expect(error.message).toMatch(/^POST \/cdh\/v1\/member\/import -> 422: .*import_key.*must be one of/);
     });
 
-    it('refuses an empty or oversized batch before sending', async () => {
-      const sut = aClient(sandbox.url, { maxRows: 2 });
+    it('a body over the size limit is permanent (413)', async () => {
+      const small = await startSandbox({ ...sandboxSettings, maxBodyBytes: 1_000 });
+      try {
+        const sut = aSut({}, small);
 
-      const empty = await rejection(sut.importProfiles('customer_id', []));
-      const over = await rejection(sut.importProfiles('customer_id', [aRow(), aRow(), aRow()]));
-
-      expect([empty.code, empty.reason, over.code, over.reason]).toEqual(['permanent', 'refused_locally', 'permanent', 'refused_locally']);
-      await expect(importStatuses(sandbox.url)).resolves.toEqual([]);
+        await expect(sut.importProfiles('customer_id', customers(100))).rejects.toMatchObject({ code: 'permanent', status: 413 });
+      } finally {
+        await small.close();
+      }
     });
 
-    it('retries 5xx as transient and succeeds once CAAC recovers', async () => {
-      const sut = aClient(sandbox.url, { retry: { maxAttempts: 8, baseDelayMs: 20, maxDelayMs: 200 } });
-      await setFaults(sandbox.url, { error_rate: { import: 1 } });
-      const recovery = new Promise((resolve) => setTimeout(resolve, 150)).then(() => setFaults(sandbox.url, {}));
-
-      const { taskId } = await sut.importProfiles('customer_id', [aRow()]);
-      await recovery;
-
-      const statuses = await importStatuses(sandbox.url);
-      expect(statuses.length).toBeGreaterThanOrEqual(3);
-      for (const status of statuses.slice(0, -1)) expect(INJECTED).toContain(status);
-      expect(statuses.at(-1)).toBe(202);
-      await expect(sandboxLog(sandbox.url)).resolves.toMatchObject({ tasks: [{ task_id: taskId }] });
-    });
-
-    it('throws transient after its attempts when 5xx persists', async () => {
-      const sut = aClient(sandbox.url, { retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 200 } });
+    it('a 5xx is transient, and retried until it goes through', async () => {
+      const sut = aSut({ retry: { maxAttempts: 1, baseDelayMs: 20, maxDelayMs: 100 } });
       await setFaults(sandbox.url, { error_rate: { import_status: 1 } });
+      const { taskId } = await sut.importProfiles('customer_id', customers(1));
 
-      const error = await rejection(sut.getImportTask('any'));
+      await expect(sut.getImportTask(taskId)).rejects.toMatchObject({ code: 'transient', status: expect.any(Number) });
 
-      expect(error.code).toBe('transient');
-      expect(INJECTED).toContain(error.status);
-      await expect(sandboxLog(sandbox.url)).resolves.toMatchObject({ requests: [{ path: `${IMPORT_PATH}/any` }, {}, {}] });
+      await setFaults(sandbox.url, { error_rate: { import_status: 0.5 }, seed: 3 });
+      const retrying = aSut({ retry: { maxAttempts: 10, baseDelayMs: 20, maxDelayMs: 100 } });
+      await expect(untilDone(() => retrying.getImportTask(taskId))).resolves.toMatchObject({ taskId, status: 'done' });
     });
 
-    it('times out a hung status request as transient, retrying it', async () => {
-      const sut = aClient(sandbox.url, { requestTimeoutMs: 200, retry: { maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 200 } });
-      await setFaults(sandbox.url, { hang_rate: { import_status: 1 } });
+    it('a hung task read times out as transient; a hung import as outcome_unknown', async () => {
+      const sut = aSut({ requestTimeoutMs: 200 });
+      await setFaults(sandbox.url, { hang_rate: { import_status: 1, import: 1 } });
 
-      const error = await rejection(sut.getImportTask('any'));
-
-      expect(error).toMatchObject({ code: 'transient', message: `GET ${IMPORT_PATH}/any: no answer within 200 ms` });
-      const { requests } = await sandboxLog(sandbox.url);
-      expect(requests.map((r) => r.status)).toEqual([0, 0]);
+      await expect(sut.getImportTask('t-1')).rejects.toMatchObject({ code: 'transient', message: 'GET /cdh/v1/member/import/t-1: no answer within 200 ms' });
+      await expect(sut.importProfiles('customer_id', customers(1))).rejects.toMatchObject({ code: 'outcome_unknown' });
     });
 
-    it('throws outcome_unknown for a hung import and does not retry it', async () => {
-      const sut = aClient(sandbox.url, { requestTimeoutMs: 200 });
-      await setFaults(sandbox.url, { hang_rate: { import: 1 } });
-
-      const error = await rejection(sut.importProfiles('customer_id', [aRow()]));
-
-      expect(error).toMatchObject({ code: 'outcome_unknown', message: `POST ${IMPORT_PATH}: no answer within 200 ms` });
-      await expect(importStatuses(sandbox.url)).resolves.toEqual([0]);
-    });
-
-    it('throws outcome_unknown when the connection drops after CAAC accepted, without retrying, and the task runs', async () => {
-      const sut = aClient(sandbox.url);
+    it('an import accepted but whose answer is dropped is outcome_unknown, and not sent twice', async () => {
+      const sut = aSut({ retry: { maxAttempts: 5, baseDelayMs: 20, maxDelayMs: 100 } });
       await setFaults(sandbox.url, { drop_after_accept_rate: 1 });
-      const row = aRow();
 
-      const error = await rejection(sut.importProfiles('customer_id', [row]));
+      await expect(sut.importProfiles('customer_id', customers(1))).rejects.toMatchObject({ code: 'outcome_unknown' });
 
-      expect(error.code).toBe('outcome_unknown');
       const log = await sandboxLog(sandbox.url);
-      expect(log.requests).toEqual([expect.objectContaining({ method: 'POST', path: IMPORT_PATH, status: 0, rows: 1, task_id: log.tasks[0]!.task_id })]);
-      await setFaults(sandbox.url, {});
-      await expect(importDone(sut, log.tasks[0]!.task_id)).resolves.toMatchObject({ result: { success: true, createdNum: 1 } });
+      expect(log.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+      expect(log.tasks).toEqual([expect.objectContaining({ kind: 'import', rows: 1 })]);
     });
 
-    it('opens the breaker on repeated 5xx, fails fast while open, and closes after recovery', async () => {
-      const sut = aClient(sandbox.url, {
-        retry: { maxAttempts: 1, baseDelayMs: 20, maxDelayMs: 200 },
-        breaker: { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 300, rollingCountTimeoutMs: 10_000 },
-      });
-      const states: BreakerState[] = [];
+    it('the breaker opens on repeated 5xx, fails fast, and closes once CAAC recovers', async () => {
+      const sut = aSut({ breaker: { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 300, rollingCountTimeoutMs: 10_000 } });
+      const states: string[] = [];
       sut.on('breaker', (state) => states.push(state));
-      const { taskId } = await sut.importProfiles('customer_id', [aRow()]);
       await setFaults(sandbox.url, { error_rate: { import_status: 1 } });
-      // With the import's success, two failures make three calls, 67 % of them failed.
-      for (let i = 0; i < 2; i++) await expect(rejection(sut.getImportTask(taskId))).resolves.toMatchObject({ code: 'transient' });
-      const sentWhileFailing = (await sandboxLog(sandbox.url)).requests.length;
 
-      const started = Date.now();
-      const open = await rejection(sut.getImportTask(taskId));
-      const failedFastInMs = Date.now() - started;
-
+      for (let i = 0; i < 3; i++) await expect(sut.getImportTask('t-1')).rejects.toMatchObject({ code: 'transient' });
+      const sentBefore = (await sandboxLog(sandbox.url)).requests.length;
+      await expect(sut.getImportTask('t-1')).rejects.toMatchObject({ code: 'circuit_open' });
+      expect((await sandboxLog(sandbox.url)).requests).toHaveLength(sentBefore);
       expect(sut.breakerState()).toBe('open');
-      expect(open).toMatchObject({ code: 'circuit_open' });
-      expect(failedFastInMs).toBeLessThan(100);
-      expect((await sandboxLog(sandbox.url)).requests).toHaveLength(sentWhileFailing);
+
       await setFaults(sandbox.url, {});
-      await waitFor('half open', () => (sut.breakerState() === 'half_open' ? true : undefined), { timeoutMs: 2_000, intervalMs: 20 });
-      await expect(sut.getImportTask(taskId)).resolves.toMatchObject({ taskId });
+      await systemClock.sleep(400);
+      const { taskId } = await sut.importProfiles('customer_id', customers(1));
+
+      expect(taskId).toEqual(expect.any(String));
       expect(sut.breakerState()).toBe('closed');
       expect(states).toEqual(['open', 'half_open', 'closed']);
-    });
-
-    it('answers 410 on an expired download as permanent with the reason expired', async () => {
-      await withSandbox({ exportTtlMs: 50 }, async (url) => {
-        const sut = aClient(url);
-        const { taskId } = await sut.startExport();
-        const done = await waitFor('export done', async () => {
-          const task = await sut.getExportTask(taskId);
-          return task.status === 'done' ? task : undefined;
-        }, { timeoutMs: 5_000, intervalMs: 20 });
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(done.result!.expiresAt) - Date.now()) + 20));
-
-        const error = await rejection(sut.downloadExport(done.result!.downloadUrl));
-
-        expect(error).toMatchObject({ code: 'permanent', status: 410, reason: 'expired' });
-        expect(error.message).not.toContain('signature');
-      });
     });
   });
 });
