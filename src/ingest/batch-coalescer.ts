@@ -12,7 +12,7 @@ export interface RawMessage {
 export interface CoalescedBatch {
   changes: StagedChange[];
   deadLetters: DeadLetter[];
-  counts: { consumed: number; staged: number; coalesced: number; skipped: number; deadLettered: number };
+  counts: { consumed: number; staged: number; coalesced: number; duplicate: number; skipped: number; deadLettered: number };
 }
 
 /**
@@ -29,7 +29,9 @@ export function coalesceBatch(
 ): CoalescedBatch {
   const byContact = new Map<string, { keyType: KeyType; keyValue: string; fields: StampedPatch }>();
   const deadLetters: DeadLetter[] = [];
-  const counts = { consumed: messages.length, staged: 0, coalesced: 0, skipped: 0, deadLettered: 0 };
+  const counts = { consumed: messages.length, staged: 0, coalesced: 0, duplicate: 0, skipped: 0, deadLettered: 0 };
+  // An event id seen twice in one batch is a producer's retry: it costs nothing, and is counted.
+  const eventIds = new Set<string>();
 
   for (const message of messages) {
     const result = decode(message.value);
@@ -52,7 +54,14 @@ export function coalesceBatch(
       });
       continue;
     }
-    const { key, patch, sourceTs } = result.change;
+    const { key, patch, sourceTs, eventId } = result.change;
+    if (eventId !== undefined) {
+      if (eventIds.has(eventId)) {
+        counts.duplicate++;
+        continue;
+      }
+      eventIds.add(eventId);
+    }
     const stamped = stamp(patch, { ts: sourceTs, seq: Number(message.offset) });
     const id = `${key.type}\u0000${key.value}`;
     const known = byContact.get(id);

@@ -127,7 +127,9 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
     if (outcome.redelivered > 0) this.metrics.ingestEvents.inc({ topic, outcome: 'redelivered' }, outcome.redelivered);
     if (outcome.result) {
       const { counts, deadLetters } = outcome.result;
+      this.metrics.ingestEvents.inc({ topic, outcome: 'consumed' }, counts.consumed);
       this.metrics.ingestEvents.inc({ topic, outcome: 'staged' }, counts.staged);
+      this.metrics.ingestEvents.inc({ topic, outcome: 'duplicate' }, counts.duplicate);
       this.metrics.ingestEvents.inc({ topic, outcome: 'coalesced' }, counts.coalesced);
       this.metrics.ingestEvents.inc({ topic, outcome: 'skipped' }, counts.skipped);
       this.metrics.ingestEvents.inc({ topic, outcome: 'dead_lettered' }, counts.deadLettered);

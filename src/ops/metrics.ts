@@ -12,7 +12,7 @@ export class Metrics {
 
   readonly ingestEvents = new Counter({
     name: `${METRIC_PREFIX}ingest_events_total`,
-    help: 'Events read from source topics, by topic and outcome (staged, coalesced, skipped, dead_lettered, redelivered)',
+    help: 'Events read from source topics, by topic and outcome (consumed; of those: staged, coalesced, duplicate, skipped, dead_lettered; redelivered ones below the stored offset)',
     labelNames: ['topic', 'outcome'] as const,
     registers: [this.registry],
   });

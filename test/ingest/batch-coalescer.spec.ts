@@ -1,0 +1,65 @@
+import { coalesceBatch } from '../../src/ingest/batch-coalescer';
+import type { DecodeResult } from '../../src/ingest/decoders/decode-result';
+
+const NOW = Date.parse('2026-11-28T12:00:00.000Z');
+
+/** Messages whose value is the decode result itself, so the decoder is a JSON.parse. */
+function aMessage(offset: number, result: DecodeResult) {
+  return { offset: String(offset), key: Buffer.from(`k${offset}`), value: Buffer.from(JSON.stringify(result)) };
+}
+const decode = (value: Buffer | null) => JSON.parse(value!.toString()) as DecodeResult;
+const aChange = (id: string, patch: Record<string, unknown>, sourceTs: number, eventId?: string): DecodeResult =>
+  ({ kind: 'change', change: { key: { type: 'customer_id', value: id }, patch, sourceTs, ...(eventId ? { eventId } : {}) } }) as DecodeResult;
+
+describe(coalesceBatch.name, () => {
+  it('merges one contact per key, newest field wins, and stamps fields with source time and offset', () => {
+    const sut = coalesceBatch(
+      'crm.changes',
+      0,
+      [
+        aMessage(10, aChange('C-1', { city: 'Taipei', gender: 'male' }, 2_000)),
+        aMessage(11, aChange('C-1', { city: 'Tainan' }, 1_000)),
+        aMessage(12, aChange('C-1', { gender: null }, 3_000)),
+        aMessage(13, aChange('C-2', { display_name: 'Ben' }, 1_500)),
+      ],
+      decode,
+      NOW,
+    );
+
+    expect(sut.changes.map((c) => [c.keyValue, { ...c.fields }])).toEqual([
+      ['C-1', { city: { value: 'Taipei', ts: 2_000, seq: 10 }, gender: { value: null, ts: 3_000, seq: 12 } }],
+      ['C-2', { display_name: { value: 'Ben', ts: 1_500, seq: 13 } }],
+    ]);
+    expect(sut.counts).toEqual({ consumed: 4, staged: 2, coalesced: 2, duplicate: 0, skipped: 0, deadLettered: 0 });
+  });
+
+  it('counts a repeated event id once, skips what the decoder skips, and dead-letters errors with their place', () => {
+    const sut = coalesceBatch(
+      'crm.changes',
+      2,
+      [
+        aMessage(1, aChange('C-1', { city: 'Taipei' }, 1_000, 'E-1')),
+        aMessage(2, aChange('C-1', { city: 'Taipei' }, 1_000, 'E-1')),
+        aMessage(3, { kind: 'skip', reason: 'tombstone' }),
+        aMessage(4, { kind: 'error', stage: 'validate', errorClass: 'InvalidField', message: 'display_email: not an e-mail address' }),
+      ],
+      decode,
+      NOW,
+    );
+
+    expect(sut.counts).toEqual({ consumed: 4, staged: 1, coalesced: 0, duplicate: 1, skipped: 1, deadLettered: 1 });
+    expect(sut.deadLetters).toEqual([
+      {
+        stage: 'validate',
+        key: Buffer.from('k4'),
+        value: aMessage(4, { kind: 'error', stage: 'validate', errorClass: 'InvalidField', message: 'display_email: not an e-mail address' }).value,
+        errorClass: 'InvalidField',
+        message: 'display_email: not an e-mail address',
+        topic: 'crm.changes',
+        partition: 2,
+        offset: '4',
+        at: NOW,
+      },
+    ]);
+  });
+});
