@@ -25,7 +25,15 @@ const importResultSchema = z.object({
   created_num: count,
   updated_num: count,
   failed_num: count,
-  errors: z.array(rowErrorSchema).optional().nullable(),
+  // Row errors are detail: one of an unexpected shape is dropped, never the whole task status.
+  errors: z
+    .array(z.unknown())
+    .optional()
+    .nullable()
+    .transform((items) => items?.flatMap((item) => {
+      const parsed = rowErrorSchema.safeParse(item);
+      return parsed.success ? [parsed.data] : [];
+    })),
 });
 
 const importTaskSchema = z.object({ task_id: taskId, status, created_at: time, updated_at: time, result: importResultSchema.optional().nullable() });

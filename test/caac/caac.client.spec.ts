@@ -88,6 +88,13 @@ describe(CaacClient.name, () => {
       expect(server.received[0]!.path).toBe('/cdh/v1/member/import/task%2F1');
     });
 
+    it('drops a row error of an unexpected shape instead of refusing the whole task', async () => {
+      const sut = aSut();
+      server.script({ status: 200, body: aTask({ status: 'done', result: { success: false, failed_num: 2, errors: [{ index: 0, key: null, reason: 'no key' }, { row: 'x' }] } }) });
+
+      await expect(sut.getImportTask('task-1')).resolves.toMatchObject({ result: { success: false, failedNum: 2, errors: [{ index: 0, reason: 'no key' }] } });
+    });
+
     it('starts an export, reads it and lists exports on the configured paths', async () => {
       const sut = aSut({ paths: { export: '/v2/export', exportTask: '/v2/export/{task_id}' } });
       const done = aTask({ task_id: 'e-1', status: 'done', result: { row_count: 3, download_url: `${server.url}/files/e-1.csv?signature=abc`, expires_at: '2026-12-05T10:00:00.000Z' } });
