@@ -225,10 +225,14 @@ export class ImportScheduler {
       delay = Math.min(POLL_MAX_MS, Math.round(delay * 1.5));
       let task;
       try {
-        task = await this.client.getImportTask(taskId);
+        task = await this.client.getImportTask(taskId, signal);
       } catch (error) {
-        if ((error as { code?: string }).code === 'permanent') {
+        if (signal.aborted) throw error;
+        const { code, status } = error as { code?: string; status?: number };
+        if (code === 'permanent' && status === 404) {
           // The task is unknown to CAAC: its outcome cannot be learnt, so the batch goes again.
+          // (Any other answer, a malformed one included, is read again: sending the batch again
+          // on an API change would repeat imports.)
           this.logger.warn({ batchId: batch.id, taskId, err: error }, 'import task not found; sending the batch again');
           await this.batches.markRetrying(batch.id, 0, (error as Error).message);
           return;
