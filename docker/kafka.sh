@@ -86,6 +86,10 @@ start() {
   mkdir -p "$dir"
   if pid=$(running_pid); then
     if answers; then say "already running (pid $pid) on 127.0.0.1:$port"; return 0; fi
+  elif answers; then
+    # Another checkout's broker (or any Kafka) already serves this port: use it, start none.
+    say "a broker already answers on 127.0.0.1:$port; using it"
+    return 0
   fi
   fetch_jars
   write_config
@@ -122,7 +126,7 @@ stop() {
 }
 
 status() {
-  if running_pid >/dev/null && answers; then say "running on 127.0.0.1:$port (Kafka $version)"; return 0; fi
+  if answers; then say "running on 127.0.0.1:$port"; return 0; fi
   say "not running on 127.0.0.1:$port"; return 1
 }
 
