@@ -16,6 +16,17 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel });
   const app = await createApp(config, logger);
+  // Nest runs the shutdown hooks on SIGTERM/SIGINT (stop consuming, finish the transaction in
+  // hand, leave in-flight tasks recorded); this bounds them, so a stuck dependency cannot keep a
+  // stopping instance alive forever.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'graceful shutdown timed out; exiting');
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
+    });
+  }
   await app.listen(config.http.port, config.http.host);
   logger.info({ port: config.http.port, topics: config.kafka.sourceTopics.map((t) => t.topic) }, 'caac-profile-sync started');
 }

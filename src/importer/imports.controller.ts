@@ -1,4 +1,4 @@
-import { BadRequestException, ConflictException, Controller, Get, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { BadRequestException, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { Inject } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -76,6 +76,7 @@ export class ImportsController {
    * newest value per field winning, so a retry can never overwrite a newer change (invariant 7).
    */
   @Post('imports/:id/retry')
+  @HttpCode(202) // accepted: the contacts go in a coming import
   async retry(@Param('id') id: string) {
     const batch = await this.batches.find(batchId(id));
     if (!batch || batch.account !== this.config.caac.account) throw new NotFoundException(`no import ${id}`);

@@ -19,6 +19,7 @@ import { freshDatabase } from '../support/database';
 import { highWatermarks } from '../support/kafka-io';
 import { apiRuleViolations, sandboxContacts, sandboxLog, type SandboxRequest } from '../support/sandbox-client';
 import { createTopics, migrate, startService, testConfig, uniqueName } from '../support/service';
+import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
 import { waitFor } from '../support/wait-for';
 
 // TRICKY: docker/connect.sh has the connector create its topics with one partition; created here
@@ -220,32 +221,8 @@ describe('CRM table to CAAC through Debezium, end to end', () => {
   }
 
   /** Until the service has stored, with its staged changes, the offset after every event. */
-  async function stagedEverything(): Promise<void> {
-    const high = await highWatermarks(chain.topic);
-    await waitFor(
-      `${chain.topic} staged`,
-      async () => {
-        const { rows } = await db.query(`SELECT partition, next_offset::text AS next FROM consumer_offset WHERE topic = $1`, [chain.topic]);
-        const stored = new Map(rows.map((row: { partition: number; next: string }) => [row.partition, BigInt(row.next)]));
-        return [...high].every(([partition, offset]) => offset === 0n || stored.get(partition) === offset) ? true : undefined;
-      },
-      { timeoutMs: CHAIN_TIMEOUT_MS, intervalMs: 200 },
-    );
-  }
-
-  async function drained(): Promise<void> {
-    await waitFor(
-      'the backlog imported',
-      async () => {
-        const { rows } = await db.query(
-          `SELECT (SELECT count(*) FROM pending_change)::int AS pending,
-                  (SELECT count(*) FROM import_batch WHERE status NOT IN ('done', 'failed'))::int AS open`,
-        );
-        return rows[0].pending === 0 && rows[0].open === 0 ? true : undefined;
-      },
-      { timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 250 },
-    );
-  }
+  const stagedEverything = () => waitUntilStaged(db, chain.topic, CHAIN_TIMEOUT_MS);
+  const drained = () => waitUntilImported(db, DRAIN_TIMEOUT_MS);
 
   it('ends with CAAC holding every customer as the CRM last had it, under the API rules, in the fewest imports', async () => {
     const seeded = await crmRows(crm);

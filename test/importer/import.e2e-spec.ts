@@ -3,11 +3,11 @@ import type { INestApplication } from '@nestjs/common';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
 import { freshDatabase } from '../support/database';
 import { generateDebeziumStream } from '../support/debezium-events';
-import { highWatermarks, produce, readTopic } from '../support/kafka-io';
+import { produce, readTopic } from '../support/kafka-io';
 import { generateStream } from '../support/profile-events';
 import { apiRuleViolations, sandboxContacts, sandboxLog } from '../support/sandbox-client';
 import { createTopics, migrate, startService, testConfig, uniqueName } from '../support/service';
-import { waitFor } from '../support/wait-for';
+import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
 import { Client } from 'pg';
 
 const PARTITIONS = 3;
@@ -57,34 +57,10 @@ describe('CRM changes to CAAC, end to end', () => {
     await drop?.();
   });
 
-  async function stagedEverything(): Promise<void> {
-    for (const topic of [changes, customers]) {
-      const high = await highWatermarks(topic);
-      await waitFor(
-        `${topic} staged`,
-        async () => {
-          const { rows } = await db.query(`SELECT partition, next_offset::text AS next FROM consumer_offset WHERE topic = $1`, [topic]);
-          const stored = new Map(rows.map((row: { partition: number; next: string }) => [row.partition, BigInt(row.next)]));
-          return [...high].every(([partition, offset]) => offset === 0n || stored.get(partition) === offset) ? true : undefined;
-        },
-        { timeoutMs: 60_000, intervalMs: 200 },
-      );
-    }
-  }
-
-  async function drained(): Promise<void> {
-    await waitFor(
-      'the backlog imported',
-      async () => {
-        const { rows } = await db.query(
-          `SELECT (SELECT count(*) FROM pending_change)::int AS pending,
-                  (SELECT count(*) FROM import_batch WHERE status NOT IN ('done', 'failed'))::int AS open`,
-        );
-        return rows[0].pending === 0 && rows[0].open === 0 ? true : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 250 },
-    );
-  }
+  const stagedEverything = async () => {
+    for (const topic of [changes, customers]) await waitUntilStaged(db, topic);
+  };
+  const drained = () => waitUntilImported(db);
 
   it('ends with CAAC holding the newest value of every field, under the API rules, in the fewest imports', async () => {
     // Stage everything first (importer off), so the backlog is known when imports start.

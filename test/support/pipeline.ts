@@ -1,0 +1,32 @@
+import type { Client } from 'pg';
+import { highWatermarks } from './kafka-io';
+import { waitFor } from './wait-for';
+
+/** Waits until the service has stored every partition of `topic` up to its current end. */
+export async function waitUntilStaged(db: Client, topic: string, timeoutMs = 60_000): Promise<void> {
+  const high = await highWatermarks(topic);
+  await waitFor(
+    `${topic} staged`,
+    async () => {
+      const { rows } = await db.query(`SELECT partition, next_offset::text AS next FROM consumer_offset WHERE topic = $1`, [topic]);
+      const stored = new Map(rows.map((row: { partition: number; next: string }) => [row.partition, BigInt(row.next)]));
+      return [...high].every(([partition, offset]) => offset === 0n || stored.get(partition) === offset) ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+/** Waits until nothing is pending and no import batch is open. */
+export async function waitUntilImported(db: Client, timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    'the backlog imported',
+    async () => {
+      const { rows } = await db.query(
+        `SELECT (SELECT count(*) FROM pending_change)::int AS pending,
+                (SELECT count(*) FROM import_batch WHERE status NOT IN ('done', 'failed'))::int AS open`,
+      );
+      return rows[0].pending === 0 && rows[0].open === 0 ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
