@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
+import { PROFILE_API_MAX_ROWS } from '../caac/caac.client';
 import { parseSourceTopics, type SourceTopic } from './source-topic';
 
-/** Profile API: profiles per import request. */
-export const PROFILE_API_MAX_ROWS = 10_000;
 /** Profile API: import requests per minute per account. */
 export const PROFILE_API_RATE_PER_MIN = 15;
 

@@ -1,8 +1,6 @@
+import { PROFILE_API_MAX_BODY_BYTES } from '../caac/caac.client';
 import { unstamp, type FieldValue, type KeyType } from '../profile';
 import type { ImportItem } from './import-batch.repository';
-
-/** Profile API: a request body over 10 MB is refused with 413. */
-export const PROFILE_API_MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** Room left under the API's body limit for the envelope and any difference in how sizes are counted. */
 export const IMPORT_BODY_BUDGET_BYTES = PROFILE_API_MAX_BODY_BYTES - 64 * 1024;
 
