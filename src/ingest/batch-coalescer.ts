@@ -11,6 +11,8 @@ export interface RawMessage {
 
 export interface CoalescedBatch {
   changes: StagedChange[];
+  /** The partition's snapshot source-time floor after this batch (see below). */
+  floor: number;
   deadLetters: DeadLetter[];
   counts: { consumed: number; staged: number; coalesced: number; duplicate: number; skipped: number; deadLettered: number };
 }
@@ -18,7 +20,8 @@ export interface CoalescedBatch {
 /**
  * Decodes one partition's messages and merges them per contact, field by field, in memory, so the
  * database sees each contact of the batch once. Every change is stamped with its source time and
- * its offset, so merging here and merging in Postgres give the same result (invariant 2).
+ * its offset, so merging here and merging in Postgres give the same result (invariant 2). `floor`
+ * is the partition's latest snapshot-read time so far; the returned floor is stored with the offset.
  */
 export function coalesceBatch(
   topic: string,
@@ -26,6 +29,7 @@ export function coalesceBatch(
   messages: RawMessage[],
   decode: (value: Buffer | null) => DecodeResult,
   now: number,
+  floor = 0,
 ): CoalescedBatch {
   const byContact = new Map<string, { keyType: KeyType; keyValue: string; fields: StampedPatch }>();
   const deadLetters: DeadLetter[] = [];
@@ -54,7 +58,13 @@ export function coalesceBatch(
       });
       continue;
     }
-    const { key, patch, sourceTs, eventId } = result.change;
+    const { key, patch, eventId, snapshot } = result.change;
+    let { sourceTs } = result.change;
+    // TRICKY: a snapshot read's time is when the row was read, which can be later than a change
+    // committed while the snapshot ran; that change comes after the read in this partition, so it
+    // is stamped after every snapshot read seen here, or the older snapshot value would win.
+    if (snapshot) floor = Math.max(floor, sourceTs);
+    else if (sourceTs <= floor) sourceTs = floor + 1;
     if (eventId !== undefined) {
       if (eventIds.has(eventId)) {
         counts.duplicate++;
@@ -73,5 +83,5 @@ export function coalesceBatch(
       counts.staged++;
     }
   }
-  return { changes: [...byContact.values()], deadLetters, counts };
+  return { changes: [...byContact.values()], floor, deadLetters, counts };
 }

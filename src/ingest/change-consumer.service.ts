@@ -108,18 +108,18 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
     const started = this.clock.now();
     const decode = this.decoders.forTopic(batch.topic);
     const outcome = await this.dataSource.transaction(async (db) => {
-      const next = await this.offsets.lock(db, groupId, batch.topic, batch.partition);
+      const { next, floor } = await this.offsets.lock(db, groupId, batch.topic, batch.partition);
       const fresh = next === null ? batch.messages : batch.messages.filter((message) => BigInt(message.offset) >= next);
       const redelivered = batch.messages.length - fresh.length;
       if (fresh.length === 0) return { redelivered, result: undefined };
 
-      const result = coalesceBatch(batch.topic, batch.partition, fresh, decode, this.clock.now());
+      const result = coalesceBatch(batch.topic, batch.partition, fresh, decode, this.clock.now(), floor);
       // Dead letters first: if the topic cannot take them, the transaction rolls back and the
       // whole batch comes again, so no bad event is skipped silently.
       await this.deadLetters!.publish(result.deadLetters);
       await this.pending.merge(db, result.changes);
       const last = BigInt(fresh[fresh.length - 1]!.offset);
-      await this.offsets.store(db, groupId, batch.topic, batch.partition, last + 1n);
+      await this.offsets.store(db, groupId, batch.topic, batch.partition, last + 1n, result.floor);
       return { redelivered, result };
     });
 

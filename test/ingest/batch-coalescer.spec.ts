@@ -63,3 +63,24 @@ describe(coalesceBatch.name, () => {
     ]);
   });
 });
+
+describe(`${coalesceBatch.name} after snapshot reads`, () => {
+  const read = (id: string, city: string, ts: number): DecodeResult =>
+    ({ kind: 'change', change: { key: { type: 'customer_id', value: id }, patch: { city }, sourceTs: ts, snapshot: true } }) as DecodeResult;
+
+  it('stamps a change that follows a snapshot read after it, even when its own time is earlier', () => {
+    // The snapshot read C-1 at t=5,000; an update committed at t=4,000 (while the snapshot ran)
+    // follows it in the partition and must win.
+    const sut = coalesceBatch('crm.customers', 0, [aMessage(1, read('C-1', 'Taipei', 5_000)), aMessage(2, aChange('C-1', { city: 'Tainan' }, 4_000))], decode, NOW);
+
+    expect({ ...sut.changes[0]!.fields }).toEqual({ city: { value: 'Tainan', ts: 5_001, seq: 2 } });
+    expect(sut.floor).toBe(5_000);
+  });
+
+  it('carries the floor from earlier batches and leaves later changes their own time', () => {
+    const sut = coalesceBatch('crm.customers', 0, [aMessage(7, aChange('C-2', { city: 'Tainan' }, 4_000)), aMessage(8, aChange('C-3', { city: 'Hsinchu' }, 9_000))], decode, NOW, 6_000);
+
+    expect(sut.changes.map((c) => c.fields.city!.ts)).toEqual([6_001, 9_000]);
+    expect(sut.floor).toBe(6_000);
+  });
+});

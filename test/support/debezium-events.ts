@@ -11,7 +11,7 @@ export interface DebeziumStream {
 }
 
 /**
- * Snapshot and insert events (op r / c, full rows, no schema wrapper) for `customers` rows, out of
+ * Insert events (op c, full rows, no schema wrapper) for `customers` rows, out of
  * source-time order across partitions; the newest row of each customer is what CAAC should hold,
  * mapped by config/customers.mapping.json (computed here, independently of the decoder).
  */
@@ -51,8 +51,7 @@ export function generateDebeziumStream(options: { seed: number; events: number; 
       opt_in_sms: optIn,
       updated_at: ts * 1000,
     };
-    const op = random() < 0.5 ? 'r' : 'c';
-    const envelope = { before: null, after: row, source: { connector: 'postgresql', db: 'crm', schema: 'public', table: 'customers', ts_ms: ts, snapshot: op === 'r' ? 'true' : 'false' }, op, ts_ms: ts + 5 };
+    const envelope = { before: null, after: row, source: { connector: 'postgresql', db: 'crm', schema: 'public', table: 'customers', ts_ms: ts, snapshot: 'false' }, op: 'c', ts_ms: ts + 5 };
     messages.push({ partition: Math.floor(random() * options.partitions), key: customerId, value: Buffer.from(JSON.stringify(envelope)) });
 
     const contact: Record<string, unknown> = {

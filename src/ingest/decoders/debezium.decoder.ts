@@ -246,7 +246,7 @@ function toChange(
   }
   if (errors !== undefined) return decodeError('validate', 'InvalidField', describeFieldErrors(errors));
   if (fields === 0) return { kind: 'skip', reason: 'no mapped field to send' };
-  return { kind: 'change', change: { key, patch, sourceTs: envelope.sourceTs } };
+  return { kind: 'change', change: { key, patch, sourceTs: envelope.sourceTs, ...(envelope.op === 'r' ? { snapshot: true } : {}) } };
 }
 
 /** The first key column, in priority order, with a value that is not null or blank. */

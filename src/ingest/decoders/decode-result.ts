@@ -9,6 +9,11 @@ export interface DecodedChange {
   sourceTs: number;
   /** The producer's id of the change, when the format has one. */
   eventId?: string;
+  /**
+   * A Debezium snapshot read (op "r"): its source time is when the snapshot read the row, not when
+   * the row changed, so a change committed while the snapshot ran can carry an earlier time.
+   */
+  snapshot?: boolean;
 }
 
 /** Where a bad event failed: its bytes or JSON (`decode`), or its content (`validate`). */

@@ -55,8 +55,9 @@ describe(decodeDebezium.name, () => {
       expect(sut(message(anInsert()))).toEqual(change(FULL_PATCH));
     });
 
-    it('treats a snapshot read like an insert', () => {
-      expect(sut(message(aSnapshotRead()))).toEqual(change(FULL_PATCH));
+    it('treats a snapshot read like an insert, marked as a snapshot read', () => {
+      const expected = change(FULL_PATCH) as unknown as { kind: 'change'; change: Record<string, unknown> };
+      expect(sut(message(aSnapshotRead()))).toEqual({ ...expected, change: { ...expected.change, snapshot: true } });
     });
 
     it('sends only the changed mapped columns of an update whose before is complete', () => {
