@@ -1,3 +1,5 @@
+import { truncate } from '../common/truncate';
+
 /**
  * How a Profile API call failed, decided once at the client's boundary. The rest of the service
  * decides on `code`, never on a status number or a message.
@@ -87,7 +89,7 @@ export function describeDetail(body: unknown): string {
   if (body === undefined || body === null || body === '') return '';
   const detail = typeof body === 'object' && 'detail' in body ? (body as { detail: unknown }).detail : body;
   const text = (typeof detail === 'string' ? detail : JSON.stringify(detail) ?? '').replace(/\s+/g, ' ').trim();
-  return text.length > DETAIL_MAX_CHARS ? `${text.slice(0, DETAIL_MAX_CHARS - 1)}…` : text;
+  return truncate(text, DETAIL_MAX_CHARS);
 }
 
 /**

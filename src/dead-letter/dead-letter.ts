@@ -1,3 +1,5 @@
+import { truncate } from '../common/truncate';
+
 /** Where in the pipeline a message failed (DESIGN §4.4). */
 export type DeadLetterStage = 'decode' | 'validate' | 'import' | 'export';
 
@@ -43,8 +45,4 @@ export function deadLetterHeaders(letter: DeadLetter): Record<string, string> {
   if (letter.offset !== undefined) headers[DEAD_LETTER_HEADER.offset] = letter.offset;
   if (letter.taskId !== undefined) headers[DEAD_LETTER_HEADER.taskId] = letter.taskId;
   return headers;
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

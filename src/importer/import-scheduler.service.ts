@@ -102,7 +102,7 @@ export class ImportScheduler {
   /** The key type to import now: a full batch's worth waiting, or the flush interval passed. */
   async readyKeyType(): Promise<KeyType | undefined> {
     const maxRows = this.config.caac.importMaxRows;
-    const backlog = await this.dataSource.transaction((db) => this.queue.backlog(db, KEY_TYPES, maxRows));
+    const backlog = await this.queue.backlog(this.dataSource.manager, KEY_TYPES, maxRows);
     for (const entry of backlog) this.metrics.pendingContacts.set({ key_type: entry.keyType }, entry.contacts);
     const waiting = backlog.filter((entry) => entry.contacts > 0).sort((a, b) => (b.oldestAgeMs ?? 0) - (a.oldestAgeMs ?? 0));
     const full = waiting.find((entry) => entry.contacts >= maxRows);

@@ -97,7 +97,7 @@ export class ImportsController {
   /** Pending contacts by key type and the age of the oldest. */
   @Get('backlog')
   async backlog() {
-    const entries = await this.dataSource.transaction((db) => new PendingChangeQueue().backlog(db, KEY_TYPES, BACKLOG_COUNT_CAP));
+    const entries = await new PendingChangeQueue().backlog(this.dataSource.manager, KEY_TYPES, BACKLOG_COUNT_CAP);
     return {
       flush_interval_ms: this.config.flushIntervalMs,
       key_types: entries.map((entry) => ({

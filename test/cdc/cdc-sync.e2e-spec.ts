@@ -15,10 +15,10 @@ import { Client } from 'pg';
 import { aCustomer, applyCrmSchema, churn, seedCustomers, type ChurnSummary, type Customer } from '../../scripts/crm/crm-generator';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
 import { cdcConnector, deleteTopics, type CdcConnector } from '../support/cdc-chain';
-import { freshDatabase } from '../support/database';
+import { freshDatabase, migrate } from '../support/database';
 import { highWatermarks } from '../support/kafka-io';
 import { apiRuleViolations, sandboxContacts, sandboxLog, type SandboxRequest } from '../support/sandbox-client';
-import { createTopics, migrate, startService, testConfig, uniqueName } from '../support/service';
+import { createTopics, startService, testConfig, uniqueName } from '../support/service';
 import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
 import { waitFor } from '../support/wait-for';
 

@@ -1,10 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { ImportScheduler } from '../../src/importer/import-scheduler.service';
 import { IMPORT_BODY_BUDGET_BYTES, rowBytes, toImportRow } from '../../src/importer/import-request';
 import { fromStored } from '../../src/store/stored-patch';
-import { freshDatabase } from '../support/database';
-import { createTopics, migrate, startService, testConfig, uniqueName } from '../support/service';
+import { migratedDatabase } from '../support/database';
+import { createTopics, startService, testConfig, uniqueName } from '../support/service';
 
 const CONTACTS = 400;
 const CUSTOM_FIELDS = 150;
@@ -22,11 +22,9 @@ describe(`${ImportScheduler.name} claiming`, () => {
   let drop: () => Promise<void>;
 
   beforeAll(async () => {
-    const database = await freshDatabase('claim');
+    const database = await migratedDatabase('claim');
     drop = database.drop;
-    await migrate(database.url);
-    db = new Client({ connectionString: database.url });
-    await db.connect();
+    db = database.client;
     const topic = uniqueName('claim.changes');
     await createTopics([{ topic }]);
     app = await startService(testConfig({ DATABASE_URL: database.url, SOURCE_TOPICS: `${topic}:profile-change.v1`, IMPORTER_ENABLED: 'false' }));
@@ -34,7 +32,6 @@ describe(`${ImportScheduler.name} claiming`, () => {
 
   afterAll(async () => {
     await app?.close();
-    await db?.end();
     await drop?.();
   });
 

@@ -1,14 +1,14 @@
 import { resolve } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
-import { freshDatabase } from '../support/database';
+import { migratedDatabase } from '../support/database';
 import { generateDebeziumStream } from '../support/debezium-events';
 import { produce, readTopic } from '../support/kafka-io';
 import { generateStream } from '../support/profile-events';
 import { apiRuleViolations, sandboxContacts, sandboxLog } from '../support/sandbox-client';
-import { createTopics, migrate, startService, testConfig, uniqueName } from '../support/service';
+import { createTopics, startService, testConfig, uniqueName } from '../support/service';
 import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 
 const PARTITIONS = 3;
 const WINDOW_MS = 4_000; // the API's minute, scaled
@@ -31,11 +31,9 @@ describe('CRM changes to CAAC, end to end', () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox({ port: 0, testApi: true, rateWindowMs: WINDOW_MS, ratePerWindow: 15, taskMinMs: 150, taskMsPerRow: 0.5, taskPendingMs: 20 });
-    const database = await freshDatabase('e2e_import');
+    const database = await migratedDatabase('e2e_import');
     drop = database.drop;
-    await migrate(database.url);
-    db = new Client({ connectionString: database.url });
-    await db.connect();
+    db = database.client;
     await createTopics([{ topic: changes, partitions: PARTITIONS }, { topic: customers, partitions: PARTITIONS }, { topic: dlq }]);
     env = {
       DATABASE_URL: database.url,
@@ -53,7 +51,6 @@ describe('CRM changes to CAAC, end to end', () => {
   afterAll(async () => {
     await service?.close();
     await sandbox?.close();
-    await db?.end();
     await drop?.();
   });
 

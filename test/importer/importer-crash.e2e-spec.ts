@@ -1,10 +1,10 @@
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
-import { freshDatabase } from '../support/database';
+import { migratedDatabase } from '../support/database';
 import { produce } from '../support/kafka-io';
 import { generateStream, seededRandom } from '../support/profile-events';
 import { apiRuleViolations, sandboxContacts, sandboxLog } from '../support/sandbox-client';
-import { createTopics, migrate, uniqueName } from '../support/service';
+import { createTopics, uniqueName } from '../support/service';
 import { ServiceProcess } from '../support/service-process';
 import { waitFor } from '../support/wait-for';
 
@@ -29,11 +29,9 @@ describe('the importer under SIGKILL', () => {
   beforeAll(async () => {
     // Tasks long enough that kills land while claiming, between acceptance and the stored task_id, and while polling.
     sandbox = await startSandbox({ port: 0, testApi: true, rateWindowMs: WINDOW_MS, ratePerWindow: 15, taskMinMs: 250, taskMsPerRow: 5, taskPendingMs: 50 });
-    const database = await freshDatabase('importer_crash');
+    const database = await migratedDatabase('importer_crash');
     drop = database.drop;
-    await migrate(database.url);
-    db = new Client({ connectionString: database.url });
-    await db.connect();
+    db = database.client;
     await createTopics([{ topic, partitions: 2 }]);
     env = {
       DATABASE_URL: database.url,
@@ -52,7 +50,6 @@ describe('the importer under SIGKILL', () => {
   afterAll(async () => {
     for (const service of services) await service.kill();
     await sandbox?.close();
-    await db?.end();
     await drop?.();
   });
 

@@ -1,12 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
-import { freshDatabase } from '../support/database';
+import { migratedDatabase } from '../support/database';
 import { produce, readTopic } from '../support/kafka-io';
 import { generateStream } from '../support/profile-events';
 import { apiRuleViolations, sandboxContacts, sandboxLog, setFaults } from '../support/sandbox-client';
-import { createTopics, migrate, startService, testConfig, uniqueName } from '../support/service';
+import { createTopics, startService, testConfig, uniqueName } from '../support/service';
 import { waitFor } from '../support/wait-for';
 
 const WINDOW_MS = 3_000;
@@ -24,11 +24,9 @@ describe('importing through CAAC faults', () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox({ port: 0, testApi: true, rateWindowMs: WINDOW_MS, ratePerWindow: 15, taskMinMs: 100, taskMsPerRow: 1, taskPendingMs: 20, seed: 5 });
-    const database = await freshDatabase('importer_faults');
+    const database = await migratedDatabase('importer_faults');
     drop = database.drop;
-    await migrate(database.url);
-    db = new Client({ connectionString: database.url });
-    await db.connect();
+    db = database.client;
     await createTopics([{ topic, partitions: 2 }, { topic: dlq }]);
     service = await startService(
       testConfig({
@@ -49,7 +47,6 @@ describe('importing through CAAC faults', () => {
   afterAll(async () => {
     await service?.close();
     await sandbox?.close();
-    await db?.end();
     await drop?.();
   });
 

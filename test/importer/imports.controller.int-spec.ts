@@ -1,8 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { Client } from 'pg';
-import { freshDatabase } from '../support/database';
-import { createTopics, migrate, startService, testConfig, TEST_ADMIN_TOKEN, uniqueName } from '../support/service';
+import type { Client } from 'pg';
+import { migratedDatabase } from '../support/database';
+import { createTopics, startService, testConfig, TEST_ADMIN_TOKEN, uniqueName } from '../support/service';
 
 describe('admin routes', () => {
   let sut: INestApplication;
@@ -11,11 +11,9 @@ describe('admin routes', () => {
   const auth = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
   beforeAll(async () => {
-    const database = await freshDatabase('admin');
+    const database = await migratedDatabase('admin');
     drop = database.drop;
-    await migrate(database.url);
-    db = new Client({ connectionString: database.url });
-    await db.connect();
+    db = database.client;
     const topic = uniqueName('admin.changes');
     await createTopics([{ topic }]);
     sut = await startService(
@@ -34,7 +32,6 @@ describe('admin routes', () => {
 
   afterAll(async () => {
     await sut?.close();
-    await db?.end();
     await drop?.();
   });
 

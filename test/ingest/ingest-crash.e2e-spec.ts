@@ -1,8 +1,8 @@
-import { Client } from 'pg';
-import { freshDatabase } from '../support/database';
+import type { Client } from 'pg';
+import { migratedDatabase } from '../support/database';
 import { highWatermarks, produce, readTopic } from '../support/kafka-io';
 import { generateStream, seededRandom } from '../support/profile-events';
-import { createTopics, migrate, uniqueName } from '../support/service';
+import { createTopics, uniqueName } from '../support/service';
 import { ServiceProcess } from '../support/service-process';
 import { waitFor } from '../support/wait-for';
 
@@ -18,11 +18,9 @@ describe('ingest under SIGKILL', () => {
   const groupId = uniqueName('crash');
 
   beforeAll(async () => {
-    const database = await freshDatabase('ingest_crash');
+    const database = await migratedDatabase('ingest_crash');
     drop = database.drop;
-    await migrate(database.url);
-    db = new Client({ connectionString: database.url });
-    await db.connect();
+    db = database.client;
     await createTopics([{ topic, partitions: PARTITIONS }, { topic: dlqTopic }]);
     service = new ServiceProcess({
       DATABASE_URL: database.url,
@@ -38,7 +36,6 @@ describe('ingest under SIGKILL', () => {
 
   afterAll(async () => {
     await service?.kill();
-    await db?.end();
     await drop?.();
   });
 

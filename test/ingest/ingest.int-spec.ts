@@ -1,10 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { DEAD_LETTER_HEADER } from '../../src/dead-letter/dead-letter';
-import { freshDatabase } from '../support/database';
+import { migratedDatabase } from '../support/database';
 import { highWatermarks, produce, readTopic } from '../support/kafka-io';
 import { generateStream } from '../support/profile-events';
-import { createTopics, migrate, startService, testConfig, uniqueName } from '../support/service';
+import { createTopics, startService, testConfig, uniqueName } from '../support/service';
 import { waitFor } from '../support/wait-for';
 
 const PARTITIONS = 3;
@@ -18,11 +18,9 @@ describe('ingest from Kafka into pending changes', () => {
   const groupId = uniqueName('ingest');
 
   beforeAll(async () => {
-    const database = await freshDatabase('ingest');
+    const database = await migratedDatabase('ingest');
     drop = database.drop;
-    await migrate(database.url);
-    db = new Client({ connectionString: database.url });
-    await db.connect();
+    db = database.client;
     await createTopics([{ topic, partitions: PARTITIONS }, { topic: dlqTopic }]);
     sut = await startService(
       testConfig({
@@ -37,7 +35,6 @@ describe('ingest from Kafka into pending changes', () => {
 
   afterAll(async () => {
     await sut?.close();
-    await db?.end();
     await drop?.();
   });
 

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { freshDatabase } from '../support/database';
-import { createTopics, migrate, startService, testConfig, uniqueName } from '../support/service';
+import { freshDatabase, migrate } from '../support/database';
+import { createTopics, startService, testConfig, uniqueName } from '../support/service';
 import { TcpProxy } from '../support/tcp-proxy';
 import { waitFor } from '../support/wait-for';
 

@@ -1,6 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import type { RunningSandbox } from '../../src/sandbox/sandbox.server';
-import { EXPORT_PATH, OTHER_API_KEY, SandboxHttp, pause, startTestSandbox } from './sandbox-fixtures';
+import { EXPORT_PATH, OTHER_API_KEY, SandboxHttp, pause, startTestSandbox, useTestSandbox } from './sandbox-fixtures';
 
 const SEEDED = [
   { customer_id: 'C-1', display_name: 'Ada, "the first"', star_mark: true, cl_custom_score: 12.5 },
@@ -8,30 +7,22 @@ const SEEDED = [
 ];
 
 describe('Sandbox export', () => {
-  let sandbox: RunningSandbox;
-  let sut: SandboxHttp;
-
-  beforeAll(async () => {
-    sandbox = await startTestSandbox();
-    sut = new SandboxHttp(sandbox.url);
-  });
-  afterAll(() => sandbox.close());
+  const ctx = useTestSandbox();
   beforeEach(async () => {
-    await sut.reset();
-    await expect(sut.post('/__sandbox/contacts', { contacts: SEEDED })).resolves.toMatchObject({ status: 200, body: { seeded: 2 } });
+    await expect(ctx.sut.post('/__sandbox/contacts', { contacts: SEEDED })).resolves.toMatchObject({ status: 200, body: { seeded: 2 } });
   });
 
   async function exportDone(body: unknown = {}): Promise<any> {
-    const accepted = await sut.post(EXPORT_PATH, body);
+    const accepted = await ctx.sut.post(EXPORT_PATH, body);
     expect(accepted.status).toBe(202);
-    return sut.doneTask('export', accepted.body.task_id);
+    return ctx.sut.doneTask('export', accepted.body.task_id);
   }
 
   it('creates an export whose status gives an absolute, signed download URL and an expiry', async () => {
-    const accepted = await sut.post(EXPORT_PATH, {});
-    const pending = await sut.get(`${EXPORT_PATH}/${accepted.body.task_id}`);
-    const done = await sut.doneTask('export', accepted.body.task_id);
-    const [task] = (await sut.requestLog()).tasks;
+    const accepted = await ctx.sut.post(EXPORT_PATH, {});
+    const pending = await ctx.sut.get(`${EXPORT_PATH}/${accepted.body.task_id}`);
+    const done = await ctx.sut.doneTask('export', accepted.body.task_id);
+    const [task] = (await ctx.sut.requestLog()).tasks;
 
     expect(accepted).toMatchObject({ status: 202, body: { task_id: expect.stringMatching(/^[0-9a-f-]{36}$/) } });
     expect(pending.body).toEqual({ task_id: accepted.body.task_id, status: 'pending', created_at: task.accepted_at, updated_at: task.accepted_at });
@@ -42,7 +33,7 @@ describe('Sandbox export', () => {
       updated_at: task.finished_at,
       result: {
         row_count: 2,
-        download_url: expect.stringMatching(new RegExp(`^${sandbox.url}/files/exports/${accepted.body.task_id}\\.csv\\?signature=[0-9a-f]{32}$`)),
+        download_url: expect.stringMatching(new RegExp(`^${ctx.sandbox.url}/files/exports/${accepted.body.task_id}\\.csv\\?signature=[0-9a-f]{32}$`)),
         expires_at: new Date(Date.parse(task.finished_at) + 7 * 24 * 60 * 60 * 1000).toISOString(),
       },
     });
@@ -52,7 +43,7 @@ describe('Sandbox export', () => {
   it('downloads every field any contact holds, keys first then sorted, without an api key', async () => {
     const done = await exportDone();
 
-    const download = await sut.as(null).get(done.result.download_url);
+    const download = await ctx.sut.as(null).get(done.result.download_url);
 
     expect(download.status).toBe(200);
     expect(download.headers.get('content-type')).toBe('text/csv; charset=utf-8');
@@ -66,10 +57,10 @@ describe('Sandbox export', () => {
       { customer_id: 'C-10', display_name: 'line one\nline two', company: 'Lin, "Lucky" & Co.', cl_custom_points: 0, star_mark: false },
       { customer_id: 'C-11', display_name: '林美玲 🎵', address: ' leading and trailing spaces ', cl_custom_points: -12.75 },
     ];
-    await expect(sut.post('/__sandbox/contacts', { contacts: awkward })).resolves.toMatchObject({ status: 200, body: { seeded: 2 } });
+    await expect(ctx.sut.post('/__sandbox/contacts', { contacts: awkward })).resolves.toMatchObject({ status: 200, body: { seeded: 2 } });
     const done = await exportDone({ fields: ['customer_id', 'display_name', 'company', 'address', 'cl_custom_points', 'star_mark'] });
 
-    const download = await sut.get(done.result.download_url);
+    const download = await ctx.sut.get(done.result.download_url);
 
     expect(done.result.row_count).toBe(4);
     expect(parse(download.body, { columns: true })).toEqual([
@@ -83,36 +74,36 @@ describe('Sandbox export', () => {
   it('downloads only the requested fields, in their order', async () => {
     const done = await exportDone({ fields: ['city', 'customer_id', 'age'] });
 
-    await expect(sut.get(done.result.download_url)).resolves.toMatchObject({ status: 200, body: 'city,customer_id,age\r\n,C-1,\r\nTaipei,C-2,\r\n' });
+    await expect(ctx.sut.get(done.result.download_url)).resolves.toMatchObject({ status: 200, body: 'city,customer_id,age\r\n,C-1,\r\nTaipei,C-2,\r\n' });
   });
 
   it('snapshots the contacts when the export is done', async () => {
     const done = await exportDone();
-    await sut.importDone([{ customer_id: 'C-3' }]);
+    await ctx.sut.importDone([{ customer_id: 'C-3' }]);
 
-    const download = await sut.get(done.result.download_url);
+    const download = await ctx.sut.get(done.result.download_url);
 
     expect(download.body.split('\r\n')).toHaveLength(4); // header, two contacts, trailing empty
   });
 
   it('answers 409 to a second export while one runs, and lists exports newest first', async () => {
-    const first = await sut.post(EXPORT_PATH);
-    const second = await sut.post(EXPORT_PATH, {});
-    await sut.doneTask('export', first.body.task_id);
-    const third = await sut.post(EXPORT_PATH, {});
+    const first = await ctx.sut.post(EXPORT_PATH);
+    const second = await ctx.sut.post(EXPORT_PATH, {});
+    await ctx.sut.doneTask('export', first.body.task_id);
+    const third = await ctx.sut.post(EXPORT_PATH, {});
 
-    const list = await sut.get(EXPORT_PATH);
+    const list = await ctx.sut.get(EXPORT_PATH);
 
     expect(second).toMatchObject({ status: 409, body: { detail: 'another export of this api key is pending or processing' } });
     expect(list.status).toBe(200);
     expect(list.body.exports.map((view: { task_id: string }) => view.task_id)).toEqual([third.body.task_id, first.body.task_id]);
     expect(list.body.exports[1]).toMatchObject({ status: 'done', result: { row_count: 2 } });
-    await expect(sut.as(OTHER_API_KEY).get(EXPORT_PATH)).resolves.toMatchObject({ status: 200, body: { exports: [] } });
-    await expect(sut.as(OTHER_API_KEY).get(`${EXPORT_PATH}/${first.body.task_id}`)).resolves.toMatchObject({ status: 404 });
+    await expect(ctx.sut.as(OTHER_API_KEY).get(EXPORT_PATH)).resolves.toMatchObject({ status: 200, body: { exports: [] } });
+    await expect(ctx.sut.as(OTHER_API_KEY).get(`${EXPORT_PATH}/${first.body.task_id}`)).resolves.toMatchObject({ status: 404 });
   });
 
   it('answers 422 to fields that are not field names', async () => {
-    const refused = await sut.post(EXPORT_PATH, { fields: ['city', 'shoe_size', 'city', 3] });
+    const refused = await ctx.sut.post(EXPORT_PATH, { fields: ['city', 'shoe_size', 'city', 3] });
 
     expect(refused).toEqual({
       status: 422,
@@ -131,9 +122,9 @@ describe('Sandbox export', () => {
     const done = await exportDone();
     const url = new URL(done.result.download_url);
 
-    await expect(sut.get(`${url.origin}${url.pathname}?signature=${'0'.repeat(32)}`)).resolves.toMatchObject({ status: 404 });
-    await expect(sut.get(`${url.origin}${url.pathname}`)).resolves.toMatchObject({ status: 404 });
-    await expect(sut.get(`${url.origin}/files/exports/00000000-0000-0000-0000-000000000000.csv${url.search}`)).resolves.toMatchObject({ status: 404 });
+    await expect(ctx.sut.get(`${url.origin}${url.pathname}?signature=${'0'.repeat(32)}`)).resolves.toMatchObject({ status: 404 });
+    await expect(ctx.sut.get(`${url.origin}${url.pathname}`)).resolves.toMatchObject({ status: 404 });
+    await expect(ctx.sut.get(`${url.origin}/files/exports/00000000-0000-0000-0000-000000000000.csv${url.search}`)).resolves.toMatchObject({ status: 404 });
   });
 
   it('answers 410 after expires_at', async () => {

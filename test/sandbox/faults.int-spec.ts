@@ -1,30 +1,21 @@
-import type { RunningSandbox } from '../../src/sandbox/sandbox.server';
-import { EXPORT_PATH, IMPORT_PATH, SandboxHttp, aRow, anImport, pause, startTestSandbox } from './sandbox-fixtures';
+import { EXPORT_PATH, IMPORT_PATH, SandboxHttp, aRow, anImport, pause, startTestSandbox, useTestSandbox } from './sandbox-fixtures';
 
 const INJECTED = [500, 502, 503];
 
 describe('Sandbox faults', () => {
-  let sandbox: RunningSandbox;
-  let sut: SandboxHttp;
-
-  beforeAll(async () => {
-    sandbox = await startTestSandbox();
-    sut = new SandboxHttp(sandbox.url);
-  });
-  afterAll(() => sandbox.close());
-  beforeEach(() => sut.reset());
+  const ctx = useTestSandbox();
 
   describe('settings', () => {
     it('replaces the settings and returns them', async () => {
       const faults = { error_rate: { import: 0.5 }, latency_ms: { download: 10 }, storm_429: { rate: 0.2, until_ms: 1_000 }, seed: 3 };
-      await sut.setFaults({ hang_rate: { import: 1 } });
+      await ctx.sut.setFaults({ hang_rate: { import: 1 } });
 
-      await expect(sut.post('/__sandbox/faults', faults)).resolves.toMatchObject({ status: 200, body: faults });
-      await expect(sut.get('/__sandbox/faults')).resolves.toMatchObject({ status: 200, body: faults });
+      await expect(ctx.sut.post('/__sandbox/faults', faults)).resolves.toMatchObject({ status: 200, body: faults });
+      await expect(ctx.sut.get('/__sandbox/faults')).resolves.toMatchObject({ status: 200, body: faults });
     });
 
     it('answers 422 listing every bad setting', async () => {
-      const refused = await sut.post('/__sandbox/faults', {
+      const refused = await ctx.sut.post('/__sandbox/faults', {
         error_rate: { import: 2, upload: 0.1 },
         storm_429: { rate: 1 },
         row_rules: [{ field: 'city', matches: '(' }],
@@ -40,52 +31,52 @@ describe('Sandbox faults', () => {
         ['body', 'row_rules', 0, 'matches'],
         ['body', 'typo'],
       ]);
-      await expect(sut.get('/__sandbox/faults')).resolves.toMatchObject({ body: {} });
+      await expect(ctx.sut.get('/__sandbox/faults')).resolves.toMatchObject({ body: {} });
     });
   });
 
   describe('per endpoint', () => {
     it('answers 500, 502 or 503 before any side effect at error rate 1.0', async () => {
-      await sut.setFaults({ error_rate: { import: 1, import_status: 1, export: 1, export_status: 1 } });
+      await ctx.sut.setFaults({ error_rate: { import: 1, import_status: 1, export: 1, export_status: 1 } });
 
       const answers = [
-        await sut.post(IMPORT_PATH, anImport([aRow()])),
-        await sut.get(`${IMPORT_PATH}/anything`),
-        await sut.post(EXPORT_PATH, {}),
-        await sut.get(`${EXPORT_PATH}/anything`),
-        await sut.get(EXPORT_PATH),
+        await ctx.sut.post(IMPORT_PATH, anImport([aRow()])),
+        await ctx.sut.get(`${IMPORT_PATH}/anything`),
+        await ctx.sut.post(EXPORT_PATH, {}),
+        await ctx.sut.get(`${EXPORT_PATH}/anything`),
+        await ctx.sut.get(EXPORT_PATH),
       ];
 
       for (const answer of answers) expect(INJECTED).toContain(answer.status);
       expect(answers[0].body).toEqual({ detail: `injected ${answers[0].status} on import` });
-      await expect(sut.requestLog()).resolves.toMatchObject({ tasks: [] });
+      await expect(ctx.sut.requestLog()).resolves.toMatchObject({ tasks: [] });
     });
 
     it('fails downloads at error rate 1.0 on download', async () => {
-      const accepted = await sut.post(EXPORT_PATH, {});
-      const done = await sut.doneTask('export', accepted.body.task_id);
-      await sut.setFaults({ error_rate: { download: 1 } });
+      const accepted = await ctx.sut.post(EXPORT_PATH, {});
+      const done = await ctx.sut.doneTask('export', accepted.body.task_id);
+      await ctx.sut.setFaults({ error_rate: { download: 1 } });
 
-      const download = await sut.get(done.result.download_url);
+      const download = await ctx.sut.get(done.result.download_url);
 
       expect(INJECTED).toContain(download.status);
     });
 
     it('delays an answer by the latency', async () => {
-      await sut.setFaults({ latency_ms: { import_status: 300 } });
+      await ctx.sut.setFaults({ latency_ms: { import_status: 300 } });
       const started = Date.now();
 
-      await expect(sut.get(`${IMPORT_PATH}/anything`)).resolves.toMatchObject({ status: 404 });
+      await expect(ctx.sut.get(`${IMPORT_PATH}/anything`)).resolves.toMatchObject({ status: 404 });
 
       expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     });
 
     it('never answers a hung request, which has no side effect and is logged with status 0', async () => {
-      await sut.setFaults({ hang_rate: { import: 1 } });
+      await ctx.sut.setFaults({ hang_rate: { import: 1 } });
 
-      await expect(sut.post(IMPORT_PATH, anImport([aRow()]), { timeoutMs: 300 })).rejects.toThrow(/aborted due to timeout/);
+      await expect(ctx.sut.post(IMPORT_PATH, anImport([aRow()]), { timeoutMs: 300 })).rejects.toThrow(/aborted due to timeout/);
 
-      const log = await sut.requestLog();
+      const log = await ctx.sut.requestLog();
       expect(log.tasks).toEqual([]);
       expect(log.requests).toEqual([{ at: expect.any(String), method: 'POST', path: IMPORT_PATH, status: 0, api_key_index: 0 }]);
     });
@@ -93,11 +84,11 @@ describe('Sandbox faults', () => {
 
   describe('429 storm', () => {
     it('answers 429 regardless of the window until the storm ends', async () => {
-      await sut.setFaults({ storm_429: { rate: 1, until_ms: 400 } });
+      await ctx.sut.setFaults({ storm_429: { rate: 1, until_ms: 400 } });
 
-      const stormed = await sut.post(IMPORT_PATH, anImport([aRow()]));
+      const stormed = await ctx.sut.post(IMPORT_PATH, anImport([aRow()]));
       await pause(450);
-      const after = await sut.post(IMPORT_PATH, anImport([aRow()]));
+      const after = await ctx.sut.post(IMPORT_PATH, anImport([aRow()]));
 
       expect(stormed).toMatchObject({ status: 429, body: { detail: 'rate limit exceeded (storm)' } });
       expect(stormed.headers.get('retry-after')).toBe('1');
@@ -122,19 +113,19 @@ describe('Sandbox faults', () => {
 
   describe('tasks', () => {
     it('overrides the task duration', async () => {
-      await sut.setFaults({ task_duration_ms: 40 });
+      await ctx.sut.setFaults({ task_duration_ms: 40 });
 
-      await sut.startImport([aRow()]);
+      await ctx.sut.startImport([aRow()]);
 
-      const [task] = (await sut.requestLog()).tasks;
+      const [task] = (await ctx.sut.requestLog()).tasks;
       expect(Date.parse(task.finished_at) - Date.parse(task.accepted_at)).toBe(40);
       expect(task.started_at).toBe(task.finished_at); // the pending time fits within the duration
     });
 
     it('fails a task as a whole, applying nothing, with one error a row', async () => {
-      await sut.setFaults({ task_failure_rate: 1, task_failure_with_errors: true });
+      await ctx.sut.setFaults({ task_failure_rate: 1, task_failure_with_errors: true });
 
-      const result = await sut.importDone([{ customer_id: 'C-1' }, { customer_id: 'C-2' }]);
+      const result = await ctx.sut.importDone([{ customer_id: 'C-1' }, { customer_id: 'C-2' }]);
 
       expect(result).toEqual({
         success: false,
@@ -147,20 +138,20 @@ describe('Sandbox faults', () => {
           { index: 1, key: 'C-2', field: null, reason: 'internal error' },
         ],
       });
-      await expect(sut.contact('customer_id', 'C-1')).resolves.toBeNull();
-      await expect(sut.requestLog()).resolves.toMatchObject({ tasks: [{ status: 'done', success: false }] });
+      await expect(ctx.sut.contact('customer_id', 'C-1')).resolves.toBeNull();
+      await expect(ctx.sut.requestLog()).resolves.toMatchObject({ tasks: [{ status: 'done', success: false }] });
     });
 
     it('fails a task as a whole without errors when so set', async () => {
-      await sut.setFaults({ task_failure_rate: 1 });
+      await ctx.sut.setFaults({ task_failure_rate: 1 });
 
-      const result = await sut.importDone([{ customer_id: 'C-1' }]);
+      const result = await ctx.sut.importDone([{ customer_id: 'C-1' }]);
 
       expect(result).toEqual({ success: false, total_num: 1, created_num: 0, updated_num: 0, failed_num: 1 });
     });
 
     it('fails the rows a rule matches with its reason and applies the others', async () => {
-      await sut.setFaults({
+      await ctx.sut.setFaults({
         row_rules: [
           { field: 'city', equals: 'Atlantis', reason: 'no such city' },
           { field: 'customer_id', matches: '^X-', reason: 'blocked prefix' },
@@ -168,7 +159,7 @@ describe('Sandbox faults', () => {
         ],
       });
 
-      const result = await sut.importDone([
+      const result = await ctx.sut.importDone([
         { customer_id: 'C-1', city: 'Atlantis' },
         { customer_id: 'X-2' },
         { customer_id: 'C-3', company: 'Acme' },
@@ -187,27 +178,27 @@ describe('Sandbox faults', () => {
           { index: 2, key: 'C-3', field: 'company', reason: 'company is frozen' },
         ],
       });
-      await expect(sut.contact('customer_id', 'C-4')).resolves.toEqual({ customer_id: 'C-4', city: 'Taipei' });
+      await expect(ctx.sut.contact('customer_id', 'C-4')).resolves.toEqual({ customer_id: 'C-4', city: 'Taipei' });
     });
   });
 
   it('accepts an import, then drops the connection without an answer; the task runs', async () => {
-    await sut.setFaults({ drop_after_accept_rate: 1 });
+    await ctx.sut.setFaults({ drop_after_accept_rate: 1 });
 
-    await expect(sut.post(IMPORT_PATH, anImport([{ customer_id: 'C-1' }]))).rejects.toThrow(/fetch failed/);
+    await expect(ctx.sut.post(IMPORT_PATH, anImport([{ customer_id: 'C-1' }]))).rejects.toThrow(/fetch failed/);
 
-    const log = await sut.requestLog();
+    const log = await ctx.sut.requestLog();
     expect(log.requests).toEqual([{ at: expect.any(String), method: 'POST', path: IMPORT_PATH, status: 0, rows: 1, task_id: log.tasks[0].task_id, api_key_index: 0 }]);
-    await sut.doneTask('import', log.tasks[0].task_id);
-    await expect(sut.contact('customer_id', 'C-1')).resolves.toEqual({ customer_id: 'C-1' });
+    await ctx.sut.doneTask('import', log.tasks[0].task_id);
+    await expect(ctx.sut.contact('customer_id', 'C-1')).resolves.toEqual({ customer_id: 'C-1' });
   });
 
   it('replays the same fault sequence from the same seed', async () => {
     const statuses = async () => {
-      await sut.reset();
-      await sut.setFaults({ error_rate: { import_status: 0.5 }, seed: 42 });
+      await ctx.sut.reset();
+      await ctx.sut.setFaults({ error_rate: { import_status: 0.5 }, seed: 42 });
       const answers = [];
-      for (let i = 0; i < 12; i++) answers.push((await sut.get(`${IMPORT_PATH}/x`)).status);
+      for (let i = 0; i < 12; i++) answers.push((await ctx.sut.get(`${IMPORT_PATH}/x`)).status);
       return answers;
     };
 

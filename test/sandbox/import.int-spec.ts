@@ -1,53 +1,45 @@
-import { connect } from 'node:net';
 import type { RunningSandbox } from '../../src/sandbox/sandbox.server';
-import { API_KEY, IMPORT_PATH, OTHER_API_KEY, SandboxHttp, aRow, anImport, pause, startTestSandbox } from './sandbox-fixtures';
+import { connect } from 'node:net';
+import { API_KEY, IMPORT_PATH, OTHER_API_KEY, SandboxHttp, aRow, anImport, pause, startTestSandbox, useTestSandbox } from './sandbox-fixtures';
 
 describe('Sandbox import', () => {
-  let sandbox: RunningSandbox;
-  let sut: SandboxHttp;
-
-  beforeAll(async () => {
-    sandbox = await startTestSandbox({ maxBodyBytes: 2 * 1024 * 1024 });
-    sut = new SandboxHttp(sandbox.url);
-  });
-  afterAll(() => sandbox.close());
-  beforeEach(() => sut.reset());
+  const ctx = useTestSandbox({ maxBodyBytes: 2 * 1024 * 1024 });
 
   describe('request checks', () => {
     it('refuses 10,001 rows with 422 and accepts 10,000', async () => {
       const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ customer_id: `R-${i}` }));
 
-      const refused = await sut.post(IMPORT_PATH, anImport(rows(10_001)));
+      const refused = await ctx.sut.post(IMPORT_PATH, anImport(rows(10_001)));
       expect(refused.status).toBe(422);
       expect(refused.body).toEqual({ detail: [{ loc: ['body', 'data'], msg: 'at most 10000 rows per import, got 10001', type: 'value_error' }] });
 
-      const accepted = await sut.post(IMPORT_PATH, anImport(rows(10_000)));
+      const accepted = await ctx.sut.post(IMPORT_PATH, anImport(rows(10_000)));
       expect(accepted.status).toBe(202);
-      const task = await sut.doneTask('import', accepted.body.task_id);
+      const task = await ctx.sut.doneTask('import', accepted.body.task_id);
       expect(task.result).toEqual({ success: true, total_num: 10_000, created_num: 10_000, updated_num: 0, failed_num: 0 });
     });
 
     it('answers 409 to a second import while one is pending or processing, then accepts again', async () => {
-      const first = await sut.startImport([aRow()]);
+      const first = await ctx.sut.startImport([aRow()]);
 
-      const pending = await sut.post(IMPORT_PATH, anImport([aRow()]));
+      const pending = await ctx.sut.post(IMPORT_PATH, anImport([aRow()]));
       expect(pending).toMatchObject({ status: 409, body: { detail: 'another import of this api key is pending or processing' } });
 
-      await sut.doneTask('import', first);
-      await expect(sut.startImport([aRow()])).resolves.toEqual(expect.any(String));
+      await ctx.sut.doneTask('import', first);
+      await expect(ctx.sut.startImport([aRow()])).resolves.toEqual(expect.any(String));
     });
 
     it('keeps api keys apart: another key may import meanwhile and cannot see the task', async () => {
-      const taskId = await sut.startImport([aRow()]);
-      const other = sut.as(OTHER_API_KEY);
+      const taskId = await ctx.sut.startImport([aRow()]);
+      const other = ctx.sut.as(OTHER_API_KEY);
 
       await expect(other.startImport([aRow()])).resolves.toEqual(expect.any(String));
       await expect(other.get(`${IMPORT_PATH}/${taskId}`)).resolves.toMatchObject({ status: 404 });
     });
 
     it('answers 401 to a missing or unknown api key without echoing it', async () => {
-      const unknown = await sut.as('not-a-key-123').post(IMPORT_PATH, anImport([aRow()]));
-      const missing = await sut.as(null).post(IMPORT_PATH, anImport([aRow()]));
+      const unknown = await ctx.sut.as('not-a-key-123').post(IMPORT_PATH, anImport([aRow()]));
+      const missing = await ctx.sut.as(null).post(IMPORT_PATH, anImport([aRow()]));
 
       expect(unknown).toMatchObject({ status: 401, body: { detail: 'Invalid or missing api key (header "apikey")' } });
       expect(JSON.stringify(unknown.body)).not.toContain('not-a-key-123');
@@ -57,9 +49,9 @@ describe('Sandbox import', () => {
     it('answers 413 to a body over the limit, 400 to bad JSON and 422 to a wrong shape', async () => {
       const huge = JSON.stringify(anImport([aRow({ display_name: 'x'.repeat(2 * 1024 * 1024) })]));
 
-      await expect(sut.post(IMPORT_PATH, huge)).resolves.toMatchObject({ status: 413, body: { detail: 'the request body is larger than 2097152 bytes' } });
-      await expect(sut.post(IMPORT_PATH, '{"import_key": ')).resolves.toMatchObject({ status: 400, body: { detail: expect.stringMatching(/^the request body is not valid JSON/) } });
-      await expect(sut.post(IMPORT_PATH, { import_key: 'age', data: [] })).resolves.toMatchObject({
+      await expect(ctx.sut.post(IMPORT_PATH, huge)).resolves.toMatchObject({ status: 413, body: { detail: 'the request body is larger than 2097152 bytes' } });
+      await expect(ctx.sut.post(IMPORT_PATH, '{"import_key": ')).resolves.toMatchObject({ status: 400, body: { detail: expect.stringMatching(/^the request body is not valid JSON/) } });
+      await expect(ctx.sut.post(IMPORT_PATH, { import_key: 'age', data: [] })).resolves.toMatchObject({
         status: 422,
         body: {
           detail: [
@@ -68,7 +60,7 @@ describe('Sandbox import', () => {
           ],
         },
       });
-      await expect(sut.post(IMPORT_PATH, { import_key: 'customer_id', data: [aRow(), 'row', null] })).resolves.toMatchObject({
+      await expect(ctx.sut.post(IMPORT_PATH, { import_key: 'customer_id', data: [aRow(), 'row', null] })).resolves.toMatchObject({
         status: 422,
         body: {
           detail: [
@@ -80,9 +72,9 @@ describe('Sandbox import', () => {
     });
 
     it('answers 404 JSON to an unknown route or task and 405 JSON to a wrong method', async () => {
-      await expect(sut.get('/cdh/v1/member/nothing')).resolves.toMatchObject({ status: 404, body: { detail: 'Not Found' } });
-      await expect(sut.get(`${IMPORT_PATH}/no-such-task`)).resolves.toMatchObject({ status: 404, body: { detail: 'no import task no-such-task' } });
-      const wrongMethod = await sut.get(IMPORT_PATH);
+      await expect(ctx.sut.get('/cdh/v1/member/nothing')).resolves.toMatchObject({ status: 404, body: { detail: 'Not Found' } });
+      await expect(ctx.sut.get(`${IMPORT_PATH}/no-such-task`)).resolves.toMatchObject({ status: 404, body: { detail: 'no import task no-such-task' } });
+      const wrongMethod = await ctx.sut.get(IMPORT_PATH);
       expect(wrongMethod).toMatchObject({ status: 405, body: { detail: 'Method Not Allowed' } });
       expect(wrongMethod.headers.get('allow')).toBe('POST');
     });
@@ -91,7 +83,7 @@ describe('Sandbox import', () => {
   it('answers 400 JSON to a request line that is not HTTP or a target that is not a path', async () => {
     const raw = (request: string) =>
       new Promise<string>((resolve, reject) => {
-        const socket = connect(sandbox.port, '127.0.0.1', () => socket.end(request));
+        const socket = connect(ctx.sandbox.port, '127.0.0.1', () => socket.end(request));
         let answer = '';
         socket.setTimeout(5_000, () => socket.destroy(new Error('no answer within 5 s')));
         socket.on('data', (chunk) => (answer += chunk.toString()));
@@ -157,49 +149,49 @@ describe('Sandbox import', () => {
 
   describe('merge semantics', () => {
     it('creates unmatched contacts, overwrites provided fields, keeps absent ones and clears nulls', async () => {
-      const created = await sut.importDone([
+      const created = await ctx.sut.importDone([
         { customer_id: 'C-1', display_name: 'Ada', city: 'Taipei', cl_custom_tier: 'gold' },
         { customer_id: 'C-2', display_name: 'Bo' },
       ]);
-      const updated = await sut.importDone([
+      const updated = await ctx.sut.importDone([
         { customer_id: 'C-1', display_name: 'Ada L.', city: null },
         { customer_id: 'C-3', star_mark: true },
       ]);
 
       expect(created).toEqual({ success: true, total_num: 2, created_num: 2, updated_num: 0, failed_num: 0 });
       expect(updated).toEqual({ success: true, total_num: 2, created_num: 1, updated_num: 1, failed_num: 0 });
-      await expect(sut.contact('customer_id', 'C-1')).resolves.toEqual({ customer_id: 'C-1', display_name: 'Ada L.', cl_custom_tier: 'gold' });
-      await expect(sut.contact('customer_id', 'C-2')).resolves.toEqual({ customer_id: 'C-2', display_name: 'Bo' });
-      await expect(sut.contact('customer_id', 'C-3')).resolves.toEqual({ customer_id: 'C-3', star_mark: true });
+      await expect(ctx.sut.contact('customer_id', 'C-1')).resolves.toEqual({ customer_id: 'C-1', display_name: 'Ada L.', cl_custom_tier: 'gold' });
+      await expect(ctx.sut.contact('customer_id', 'C-2')).resolves.toEqual({ customer_id: 'C-2', display_name: 'Bo' });
+      await expect(ctx.sut.contact('customer_id', 'C-3')).resolves.toEqual({ customer_id: 'C-3', star_mark: true });
     });
 
     it('matches on the import key and indexes every key field', async () => {
-      await sut.importDone([{ customer_id: 'C-1', display_email: 'ada@example.com' }]);
+      await ctx.sut.importDone([{ customer_id: 'C-1', display_email: 'ada@example.com' }]);
 
-      const result = await sut.importDone([{ display_email: 'ada@example.com', line_uid: 'U-1', display_mobile: '+886912345678' }], 'display_email');
+      const result = await ctx.sut.importDone([{ display_email: 'ada@example.com', line_uid: 'U-1', display_mobile: '+886912345678' }], 'display_email');
 
       expect(result).toEqual({ success: true, total_num: 1, created_num: 0, updated_num: 1, failed_num: 0 });
       const expected = { customer_id: 'C-1', display_email: 'ada@example.com', line_uid: 'U-1', display_mobile: '+886912345678' };
-      await expect(sut.contact('line_uid', 'U-1')).resolves.toEqual(expected);
-      await expect(sut.contact('display_mobile', '+886912345678')).resolves.toEqual(expected);
+      await expect(ctx.sut.contact('line_uid', 'U-1')).resolves.toEqual(expected);
+      await expect(ctx.sut.contact('display_mobile', '+886912345678')).resolves.toEqual(expected);
     });
 
     it('applies rows in order, so a key repeated in one import is created then updated', async () => {
-      const result = await sut.importDone([
+      const result = await ctx.sut.importDone([
         { customer_id: 'C-1', display_name: 'first' },
         { customer_id: 'C-1', company: 'Acme' },
       ]);
 
       expect(result).toEqual({ success: true, total_num: 2, created_num: 1, updated_num: 1, failed_num: 0 });
-      await expect(sut.contact('customer_id', 'C-1')).resolves.toEqual({ customer_id: 'C-1', display_name: 'first', company: 'Acme' });
+      await expect(ctx.sut.contact('customer_id', 'C-1')).resolves.toEqual({ customer_id: 'C-1', display_name: 'first', company: 'Acme' });
     });
 
     it('clears a non-import key field with null and frees its value', async () => {
-      await sut.importDone([{ customer_id: 'C-1', display_email: 'ada@example.com' }]);
-      await sut.importDone([{ customer_id: 'C-1', display_email: null }]);
+      await ctx.sut.importDone([{ customer_id: 'C-1', display_email: 'ada@example.com' }]);
+      await ctx.sut.importDone([{ customer_id: 'C-1', display_email: null }]);
 
-      await expect(sut.contact('display_email', 'ada@example.com')).resolves.toBeNull();
-      await expect(sut.importDone([{ customer_id: 'C-2', display_email: 'ada@example.com' }])).resolves.toMatchObject({ success: true, created_num: 1 });
+      await expect(ctx.sut.contact('display_email', 'ada@example.com')).resolves.toBeNull();
+      await expect(ctx.sut.importDone([{ customer_id: 'C-2', display_email: 'ada@example.com' }])).resolves.toMatchObject({ success: true, created_num: 1 });
     });
   });
 
@@ -220,7 +212,7 @@ describe('Sandbox import', () => {
         { customer_id: 'C-9', birthday: '2024-02-29', gender: 'female', region: 'jp', cl_custom_score: 9.5, cl_custom_since: '2024-01-01T00:00:00Z' },
       ];
 
-      const result = await sut.importDone(rows);
+      const result = await ctx.sut.importDone(rows);
 
       expect(result).toEqual({
         success: false,
@@ -246,20 +238,20 @@ describe('Sandbox import', () => {
           { index: 10, key: '   ', field: 'customer_id', reason: 'a key value must not be empty' },
         ],
       });
-      await expect(sut.contact('customer_id', 'C-2')).resolves.toBeNull();
-      await expect(sut.contact('customer_id', 'C-9')).resolves.toEqual(rows[11]);
+      await expect(ctx.sut.contact('customer_id', 'C-2')).resolves.toBeNull();
+      await expect(ctx.sut.contact('customer_id', 'C-9')).resolves.toEqual(rows[11]);
     });
 
     it('refuses a key value held by another contact', async () => {
-      await sut.importDone([
+      await ctx.sut.importDone([
         { customer_id: 'C-1', display_email: 'ada@example.com' },
         { customer_id: 'C-2' },
       ]);
 
-      const result = await sut.importDone([{ customer_id: 'C-2', display_email: 'ada@example.com', display_name: 'Bo' }]);
+      const result = await ctx.sut.importDone([{ customer_id: 'C-2', display_email: 'ada@example.com', display_name: 'Bo' }]);
 
       expect(result.errors).toEqual([{ index: 0, key: 'C-2', field: 'display_email', reason: 'display_email ada@example.com already belongs to another contact' }]);
-      await expect(sut.contact('customer_id', 'C-2')).resolves.toEqual({ customer_id: 'C-2' });
+      await expect(ctx.sut.contact('customer_id', 'C-2')).resolves.toEqual({ customer_id: 'C-2' });
     });
 
     it('refuses a row that would leave a contact with more custom fields than allowed', async () => {
@@ -289,11 +281,11 @@ describe('Sandbox import', () => {
   });
 
   it('logs each Profile API request with its final status and never the api key', async () => {
-    const taskId = await sut.startImport([aRow(), aRow()]);
-    await sut.as('wrong').post(IMPORT_PATH, anImport([aRow()]));
-    await sut.get(`${IMPORT_PATH}/${taskId}`);
+    const taskId = await ctx.sut.startImport([aRow(), aRow()]);
+    await ctx.sut.as('wrong').post(IMPORT_PATH, anImport([aRow()]));
+    await ctx.sut.get(`${IMPORT_PATH}/${taskId}`);
 
-    const { requests } = await sut.requestLog();
+    const { requests } = await ctx.sut.requestLog();
 
     expect(requests).toEqual([
       { at: expect.any(String), method: 'POST', path: IMPORT_PATH, status: 202, rows: 2, task_id: taskId, api_key_index: 0 },

@@ -1,22 +1,13 @@
-import type { RunningSandbox } from '../../src/sandbox/sandbox.server';
-import { IMPORT_PATH, OTHER_API_KEY, SandboxHttp, aRow, anImport, pause, startTestSandbox } from './sandbox-fixtures';
+import { IMPORT_PATH, OTHER_API_KEY, SandboxHttp, aRow, anImport, pause, startTestSandbox, useTestSandbox } from './sandbox-fixtures';
 
 const WINDOW_MS = 3_000; // the API's minute, scaled
 const PER_WINDOW = 15;
 
 describe('Sandbox rate window', () => {
-  let sandbox: RunningSandbox;
-  let sut: SandboxHttp;
-
-  beforeAll(async () => {
-    sandbox = await startTestSandbox({ rateWindowMs: WINDOW_MS, ratePerWindow: PER_WINDOW, taskMinMs: 10_000 });
-    sut = new SandboxHttp(sandbox.url);
-  });
-  afterAll(() => sandbox.close());
-  beforeEach(() => sut.reset());
+  const ctx = useTestSandbox({ rateWindowMs: WINDOW_MS, ratePerWindow: PER_WINDOW, taskMinMs: 10_000 });
 
   /** Sends `n` import requests refused with 400 (they count in the window) and returns their statuses. */
-  async function badJsonImports(n: number, client = sut): Promise<number[]> {
+  async function badJsonImports(n: number, client = ctx.sut): Promise<number[]> {
     const statuses: number[] = [];
     for (let i = 0; i < n; i++) statuses.push((await client.post(IMPORT_PATH, '{')).status);
     return statuses;
@@ -25,9 +16,9 @@ describe('Sandbox rate window', () => {
   it('answers the 16th import request inside one window 429 with Retry-After until the oldest leaves it', async () => {
     await expect(badJsonImports(PER_WINDOW)).resolves.toEqual(Array(PER_WINDOW).fill(400));
 
-    const refused = await sut.post(IMPORT_PATH, anImport([aRow()]));
+    const refused = await ctx.sut.post(IMPORT_PATH, anImport([aRow()]));
 
-    const { requests } = await sut.requestLog();
+    const { requests } = await ctx.sut.requestLog();
     const oldest = Date.parse(requests[0].at);
     const arrival = Date.parse(requests[PER_WINDOW].at);
     expect(refused).toMatchObject({ status: 429, body: { detail: `rate limit exceeded: at most ${PER_WINDOW} import requests per ${WINDOW_MS} ms` } });
@@ -36,10 +27,10 @@ describe('Sandbox rate window', () => {
   });
 
   it('answers 429 even while an import is running, where a request within the limit gets 409', async () => {
-    await sut.startImport([aRow()]);
-    const busy = await Promise.all(Array.from({ length: PER_WINDOW - 1 }, () => sut.post(IMPORT_PATH, anImport([aRow()]))));
+    await ctx.sut.startImport([aRow()]);
+    const busy = await Promise.all(Array.from({ length: PER_WINDOW - 1 }, () => ctx.sut.post(IMPORT_PATH, anImport([aRow()]))));
 
-    const refused = await sut.post(IMPORT_PATH, anImport([aRow()]));
+    const refused = await ctx.sut.post(IMPORT_PATH, anImport([aRow()]));
 
     expect(busy.map((answer) => answer.status)).toEqual(Array(PER_WINDOW - 1).fill(409));
     expect(refused.status).toBe(429);
@@ -67,25 +58,25 @@ describe('Sandbox rate window', () => {
 
   it('admits again once the oldest counted request is older than the window', async () => {
     await badJsonImports(PER_WINDOW);
-    const refused = await sut.post(IMPORT_PATH, '{');
+    const refused = await ctx.sut.post(IMPORT_PATH, '{');
     expect(refused.status).toBe(429);
 
     await pause(WINDOW_MS + 50);
 
-    await expect(sut.post(IMPORT_PATH, '{')).resolves.toMatchObject({ status: 400 });
+    await expect(ctx.sut.post(IMPORT_PATH, '{')).resolves.toMatchObject({ status: 400 });
   });
 
   it('keeps one window per api key', async () => {
     await badJsonImports(PER_WINDOW);
 
-    await expect(sut.as(OTHER_API_KEY).post(IMPORT_PATH, '{')).resolves.toMatchObject({ status: 400 });
-    await expect(sut.post(IMPORT_PATH, '{')).resolves.toMatchObject({ status: 429 });
+    await expect(ctx.sut.as(OTHER_API_KEY).post(IMPORT_PATH, '{')).resolves.toMatchObject({ status: 400 });
+    await expect(ctx.sut.post(IMPORT_PATH, '{')).resolves.toMatchObject({ status: 429 });
   });
 
   it('does not limit status, export or list requests', async () => {
     await badJsonImports(PER_WINDOW);
 
-    const others = [await sut.get(`${IMPORT_PATH}/unknown`), await sut.get('/cdh/v1/member/export'), await sut.post('/cdh/v1/member/export', {})];
+    const others = [await ctx.sut.get(`${IMPORT_PATH}/unknown`), await ctx.sut.get('/cdh/v1/member/export'), await ctx.sut.post('/cdh/v1/member/export', {})];
 
     expect(others.map((answer) => answer.status)).toEqual([404, 200, 202]);
   });

@@ -25,6 +25,29 @@ export function startTestSandbox(overrides: Partial<SandboxConfig> = {}): Promis
   return startSandbox({ ...FAST_SANDBOX, ...overrides });
 }
 
+/**
+ * Starts one sandbox for the enclosing describe block, with a client for it, and resets it before
+ * each test. Read `ctx.sut` and `ctx.sandbox` inside tests and hooks (they exist once it started).
+ */
+export function useTestSandbox(overrides: Partial<SandboxConfig> = {}): { readonly sut: SandboxHttp; readonly sandbox: RunningSandbox } {
+  let sandbox: RunningSandbox | undefined;
+  let sut: SandboxHttp | undefined;
+  beforeAll(async () => {
+    sandbox = await startTestSandbox(overrides);
+    sut = new SandboxHttp(sandbox.url);
+  });
+  afterAll(() => sandbox?.close());
+  beforeEach(() => sut!.reset());
+  return {
+    get sut() {
+      return sut!;
+    },
+    get sandbox() {
+      return sandbox!;
+    },
+  };
+}
+
 let nextCustomer = 1_000;
 
 /** An import row keyed by customer_id; a fresh key unless given. */

@@ -1,30 +1,21 @@
-import type { RunningSandbox } from '../../src/sandbox/sandbox.server';
-import { IMPORT_PATH, OTHER_API_KEY, SandboxHttp, aRow, anImport, startTestSandbox } from './sandbox-fixtures';
+import { IMPORT_PATH, OTHER_API_KEY, SandboxHttp, aRow, anImport, startTestSandbox, useTestSandbox } from './sandbox-fixtures';
 
 describe('Sandbox test API', () => {
-  let sandbox: RunningSandbox;
-  let sut: SandboxHttp;
-
-  beforeAll(async () => {
-    sandbox = await startTestSandbox();
-    sut = new SandboxHttp(sandbox.url);
-  });
-  afterAll(() => sandbox.close());
-  beforeEach(() => sut.reset());
+  const ctx = useTestSandbox();
 
   describe('contacts', () => {
     it('seeds contacts per api key and finds them by any key', async () => {
-      const seeded = await sut.post('/__sandbox/contacts', { contacts: [{ customer_id: 'C-1', line_uid: 'U-1', display_name: 'Ada' }] });
-      await sut.post('/__sandbox/contacts', { contacts: [{ customer_id: 'C-1', display_name: 'Other' }], api_key: OTHER_API_KEY });
+      const seeded = await ctx.sut.post('/__sandbox/contacts', { contacts: [{ customer_id: 'C-1', line_uid: 'U-1', display_name: 'Ada' }] });
+      await ctx.sut.post('/__sandbox/contacts', { contacts: [{ customer_id: 'C-1', display_name: 'Other' }], api_key: OTHER_API_KEY });
 
       expect(seeded).toMatchObject({ status: 200, body: { seeded: 1 } });
-      await expect(sut.contact('line_uid', 'U-1')).resolves.toEqual({ customer_id: 'C-1', line_uid: 'U-1', display_name: 'Ada' });
-      await expect(sut.contact('customer_id', 'C-1', OTHER_API_KEY)).resolves.toEqual({ customer_id: 'C-1', display_name: 'Other' });
-      await expect(sut.contact('customer_id', 'C-404')).resolves.toBeNull();
+      await expect(ctx.sut.contact('line_uid', 'U-1')).resolves.toEqual({ customer_id: 'C-1', line_uid: 'U-1', display_name: 'Ada' });
+      await expect(ctx.sut.contact('customer_id', 'C-1', OTHER_API_KEY)).resolves.toEqual({ customer_id: 'C-1', display_name: 'Other' });
+      await expect(ctx.sut.contact('customer_id', 'C-404')).resolves.toBeNull();
     });
 
     it('refuses a seed with any invalid contact, seeding none of them', async () => {
-      const refused = await sut.post('/__sandbox/contacts', {
+      const refused = await ctx.sut.post('/__sandbox/contacts', {
         contacts: [{ customer_id: 'C-1' }, { display_name: 'no key' }, { customer_id: 'C-3', age: 3 }],
       });
 
@@ -37,25 +28,25 @@ describe('Sandbox test API', () => {
           ],
         },
       });
-      await expect(sut.contact('customer_id', 'C-1')).resolves.toBeNull();
+      await expect(ctx.sut.contact('customer_id', 'C-1')).resolves.toBeNull();
     });
 
     it('pages through contacts in a stable order', async () => {
       const contacts = Array.from({ length: 5 }, (_, i) => ({ customer_id: `C-${i}` }));
-      await sut.post('/__sandbox/contacts', { contacts });
+      await ctx.sut.post('/__sandbox/contacts', { contacts });
 
-      const first = await sut.get('/__sandbox/contacts?limit=2');
-      const second = await sut.get(`/__sandbox/contacts?limit=2&cursor=${first.body.next_cursor}`);
-      const last = await sut.get(`/__sandbox/contacts?limit=2&cursor=${second.body.next_cursor}`);
+      const first = await ctx.sut.get('/__sandbox/contacts?limit=2');
+      const second = await ctx.sut.get(`/__sandbox/contacts?limit=2&cursor=${first.body.next_cursor}`);
+      const last = await ctx.sut.get(`/__sandbox/contacts?limit=2&cursor=${second.body.next_cursor}`);
 
       expect([first.body, second.body, last.body]).toEqual([
         { contacts: contacts.slice(0, 2), next_cursor: '2' },
         { contacts: contacts.slice(2, 4), next_cursor: '4' },
         { contacts: contacts.slice(4), next_cursor: null },
       ]);
-      await expect(sut.get('/__sandbox/contacts?limit=0')).resolves.toMatchObject({ status: 422 });
-      await expect(sut.get('/__sandbox/contacts?key_type=age&key=1')).resolves.toMatchObject({ status: 422 });
-      await expect(sut.get('/__sandbox/contacts?api_key=nope')).resolves.toMatchObject({ status: 422 });
+      await expect(ctx.sut.get('/__sandbox/contacts?limit=0')).resolves.toMatchObject({ status: 422 });
+      await expect(ctx.sut.get('/__sandbox/contacts?key_type=age&key=1')).resolves.toMatchObject({ status: 422 });
+      await expect(ctx.sut.get('/__sandbox/contacts?api_key=nope')).resolves.toMatchObject({ status: 422 });
     });
   });
 

@@ -1,3 +1,5 @@
+import { Client } from 'pg';
+import { createDataSource, runMigrations } from '../../src/store/data-source';
 import { replaceDatabase, withAdmin } from './infrastructure';
 
 /**
@@ -14,6 +16,36 @@ export async function freshDatabase(label: string): Promise<{ url: string; name:
     name,
     drop: async () => {
       await withAdmin(admin, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    },
+  };
+}
+
+/** Applies every migration to the database at `url`. */
+export async function migrate(url: string): Promise<void> {
+  const dataSource = createDataSource({ url, poolMax: 1 });
+  await dataSource.initialize();
+  try {
+    await runMigrations(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+/**
+ * A fresh database with every migration applied and a connected client for the test's own queries;
+ * `drop` closes the client and drops the database.
+ */
+export async function migratedDatabase(label: string): Promise<{ url: string; name: string; client: Client; drop: () => Promise<void> }> {
+  const database = await freshDatabase(label);
+  await migrate(database.url);
+  const client = new Client({ connectionString: database.url });
+  await client.connect();
+  return {
+    ...database,
+    client,
+    drop: async () => {
+      await client.end();
+      await database.drop();
     },
   };
 }

@@ -3,7 +3,6 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createApp } from '../../src/app.factory';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
 import { createLogger } from '../../src/common/logger';
-import { createDataSource, runMigrations } from '../../src/store/data-source';
 
 export const TEST_API_KEY = 'sandbox-key';
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -29,16 +28,6 @@ export async function createTopics(topics: Array<{ topic: string; partitions?: n
     });
   } finally {
     await admin.disconnect();
-  }
-}
-
-export async function migrate(url: string): Promise<void> {
-  const dataSource = createDataSource({ url, poolMax: 1 });
-  await dataSource.initialize();
-  try {
-    await runMigrations(dataSource);
-  } finally {
-    await dataSource.destroy();
   }
 }
 

@@ -1,3 +1,4 @@
+import { truncate } from '../../common/truncate';
 import type { ContactKey, FieldError, Patch } from '../../profile';
 
 /** One contact's change, decoded, validated and normalised, ready to be stamped and staged. */
@@ -56,10 +57,6 @@ export function decodeError(stage: DecodeStage, errorClass: DecodeErrorClass, me
   return { kind: 'error', stage, errorClass, message: truncate(message, ERROR_MESSAGE_MAX_LENGTH) };
 }
 
-/** `text` cut to `max` characters, marked with an ellipsis when cut. */
-export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : text.slice(0, max - 1) + '…';
-}
 
 /** `display_email: is not an e-mail address; gender: must be one of ...` (capped). */
 export function describeFieldErrors(errors: readonly FieldError[]): string {

@@ -8,7 +8,8 @@ import type { DebeziumMapping } from '../../../src/ingest/decoders/debezium-mapp
  * writes them with the JSON converter (`schemas.enable` true wraps them in schema/payload).
  */
 
-export const EXAMPLE_MAPPING_FILE = join(__dirname, '../../../src/ingest/decoders/examples/customers.mapping.json');
+/** A richer mapping than the shipped config/customers.mapping.json: it also maps updated_at, to cover timestamp conversion. */
+export const EXAMPLE_MAPPING_FILE = join(__dirname, 'customers.mapping.fixture.json');
 
 export function exampleMappingJson(): Record<string, unknown> {
   return JSON.parse(readFileSync(EXAMPLE_MAPPING_FILE, 'utf8')) as Record<string, unknown>;
