@@ -1,5 +1,20 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
+/** The merge function as first created; the PL/pgSQL rewrite (1795900000000) restores it on revert. */
+export const MERGE_FIELDS_FUNCTION_V1 = `
+      CREATE FUNCTION caac_sync_merge_fields(a jsonb, b jsonb) RETURNS jsonb
+      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT coalesce(jsonb_object_agg(k, CASE
+            WHEN bv IS NULL THEN av
+            WHEN av IS NULL THEN bv
+            WHEN ((bv->>'ts')::bigint, (bv->>'seq')::bigint, (bv->'v')::text COLLATE "C")
+               > ((av->>'ts')::bigint, (av->>'seq')::bigint, (av->'v')::text COLLATE "C") THEN bv
+            ELSE av END), '{}'::jsonb)
+        FROM (SELECT coalesce(x.key, y.key) AS k, x.value AS av, y.value AS bv
+              FROM jsonb_each(coalesce(a, '{}'::jsonb)) x
+              FULL JOIN jsonb_each(coalesce(b, '{}'::jsonb)) y ON x.key = y.key) fields
+      $$`;
+
 /**
  * The staging area between Kafka and the Profile API, and the records of every import and export.
  * Postgres is the truth: consumed offsets live beside the changes they produced (invariant 1).
@@ -12,19 +27,7 @@ export class InitialSchema1795860000000 implements MigrationInterface {
     // greater (ts, seq) wins; an exact tie is broken by the value's text, so the merge is
     // commutative, associative and idempotent (invariants 2-4). Used by every upsert into
     // pending_change, so concurrent writers to one contact converge.
-    await db.query(`
-      CREATE FUNCTION caac_sync_merge_fields(a jsonb, b jsonb) RETURNS jsonb
-      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT coalesce(jsonb_object_agg(k, CASE
-            WHEN bv IS NULL THEN av
-            WHEN av IS NULL THEN bv
-            WHEN ((bv->>'ts')::bigint, (bv->>'seq')::bigint, (bv->'v')::text COLLATE "C")
-               > ((av->>'ts')::bigint, (av->>'seq')::bigint, (av->'v')::text COLLATE "C") THEN bv
-            ELSE av END), '{}'::jsonb)
-        FROM (SELECT coalesce(x.key, y.key) AS k, x.value AS av, y.value AS bv
-              FROM jsonb_each(coalesce(a, '{}'::jsonb)) x
-              FULL JOIN jsonb_each(coalesce(b, '{}'::jsonb)) y ON x.key = y.key) fields
-      $$`);
+    await db.query(MERGE_FIELDS_FUNCTION_V1);
 
     // One row per contact with changes not yet claimed by an import.
     await db.query(`
