@@ -45,7 +45,7 @@ interface ProfileChangeEvent {
 }
 
 // Compiled once per process: validation is on the ingest hot path.
-const ajv = new Ajv2020({ allErrors: true, strict: true });
+const ajv = new Ajv2020({ allErrors: true, strict: true, unicodeRegExp: false });
 addFormats(ajv, ['date-time', 'date']);
 const validateEvent = ajv.compile<ProfileChangeEvent>(profileChangeSchema);
 
