@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
-
-export { seededRandom as mulberry32 } from '../scripts/crm/crm-generator';
+import { seededRandom } from '../scripts/crm/crm-generator';
 
 export const REPO = resolve(__dirname, '..');
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -11,8 +11,13 @@ export const ADMIN_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgr
 
 /** Starts the local broker and makes sure Postgres answers, unless KAFKA_BROKERS / DATABASE_URL were given. */
 export function startInfrastructure(): void {
-  if (!process.env.DATABASE_URL) execFileSync('bash', [resolve(REPO, 'docker/postgres.sh'), 'ensure'], { stdio: 'inherit' });
+  startPostgres();
   if (!process.env.KAFKA_BROKERS) execFileSync('bash', [resolve(REPO, 'docker/kafka.sh'), 'start'], { stdio: 'inherit', timeout: 300_000 });
+}
+
+/** Makes sure the machine's Postgres answers, unless DATABASE_URL was given. */
+export function startPostgres(): void {
+  if (!process.env.DATABASE_URL) execFileSync('bash', [resolve(REPO, 'docker/postgres.sh'), 'ensure'], { stdio: 'inherit' });
 }
 
 export async function createDatabase(name: string): Promise<string> {
@@ -62,4 +67,23 @@ export function zipfSampler(n: number, s: number, random: () => number): () => n
     }
     return lo;
   };
+}
+
+/**
+ * The benchmarks' `profile-change.v1` stream: `events` changes over `contacts` customers (Zipf
+ * s = 1.0), a display name on each, a city (sometimes cleared) on a third, custom fields on a fifth.
+ * The same seed gives the same contacts and fields in every run.
+ */
+export function* profileChangeEvents(events: number, contacts: number): Generator<{ key: string; value: string }> {
+  const random = seededRandom(7);
+  const contact = zipfSampler(contacts, 1.0, random);
+  const base = Date.parse('2026-11-01T00:00:00Z');
+  for (let i = 0; i < events; i++) {
+    const id = `C-${String(contact()).padStart(6, '0')}`;
+    const profile: Record<string, unknown> = { display_name: `Customer ${i % 9973}` };
+    if (i % 3 === 0) profile.city = ['Taipei', 'Tainan', null][(i / 3) % 3];
+    if (i % 5 === 0) profile.custom = { points: i % 1000, tier: i % 2 ? 'gold' : 'silver' };
+    const event = { event_id: randomUUID(), occurred_at: new Date(base + i).toISOString(), key: { customer_id: id }, profile };
+    yield { key: id, value: JSON.stringify(event) };
+  }
 }

@@ -6,12 +6,11 @@
  *   BENCH_EVENTS=200000 npm run bench:ingest # a quicker run
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { createDataSource, runMigrations } from '../src/store/data-source';
-import { createDatabase, dropDatabase, KAFKA_BROKERS, mulberry32, peakRssMb, REPO, startInfrastructure, zipfSampler } from './bench-support';
+import { createDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, profileChangeEvents, REPO, startInfrastructure } from './bench-support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 100_000);
@@ -30,20 +29,11 @@ async function produceEvents(): Promise<void> {
   await admin.disconnect();
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
-  const random = mulberry32(7);
-  const contact = zipfSampler(CONTACTS, 1.0, random);
-  const base = Date.parse('2026-11-01T00:00:00Z');
+  const events = profileChangeEvents(EVENTS, CONTACTS);
   const BATCH = 5_000;
   for (let sent = 0; sent < EVENTS; sent += BATCH) {
     const messages = [];
-    for (let i = sent; i < Math.min(EVENTS, sent + BATCH); i++) {
-      const id = `C-${String(contact()).padStart(6, '0')}`;
-      const profile: Record<string, unknown> = { display_name: `Customer ${i % 9973}` };
-      if (i % 3 === 0) profile.city = ['Taipei', 'Tainan', null][i % 3 === 0 ? (i / 3) % 3 : 0];
-      if (i % 5 === 0) profile.custom = { points: i % 1000, tier: i % 2 ? 'gold' : 'silver' };
-      const event = { event_id: randomUUID(), occurred_at: new Date(base + i).toISOString(), key: { customer_id: id }, profile };
-      messages.push({ key: id, value: JSON.stringify(event) });
-    }
+    for (let i = sent; i < Math.min(EVENTS, sent + BATCH); i++) messages.push(events.next().value!);
     await producer.send({ topic: TOPIC, messages });
     if (sent % 200_000 === 0) log(`produced ${sent}`);
   }
