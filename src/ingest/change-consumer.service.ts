@@ -68,7 +68,9 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
         groupId: kafka.groupId,
         topics: kafka.sourceTopics.map((source) => source.topic),
         maxBytesPerPartition: kafka.maxBytesPerPartition,
-        maxBytes: kafka.maxBytesPerPartition * 4,
+        // Memory: a partition holds at most the batch being stored and the one fetched behind it,
+        // and one fetch brings at most two partitions' worth (the broker takes partitions in turn).
+        maxBytes: kafka.maxBytesPerPartition * 2,
         partitionsConsumedConcurrently: kafka.partitionsConcurrency,
         sessionTimeoutMs: kafka.sessionTimeoutMs,
         startOffsets: (partitions) => this.offsets.find(kafka.groupId, partitions),

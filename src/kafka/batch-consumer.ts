@@ -1,14 +1,12 @@
-import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from '../common/logger';
 import type { KafkaAdapter } from './kafka.adapter';
 
+/** What ingest reads of a message. kafkajs's own message objects are handed over as they are, uncopied. */
 export interface ConsumedMessage {
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, string | undefined>;
-  /** Broker timestamp, epoch ms. */
-  timestamp: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
 }
 
 export interface ConsumedBatch {
@@ -59,6 +57,8 @@ export class BatchConsumer {
   private assigned: Array<{ topic: string; partition: number }> = [];
   private stopping = false;
   private lastBatchAt: number | undefined;
+  /** Per partition ("topic|partition"), the batch being stored; settles, never rejects. */
+  private readonly lanes = new Map<string, Promise<void>>();
 
   constructor(
     private readonly kafka: KafkaAdapter,
@@ -124,6 +124,10 @@ export class BatchConsumer {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    // No new batches; the ones handed over finish their work (bounded by the caller's shutdown
+    // timeout), then the Kafka commits behind them can still be sent before leaving the group.
+    await this.consumer?.stop();
+    await Promise.all(this.lanes.values());
     await this.consumer?.disconnect();
     this.hasJoined = false;
   }
@@ -134,35 +138,59 @@ export class BatchConsumer {
     for (const position of stored) consumer.seek(position);
   }
 
+  /**
+   * Hands the batch to its partition's lane and returns once the partition's previous batch is
+   * done, so kafkajs fetches the next batches while this one is written: fetching, decoding and
+   * writing overlap instead of taking turns. Each partition still has at most one batch in work,
+   * and its batches are handled in order. kafkajs moves its fetch position past the batch at once;
+   * if the handler then fails (the partition was taken away, or the consumer is stopping), the
+   * partition is sought back to the failed batch and the batches fetched after it are dropped, so
+   * nothing after a failed batch is applied before it.
+   */
   private async handleBatch(payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
     const { batch } = payload;
-    if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
-    const messages = batch.messages.map(toConsumedMessage);
-    await handler(
+    const lane = `${batch.topic}|${batch.partition}`;
+    await this.lanes.get(lane);
+    // A failed batch before this one sought the partition back, which makes this one stale.
+    if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale() || this.stopping) return;
+
+    const messages: ConsumedMessage[] = batch.messages;
+    const first = messages[0]!.offset;
+    const last = messages[messages.length - 1]!.offset;
+    const work = handler(
       { topic: batch.topic, partition: batch.partition, messages },
       { heartbeat: () => payload.heartbeat(), isActive: () => payload.isRunning() && !payload.isStale() && !this.stopping },
-    );
-    const last = batch.messages[batch.messages.length - 1]!.offset;
+    )
+      .then(() => this.afterStored(batch.topic, batch.partition, last))
+      .catch((error: Error) => this.readAgainFrom(batch.topic, batch.partition, first, error))
+      .finally(() => {
+        if (this.lanes.get(lane) === work) this.lanes.delete(lane);
+      });
+    this.lanes.set(lane, work);
     payload.resolveOffset(last);
+  }
+
+  /**
+   * The batch was not stored: everything before it was (its lane went in order), so the partition
+   * is read again from the batch's first offset, and the batches already fetched after it are
+   * dropped as stale. When stopping, or when the partition went to another member, whoever reads it
+   * next starts from the offset stored in Postgres anyway.
+   */
+  private readAgainFrom(topic: string, partition: number, offset: string, error: Error): void {
+    this.logger.warn({ err: error, topic, partition, offset }, 'batch not stored; reading the partition again from it');
+    if (this.stopping) return;
+    try {
+      this.consumer?.seek({ topic, partition, offset });
+    } catch (seekError) {
+      this.logger.warn({ err: seekError, topic, partition }, 'could not seek back; the partition resumes from the stored offset after the next rebalance');
+    }
+  }
+
+  private async afterStored(topic: string, partition: number, last: string): Promise<void> {
     this.lastBatchAt = Date.now();
     // Kafka's committed offset only feeds lag monitoring; a failure here loses nothing.
     await this.consumer
-      ?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }])
+      ?.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }])
       .catch((error: Error) => this.logger.warn({ err: error }, 'Kafka offset commit failed (monitoring only)'));
-    await payload.heartbeat();
   }
-}
-
-function toConsumedMessage(message: KafkaMessage): ConsumedMessage {
-  const headers: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    headers[name] = Array.isArray(value) ? value.map(String).join(',') : value?.toString();
-  }
-  return {
-    offset: message.offset,
-    key: message.key ?? null,
-    value: message.value ?? null,
-    headers,
-    timestamp: Number(message.timestamp),
-  };
 }

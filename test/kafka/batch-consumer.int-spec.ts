@@ -1,0 +1,151 @@
+import { createLogger } from '../../src/common/logger';
+import { BatchConsumer, type BatchHandler, type ConsumedBatch } from '../../src/kafka/batch-consumer';
+import { KafkaAdapter } from '../../src/kafka/kafka.adapter';
+import { produce } from '../support/kafka-io';
+import { createTopics, uniqueName } from '../support/service';
+import { waitFor } from '../support/wait-for';
+
+const PARTITIONS = 3;
+const PER_PARTITION = 600;
+
+interface Handled {
+  partition: number;
+  first: number;
+  last: number;
+  startedAt: number;
+  endedAt: number;
+  ok: boolean;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe(BatchConsumer.name, () => {
+  const kafka = new KafkaAdapter({ brokers: process.env.TEST_KAFKA_BROKERS!.split(','), clientId: 'batch-consumer-test' }, createLogger({ level: 'silent' }));
+  let consumer: BatchConsumer | undefined;
+
+  afterEach(async () => {
+    await consumer?.stop();
+    consumer = undefined;
+  });
+
+  /** A topic of PARTITIONS x PER_PARTITION small messages, each value its own partition and index. */
+  async function filledTopic(): Promise<string> {
+    const topic = uniqueName('batch-consumer');
+    await createTopics([{ topic, partitions: PARTITIONS }]);
+    // Sent in several requests, so each partition holds many small record batches.
+    for (let from = 0; from < PER_PARTITION; from += 50) {
+      const messages = [];
+      for (let i = from; i < from + 50; i++) {
+        for (let partition = 0; partition < PARTITIONS; partition++) messages.push({ partition, key: null, value: `${partition}:${i}` });
+      }
+      await produce(topic, messages);
+    }
+    return topic;
+  }
+
+  function start(topic: string, handler: BatchHandler): BatchConsumer {
+    const sut = new BatchConsumer(
+      kafka,
+      {
+        groupId: uniqueName('batch-consumer-group'),
+        topics: [topic],
+        // Small fetches, so each partition comes in many batches.
+        maxBytesPerPartition: 1_024,
+        maxBytes: 1_024 * PARTITIONS,
+        partitionsConsumedConcurrently: PARTITIONS,
+        sessionTimeoutMs: 10_000,
+        startOffsets: async () => [],
+      },
+      createLogger({ level: 'silent' }),
+    );
+    void sut.start(handler);
+    return sut;
+  }
+
+  function record(batch: ConsumedBatch, startedAt: number, ok: boolean): Handled {
+    return {
+      partition: batch.partition,
+      first: Number(batch.messages[0]!.offset),
+      last: Number(batch.messages[batch.messages.length - 1]!.offset),
+      startedAt,
+      endedAt: performance.now(),
+      ok,
+    };
+  }
+
+  /** Offsets stored per partition, in the order the batches were stored. */
+  function storedOffsets(handled: Handled[], partition: number): number[] {
+    return handled
+      .filter((entry) => entry.partition === partition && entry.ok)
+      .flatMap((entry) => Array.from({ length: entry.last - entry.first + 1 }, (_, i) => entry.first + i));
+  }
+
+  const everyOffset = Array.from({ length: PER_PARTITION }, (_, i) => i);
+
+  it("hands each partition's batches over in order, one at a time, while partitions overlap", async () => {
+    const topic = await filledTopic();
+    const handled: Handled[] = [];
+    consumer = start(topic, async (batch) => {
+      const startedAt = performance.now();
+      await sleep(15);
+      handled.push(record(batch, startedAt, true));
+    });
+
+    await waitFor('every message handled', () => (handled.reduce((n, entry) => n + entry.last - entry.first + 1, 0) >= PARTITIONS * PER_PARTITION ? true : undefined), {
+      timeoutMs: 60_000,
+    });
+
+    for (let partition = 0; partition < PARTITIONS; partition++) {
+      expect(storedOffsets(handled, partition)).toEqual(everyOffset);
+      const batches = handled.filter((entry) => entry.partition === partition);
+      expect(batches.length).toBeGreaterThanOrEqual(4);
+      for (let i = 1; i < batches.length; i++) expect(batches[i]!.startedAt).toBeGreaterThanOrEqual(batches[i - 1]!.endedAt);
+    }
+    const overlapping = handled.some((a) => handled.some((b) => a.partition !== b.partition && a.startedAt < b.endedAt && b.startedAt < a.endedAt));
+    expect(overlapping).toBe(true);
+  });
+
+  it('reads a partition again from a batch whose handler failed, and hands over nothing after it first', async () => {
+    const topic = await filledTopic();
+    const handled: Handled[] = [];
+    let failed: Handled | undefined;
+    consumer = start(topic, async (batch) => {
+      const startedAt = performance.now();
+      await sleep(5);
+      // The first batch of partition 1 that starts past offset 200 fails once.
+      if (!failed && batch.partition === 1 && Number(batch.messages[0]!.offset) > 200) {
+        failed = record(batch, startedAt, false);
+        handled.push(failed);
+        throw new Error('not stored');
+      }
+      handled.push(record(batch, startedAt, true));
+    });
+
+    await waitFor('every message stored', () => (PARTITIONS * PER_PARTITION <= handled.filter((e) => e.ok).reduce((n, e) => n + e.last - e.first + 1, 0) ? true : undefined), {
+      timeoutMs: 60_000,
+    });
+
+    for (let partition = 0; partition < PARTITIONS; partition++) expect(storedOffsets(handled, partition)).toEqual(everyOffset);
+    // Partition 1: the batch after the failure starts where the failed one started.
+    const partition1 = handled.filter((entry) => entry.partition === 1);
+    const after = partition1[partition1.indexOf(failed!) + 1]!;
+    expect(after).toMatchObject({ first: failed!.first, ok: true });
+  });
+
+  it('stops only after the batch in work is done', async () => {
+    const topic = await filledTopic();
+    let inWork = 0;
+    let done = 0;
+    consumer = start(topic, async () => {
+      inWork++;
+      await sleep(300);
+      done++;
+    });
+    await waitFor('a batch in work', () => (inWork > 0 ? true : undefined), { timeoutMs: 30_000 });
+
+    await consumer.stop();
+    consumer = undefined;
+
+    expect(done).toBe(inWork);
+  });
+});
