@@ -188,6 +188,8 @@ export class BatchConsumer {
 
   private async afterStored(topic: string, partition: number, last: string): Promise<void> {
     this.lastBatchAt = Date.now();
+    // A batch stored after its partition went to another member: that member's commits count.
+    if (!this.assigned.some((entry) => entry.topic === topic && entry.partition === partition)) return;
     // Kafka's committed offset only feeds lag monitoring; a failure here loses nothing.
     await this.consumer
       ?.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }])

@@ -2,7 +2,7 @@ import { createLogger } from '../../src/common/logger';
 import { BatchConsumer, type BatchHandler, type ConsumedBatch } from '../../src/kafka/batch-consumer';
 import { KafkaAdapter } from '../../src/kafka/kafka.adapter';
 import { produce } from '../support/kafka-io';
-import { createTopics, uniqueName } from '../support/service';
+import { createTopics, testKafka, uniqueName } from '../support/service';
 import { waitFor } from '../support/wait-for';
 
 const PARTITIONS = 3;
@@ -43,11 +43,11 @@ describe(BatchConsumer.name, () => {
     return topic;
   }
 
-  function start(topic: string, handler: BatchHandler): BatchConsumer {
+  function start(topic: string, handler: BatchHandler, groupId = uniqueName('batch-consumer-group')): BatchConsumer {
     const sut = new BatchConsumer(
       kafka,
       {
-        groupId: uniqueName('batch-consumer-group'),
+        groupId,
         topics: [topic],
         // Small fetches, so each partition comes in many batches.
         maxBytesPerPartition: 1_024,
@@ -82,14 +82,19 @@ describe(BatchConsumer.name, () => {
 
   const everyOffset = Array.from({ length: PER_PARTITION }, (_, i) => i);
 
-  it("hands each partition's batches over in order, one at a time, while partitions overlap", async () => {
+  it("hands each partition's batches over in order, one at a time, while partitions overlap, and commits in Kafka behind them", async () => {
     const topic = await filledTopic();
+    const groupId = uniqueName('batch-consumer-group');
     const handled: Handled[] = [];
-    consumer = start(topic, async (batch) => {
-      const startedAt = performance.now();
-      await sleep(15);
-      handled.push(record(batch, startedAt, true));
-    });
+    consumer = start(
+      topic,
+      async (batch) => {
+        const startedAt = performance.now();
+        await sleep(15);
+        handled.push(record(batch, startedAt, true));
+      },
+      groupId,
+    );
 
     await waitFor('every message handled', () => (handled.reduce((n, entry) => n + entry.last - entry.first + 1, 0) >= PARTITIONS * PER_PARTITION ? true : undefined), {
       timeoutMs: 60_000,
@@ -103,6 +108,20 @@ describe(BatchConsumer.name, () => {
     }
     const overlapping = handled.some((a) => handled.some((b) => a.partition !== b.partition && a.startedAt < b.endedAt && b.startedAt < a.endedAt));
     expect(overlapping).toBe(true);
+
+    // Lag monitoring reads the group's offsets in Kafka: they follow the stored batches.
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      const committed = await waitFor('Kafka commits at the end of every partition', async () => {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        const byPartition = offsets!.partitions.map((entry) => Number(entry.offset)).sort();
+        return byPartition.every((offset) => offset === PER_PARTITION) && byPartition.length === PARTITIONS ? byPartition : undefined;
+      });
+      expect(committed).toEqual(Array(PARTITIONS).fill(PER_PARTITION));
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('reads a partition again from a batch whose handler failed, and hands over nothing after it first', async () => {
