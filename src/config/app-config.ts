@@ -68,6 +68,7 @@ const envSchema = z.object({
   INGEST_MAX_BYTES_PER_PARTITION: int(1_048_576, 1_024),
   INGEST_MAX_MESSAGE_BYTES: int(1_048_576, 1_024),
   INGEST_PARTITIONS_CONCURRENCY: int(3, 1, 64),
+  INGEST_PAUSE_AFTER_MS: int(1_000, 50, 600_000),
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_MAX: int(10, 2, 200),
   MIGRATE_ON_START: bool(false),
@@ -113,6 +114,8 @@ export interface AppConfig {
     maxMessageBytes: number;
     /** Partitions whose batches are staged at the same time: decoding overlaps the database's work. */
     partitionsConcurrency: number;
+    /** A partition whose batch takes longer than this to stage is paused, so the others flow on. */
+    pauseAfterMs: number;
   };
   database: { url: string; poolMax: number; migrateOnStart: boolean };
   caac: {
@@ -187,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       maxBytesPerPartition: e.INGEST_MAX_BYTES_PER_PARTITION,
       maxMessageBytes: e.INGEST_MAX_MESSAGE_BYTES,
       partitionsConcurrency: e.INGEST_PARTITIONS_CONCURRENCY,
+      pauseAfterMs: e.INGEST_PAUSE_AFTER_MS,
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, migrateOnStart: e.MIGRATE_ON_START },
     caac: {

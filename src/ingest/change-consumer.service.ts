@@ -72,6 +72,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
         // and one fetch brings at most two partitions' worth (the broker takes partitions in turn).
         maxBytes: kafka.maxBytesPerPartition * 2,
         partitionsConsumedConcurrently: kafka.partitionsConcurrency,
+        pauseAfterMs: kafka.pauseAfterMs,
         sessionTimeoutMs: kafka.sessionTimeoutMs,
         startOffsets: (partitions) => this.offsets.find(kafka.groupId, partitions),
       },

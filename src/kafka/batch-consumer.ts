@@ -40,12 +40,17 @@ export interface BatchConsumerOptions {
   topics: string[];
   maxBytesPerPartition: number;
   maxBytes: number;
+  /** Partitions with a batch in work at once (each holds a database connection while it is stored). */
   partitionsConsumedConcurrently: number;
   sessionTimeoutMs: number;
   /** Where to start each newly assigned partition: the offsets kept in Postgres win over Kafka's. */
   startOffsets(partitions: Array<{ topic: string; partition: number }>): Promise<TopicPartitionOffset[]>;
+  /** A partition whose batch in work takes longer than this is paused, so the others flow on. */
+  pauseAfterMs: number;
 }
 
+/** How long a fetch waits on the broker for data, and so how soon a resumed partition is fetched again when all were paused. */
+const MAX_FETCH_WAIT_MS = 1_000;
 
 /**
  * A batch consumer over kafkajs with manual offsets: offsets move only when the handler resolved,
@@ -87,6 +92,7 @@ export class BatchConsumer {
       heartbeatInterval: Math.floor(this.options.sessionTimeoutMs / 10),
       maxBytesPerPartition: this.options.maxBytesPerPartition,
       maxBytes: this.options.maxBytes,
+      maxWaitTimeInMs: MAX_FETCH_WAIT_MS,
       allowAutoTopicCreation: false,
       retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
     });
@@ -141,16 +147,29 @@ export class BatchConsumer {
   /**
    * Hands the batch to its partition's lane and returns once the partition's previous batch is
    * done, so kafkajs fetches the next batches while this one is written: fetching, decoding and
-   * writing overlap instead of taking turns. Each partition still has at most one batch in work,
-   * and its batches are handled in order. kafkajs moves its fetch position past the batch at once;
-   * if the handler then fails (the partition was taken away, or the consumer is stopping), the
-   * partition is sought back to the failed batch and the batches fetched after it are dropped, so
-   * nothing after a failed batch is applied before it.
+   * writing overlap instead of taking turns. Each partition has at most one batch in work, and its
+   * batches are handled in order. kafkajs moves its fetch position past the batch at once; if the
+   * handler then fails (the partition was taken away, or the consumer is stopping), the partition
+   * is sought back to the failed batch and the batches fetched after it are dropped, so nothing
+   * after a failed batch is applied before it.
+   *
+   * Backpressure: while the previous batch is in work, or `partitionsConsumedConcurrently`
+   * partitions have one, this batch waits, and so does kafkajs's next fetch. When the previous
+   * batch of the partition takes longer than `pauseAfterMs` (Postgres slow or down, the batch
+   * retrying), the partition is paused and this batch left unresolved, so the other partitions are
+   * fetched on; the partition resumes, from this batch, when its lane is free.
    */
   private async handleBatch(payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
     const { batch } = payload;
     const lane = `${batch.topic}|${batch.partition}`;
-    await this.lanes.get(lane);
+    const previous = this.lanes.get(lane);
+    if (previous !== undefined && !(await settlesWithin(previous, this.options.pauseAfterMs))) {
+      const partition = [{ topic: batch.topic, partitions: [batch.partition] }];
+      this.consumer!.pause(partition);
+      void previous.finally(() => this.consumer?.resume(partition));
+      return;
+    }
+    while (this.lanes.size >= this.options.partitionsConsumedConcurrently) await Promise.race(this.lanes.values());
     // A failed batch before this one sought the partition back, which makes this one stale.
     if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale() || this.stopping) return;
 
@@ -194,5 +213,18 @@ export class BatchConsumer {
     await this.consumer
       ?.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }])
       .catch((error: Error) => this.logger.warn({ err: error }, 'Kafka offset commit failed (monitoring only)'));
+  }
+}
+
+/** True when `promise` settles within `ms`; it must not reject. */
+async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

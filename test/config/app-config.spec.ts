@@ -45,6 +45,7 @@ describe(loadConfig.name, () => {
       maxBytesPerPartition: 1_048_576,
       maxMessageBytes: 1_048_576,
       partitionsConcurrency: 3,
+      pauseAfterMs: 1_000,
     });
     expect(sut.database).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/caac', poolMax: 10, migrateOnStart: false });
     expect(sut.caac).toMatchObject({ importRatePerWindow: 15, importMaxRows: 10_000, rateWindowMs: 60_000 });
@@ -72,6 +73,7 @@ describe(loadConfig.name, () => {
     ['CAAC_IMPORT_MAX_ROWS', 'ten', /^CAAC_IMPORT_MAX_ROWS: must be a whole number/],
     ['FLUSH_INTERVAL_MS', '-1', /^FLUSH_INTERVAL_MS: must be at least 0/],
     ['HTTP_PORT', '70000', /^HTTP_PORT: must be at most 65535/],
+    ['INGEST_PAUSE_AFTER_MS', '10', /^INGEST_PAUSE_AFTER_MS: must be at least 50/],
     ['MIGRATE_ON_START', 'maybe', /^MIGRATE_ON_START: must be true or false/],
     ['DEFAULT_PHONE_REGION', 'XX', /^DEFAULT_PHONE_REGION: must be an ISO 3166 region code/],
     ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN: must be at least 16 characters/],

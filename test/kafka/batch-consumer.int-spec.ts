@@ -43,7 +43,11 @@ describe(BatchConsumer.name, () => {
     return topic;
   }
 
-  function start(topic: string, handler: BatchHandler, groupId = uniqueName('batch-consumer-group')): BatchConsumer {
+  function start(
+    topic: string,
+    handler: BatchHandler,
+    { groupId = uniqueName('batch-consumer-group'), pauseAfterMs = 1_000 }: { groupId?: string; pauseAfterMs?: number } = {},
+  ): BatchConsumer {
     const sut = new BatchConsumer(
       kafka,
       {
@@ -54,6 +58,7 @@ describe(BatchConsumer.name, () => {
         maxBytes: 1_024 * PARTITIONS,
         partitionsConsumedConcurrently: PARTITIONS,
         sessionTimeoutMs: 10_000,
+        pauseAfterMs,
         startOffsets: async () => [],
       },
       createLogger({ level: 'silent' }),
@@ -93,7 +98,7 @@ describe(BatchConsumer.name, () => {
         await sleep(15);
         handled.push(record(batch, startedAt, true));
       },
-      groupId,
+      { groupId },
     );
 
     await waitFor('every message handled', () => (handled.reduce((n, entry) => n + entry.last - entry.first + 1, 0) >= PARTITIONS * PER_PARTITION ? true : undefined), {
@@ -149,6 +154,41 @@ describe(BatchConsumer.name, () => {
     const partition1 = handled.filter((entry) => entry.partition === 1);
     const after = partition1[partition1.indexOf(failed!) + 1]!;
     expect(after).toMatchObject({ first: failed!.first, ok: true });
+  });
+
+  it('pauses a partition whose batch is slow, and the other partitions flow on meanwhile', async () => {
+    const topic = await filledTopic();
+    const handled: Handled[] = [];
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let stuck: Handled | undefined;
+    consumer = start(
+      topic,
+      async (batch) => {
+        const startedAt = performance.now();
+        // Partition 0's second batch hangs (as if Postgres did) until the others are done.
+        if (batch.partition === 0 && Number(batch.messages[0]!.offset) > 0 && !stuck) {
+          stuck = record(batch, startedAt, true);
+          await released;
+        }
+        handled.push(record(batch, startedAt, true));
+      },
+      { pauseAfterMs: 200 },
+    );
+
+    try {
+      await waitFor('partitions 1 and 2 done while partition 0 hangs', () =>
+        storedOffsets(handled, 1).length === PER_PARTITION && storedOffsets(handled, 2).length === PER_PARTITION ? true : undefined,
+      );
+      expect(stuck).toBeDefined();
+      expect(handled.filter((entry) => entry.partition === 0 && entry.first >= stuck!.first)).toEqual([]);
+    } finally {
+      release();
+    }
+    await waitFor('partition 0 done', () => (storedOffsets(handled, 0).length === PER_PARTITION ? true : undefined));
+    for (let partition = 0; partition < PARTITIONS; partition++) expect(storedOffsets(handled, partition)).toEqual(everyOffset);
   });
 
   it('stops only after the batch in work is done', async () => {
