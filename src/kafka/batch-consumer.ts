@@ -62,6 +62,8 @@ export class BatchConsumer {
   private assigned: Array<{ topic: string; partition: number }> = [];
   private stopping = false;
   private lastBatchAt: number | undefined;
+  /** Partitions ("topic|partition") paused until their batch in work settles. */
+  private readonly paused = new Set<string>();
   /** Per partition ("topic|partition"), the batch being stored; settles, never rejects. */
   private readonly lanes = new Map<string, Promise<void>>();
 
@@ -80,6 +82,8 @@ export class BatchConsumer {
       groupId: this.options.groupId,
       joined: this.joined(),
       partitions: this.assigned.length,
+      // Paused for backpressure: their batches take longer than pauseAfterMs to store.
+      paused: this.paused.size,
       lastBatchAt: this.lastBatchAt ? new Date(this.lastBatchAt).toISOString() : null,
     };
   }
@@ -166,7 +170,11 @@ export class BatchConsumer {
     if (previous !== undefined && !(await settlesWithin(previous, this.options.pauseAfterMs))) {
       const partition = [{ topic: batch.topic, partitions: [batch.partition] }];
       this.consumer!.pause(partition);
-      void previous.finally(() => this.consumer?.resume(partition));
+      this.paused.add(lane);
+      void previous.finally(() => {
+        this.paused.delete(lane);
+        this.consumer?.resume(partition);
+      });
       return;
     }
     while (this.lanes.size >= this.options.partitionsConsumedConcurrently) await Promise.race(this.lanes.values());

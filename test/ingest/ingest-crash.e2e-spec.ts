@@ -1,10 +1,10 @@
 import type { Client } from 'pg';
 import { migratedDatabase } from '../support/database';
-import { highWatermarks, produce, readTopic } from '../support/kafka-io';
+import { produce, readTopic } from '../support/kafka-io';
+import { pendingValues, waitUntilStaged } from '../support/pipeline';
 import { generateStream, seededRandom } from '../support/profile-events';
 import { createTopics, uniqueName } from '../support/service';
 import { ServiceProcess } from '../support/service-process';
-import { waitFor } from '../support/wait-for';
 
 const PARTITIONS = 3;
 const SEED = 4242;
@@ -58,25 +58,10 @@ describe('ingest under SIGKILL', () => {
       }
     }
 
-    const high = await highWatermarks(topic);
-    await waitFor(
-      'every partition stored up to its high watermark',
-      async () => {
-        const { rows } = await db.query(`SELECT partition, next_offset::text AS next FROM consumer_offset WHERE group_id = $1`, [groupId]);
-        const stored = new Map(rows.map((row: { partition: number; next: string }) => [row.partition, BigInt(row.next)]));
-        return [...high].every(([partition, offset]) => offset === 0n || stored.get(partition) === offset) ? true : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 500 },
-    );
+    await waitUntilStaged(db, topic, 90_000);
 
     expect(kills).toBe(3);
-    const { rows } = await db.query(`SELECT key_value, fields FROM pending_change WHERE key_type = 'customer_id'`);
-    const pending = new Map(
-      rows.map((row: { key_value: string; fields: Record<string, { v: unknown }> }) => [
-        row.key_value,
-        Object.fromEntries(Object.entries(row.fields).map(([field, stamped]) => [field, stamped.v])),
-      ]),
-    );
+    const pending = await pendingValues(db);
     expect(pending.size).toBe(stream.expected.size);
     for (const [customerId, fields] of stream.expected) expect([customerId, pending.get(customerId)]).toEqual([customerId, fields]);
 

@@ -2,10 +2,10 @@ import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
 import { DEAD_LETTER_HEADER } from '../../src/dead-letter/dead-letter';
 import { migratedDatabase } from '../support/database';
-import { highWatermarks, produce, readTopic } from '../support/kafka-io';
+import { produce, readTopic } from '../support/kafka-io';
+import { pendingValues, waitUntilStaged } from '../support/pipeline';
 import { generateStream } from '../support/profile-events';
 import { createTopics, startService, testConfig, uniqueName } from '../support/service';
-import { waitFor } from '../support/wait-for';
 
 const PARTITIONS = 3;
 
@@ -38,39 +38,13 @@ describe('ingest from Kafka into pending changes', () => {
     await drop?.();
   });
 
-  async function storedOffsets(): Promise<Map<number, bigint>> {
-    const { rows } = await db.query(
-      `SELECT partition, next_offset::text AS next FROM consumer_offset WHERE group_id = $1 AND topic = $2`,
-      [groupId, topic],
-    );
-    return new Map(rows.map((row: { partition: number; next: string }) => [row.partition, BigInt(row.next)]));
-  }
-
-  async function pendingState(): Promise<Map<string, Record<string, unknown>>> {
-    const { rows } = await db.query(`SELECT key_value, fields FROM pending_change WHERE key_type = 'customer_id'`);
-    return new Map(
-      rows.map((row: { key_value: string; fields: Record<string, { v: unknown }> }) => [
-        row.key_value,
-        Object.fromEntries(Object.entries(row.fields).map(([field, stamped]) => [field, stamped.v])),
-      ]),
-    );
-  }
-
   it('ends with pending changes equal to the newest value per field, and every bad event dead-lettered', async () => {
     const stream = generateStream({ seed: 20261128, events: 4_000, contacts: 300, partitions: PARTITIONS });
 
     await produce(topic, stream.messages);
-    const high = await highWatermarks(topic);
-    await waitFor(
-      'every partition stored up to its high watermark',
-      async () => {
-        const stored = await storedOffsets();
-        return [...high].every(([partition, offset]) => offset === 0n || stored.get(partition) === offset) ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 250 },
-    );
+    await waitUntilStaged(db, topic);
 
-    const pending = await pendingState();
+    const pending = await pendingValues(db);
     expect(pending.size).toBe(stream.expected.size);
     for (const [customerId, fields] of stream.expected) expect([customerId, pending.get(customerId)]).toEqual([customerId, fields]);
 
@@ -92,17 +66,13 @@ describe('ingest from Kafka into pending changes', () => {
   });
 
   it('changes nothing when the same events are delivered again', async () => {
-    const before = await pendingState();
+    const before = await pendingValues(db);
     const replay = generateStream({ seed: 20261128, events: 4_000, contacts: 300, partitions: PARTITIONS });
 
     // The same events again, at new offsets (a producer retrying, or a replayed topic).
     await produce(topic, replay.messages.filter((m) => !m.bad));
-    const high = await highWatermarks(topic);
-    await waitFor('the replay stored', async () => {
-      const stored = await storedOffsets();
-      return [...high].every(([partition, offset]) => offset === 0n || stored.get(partition) === offset) ? true : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    await waitUntilStaged(db, topic);
 
-    await expect(pendingState()).resolves.toEqual(before);
+    await expect(pendingValues(db)).resolves.toEqual(before);
   });
 });

@@ -30,3 +30,14 @@ export async function waitUntilImported(db: Client, timeoutMs = 120_000): Promis
     { timeoutMs, intervalMs: 250 },
   );
 }
+
+/** The values staged per customer_id (stamps dropped), to compare with a stream's reference model. */
+export async function pendingValues(db: Client): Promise<Map<string, Record<string, unknown>>> {
+  const { rows } = await db.query(`SELECT key_value, fields FROM pending_change WHERE key_type = 'customer_id'`);
+  return new Map(
+    rows.map((row: { key_value: string; fields: Record<string, { v: unknown }> }) => [
+      row.key_value,
+      Object.fromEntries(Object.entries(row.fields).map(([field, stamped]) => [field, stamped.v])),
+    ]),
+  );
+}
