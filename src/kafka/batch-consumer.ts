@@ -23,8 +23,8 @@ export interface BatchContext {
 }
 
 /**
- * Handles one partition's batch. Resolving means the batch is durable and consumption may move
- * past it; rejecting leaves the offsets where they were, so the same messages come again.
+ * Handles one partition's batch. Resolving means the batch is durable; rejecting means it is not,
+ * and the partition is read again from the batch, so the same messages come again.
  */
 export type BatchHandler = (batch: ConsumedBatch, context: BatchContext) => Promise<void>;
 
@@ -53,8 +53,9 @@ export interface BatchConsumerOptions {
 const MAX_FETCH_WAIT_MS = 1_000;
 
 /**
- * A batch consumer over kafkajs with manual offsets: offsets move only when the handler resolved,
- * and Kafka's committed offsets are updated afterwards for lag monitoring (Postgres is the truth).
+ * A batch consumer over kafkajs with manual offsets: the handler stores each batch with its offsets
+ * (Postgres is the truth, and on assignment each partition is sought to what it stored); Kafka's
+ * committed offsets follow a stored batch, for lag monitoring only.
  */
 export class BatchConsumer {
   private consumer: Consumer | undefined;
@@ -173,7 +174,8 @@ export class BatchConsumer {
       this.paused.add(lane);
       void previous.finally(() => {
         this.paused.delete(lane);
-        this.consumer?.resume(partition);
+        // Stopped meanwhile: kafkajs then has no group to resume in, and nothing is fetched anyway.
+        if (!this.stopping) this.consumer?.resume(partition);
       });
       return;
     }
