@@ -67,7 +67,7 @@ const envSchema = z.object({
     .default('caac-sync.dlq'),
   INGEST_MAX_BYTES_PER_PARTITION: int(1_048_576, 1_024),
   INGEST_MAX_MESSAGE_BYTES: int(1_048_576, 1_024),
-  INGEST_PARTITIONS_CONCURRENCY: int(3, 1, 64),
+  INGEST_PARTITIONS_CONCURRENCY: int(2, 1, 64),
   INGEST_PAUSE_AFTER_MS: int(1_000, 50, 600_000),
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_MAX: int(10, 2, 200),

@@ -44,7 +44,7 @@ describe(loadConfig.name, () => {
       dlqTopic: 'caac-sync.dlq',
       maxBytesPerPartition: 1_048_576,
       maxMessageBytes: 1_048_576,
-      partitionsConcurrency: 3,
+      partitionsConcurrency: 2,
       pauseAfterMs: 1_000,
     });
     expect(sut.database).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/caac', poolMax: 10, migrateOnStart: false });
