@@ -196,6 +196,8 @@ export class BatchConsumer {
         if (this.lanes.get(lane) === work) this.lanes.delete(lane);
       });
     this.lanes.set(lane, work);
+    // TRICKY: this moves kafkajs's fetch position, not what is stored: the batch may still fail, and
+    // then readAgainFrom seeks back to it before anything fetched after it can be handed over.
     payload.resolveOffset(last);
   }
 
