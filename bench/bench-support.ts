@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import { createDataSource, runMigrations } from '../src/store/data-source';
 import { seededRandom } from '../scripts/crm/crm-generator';
 
 export const REPO = resolve(__dirname, '..');
@@ -20,7 +22,7 @@ export function startPostgres(): void {
   if (!process.env.DATABASE_URL) execFileSync('bash', [resolve(REPO, 'docker/postgres.sh'), 'ensure'], { stdio: 'inherit' });
 }
 
-export async function createDatabase(name: string): Promise<string> {
+async function createDatabase(name: string): Promise<string> {
   const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
   await admin.connect();
   try {
@@ -32,6 +34,15 @@ export async function createDatabase(name: string): Promise<string> {
   const url = new URL(ADMIN_DATABASE_URL);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** A new database with the service's schema, and a connection pool of `poolMax` to it. */
+export async function createMigratedDatabase(name: string, poolMax: number): Promise<{ url: string; dataSource: DataSource }> {
+  const url = await createDatabase(name);
+  const dataSource = createDataSource({ url, poolMax });
+  await dataSource.initialize();
+  await runMigrations(dataSource);
+  return { url, dataSource };
 }
 
 export async function dropDatabase(name: string): Promise<void> {

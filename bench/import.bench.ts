@@ -14,8 +14,7 @@ import { resolve } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { Client } from 'pg';
 import { startSandbox } from '../src/sandbox/sandbox.server';
-import { createDataSource, runMigrations } from '../src/store/data-source';
-import { createDatabase, dropDatabase, KAFKA_BROKERS, REPO, startInfrastructure } from './bench-support';
+import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, REPO, startInfrastructure } from './bench-support';
 
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 100_000);
 const TRICKLE_S = Number(process.env.BENCH_TRICKLE_S ?? 40);
@@ -79,10 +78,7 @@ async function sandboxLog(url: string): Promise<{ requests: Request[]; tasks: Ta
 async function main(): Promise<void> {
   startInfrastructure();
   const sandbox = await startSandbox({ port: 0, testApi: true, rateWindowMs: WINDOW_MS, ratePerWindow: RATE, taskMinMs: TASK_MIN_MS, taskMsPerRow: TASK_MS_PER_ROW });
-  const url = await createDatabase(DATABASE);
-  const dataSource = createDataSource({ url, poolMax: 1 });
-  await dataSource.initialize();
-  await runMigrations(dataSource);
+  const { url, dataSource } = await createMigratedDatabase(DATABASE, 1);
   await dataSource.destroy();
   const admin = kafka.admin();
   await admin.connect();

@@ -12,10 +12,9 @@ import { readFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { coalesceBatch, type RawMessage } from '../src/ingest/batch-coalescer';
 import { createProfileChangeDecoder } from '../src/ingest/decoders/profile-change.v1.decoder';
-import { createDataSource, runMigrations } from '../src/store/data-source';
 import { PendingChangeRepository, type StagedChange } from '../src/store/pending-change.repository';
 import { toStored } from '../src/store/stored-patch';
-import { createDatabase, dropDatabase, profileChangeEvents, startPostgres } from './bench-support';
+import { createMigratedDatabase, dropDatabase, profileChangeEvents, startPostgres } from './bench-support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 100_000);
@@ -76,11 +75,8 @@ async function postgresCpuPerRow(dataSource: DataSource, staged: StagedChange[][
 
 async function main(): Promise<void> {
   startPostgres();
-  const url = await createDatabase(DATABASE);
   // One connection, so every statement runs on the one backend whose CPU is read.
-  const dataSource = createDataSource({ url, poolMax: 1 });
-  await dataSource.initialize();
-  await runMigrations(dataSource);
+  const { dataSource } = await createMigratedDatabase(DATABASE, 1);
   try {
     log(`generating ${EVENTS} events over ${CONTACTS} contacts (Zipf) in ${PARTITIONS} partitions`);
     const { batches, batchEvents } = partitionBatches();

@@ -9,8 +9,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
-import { createDataSource, runMigrations } from '../src/store/data-source';
-import { createDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, profileChangeEvents, REPO, startInfrastructure } from './bench-support';
+import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, profileChangeEvents, REPO, startInfrastructure } from './bench-support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 100_000);
@@ -110,10 +109,7 @@ async function ingest(url: string): Promise<{ eventsPerS: number; peakRssMb: num
 
 async function main(): Promise<void> {
   startInfrastructure();
-  const url = await createDatabase(DATABASE);
-  const dataSource = createDataSource({ url, poolMax: 1 });
-  await dataSource.initialize();
-  await runMigrations(dataSource);
+  const { url, dataSource } = await createMigratedDatabase(DATABASE, 1);
   await dataSource.destroy();
 
   log(`producing ${EVENTS} events over ${CONTACTS} contacts (Zipf) to ${TOPIC} (${PARTITIONS} partitions)`);

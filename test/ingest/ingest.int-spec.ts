@@ -3,7 +3,7 @@ import type { Client } from 'pg';
 import { DEAD_LETTER_HEADER } from '../../src/dead-letter/dead-letter';
 import { migratedDatabase } from '../support/database';
 import { produce, readTopic } from '../support/kafka-io';
-import { pendingValues, waitUntilStaged } from '../support/pipeline';
+import { expectStagedAsModel, pendingValues, waitUntilStaged } from '../support/pipeline';
 import { generateStream } from '../support/profile-events';
 import { createTopics, startService, testConfig, uniqueName } from '../support/service';
 
@@ -44,9 +44,7 @@ describe('ingest from Kafka into pending changes', () => {
     await produce(topic, stream.messages);
     await waitUntilStaged(db, topic);
 
-    const pending = await pendingValues(db);
-    expect(pending.size).toBe(stream.expected.size);
-    for (const [customerId, fields] of stream.expected) expect([customerId, pending.get(customerId)]).toEqual([customerId, fields]);
+    await expectStagedAsModel(db, stream);
 
     const letters = await readTopic(dlqTopic, stream.badCount);
     expect(letters).toHaveLength(stream.badCount);

@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
-import { highWatermarks } from './kafka-io';
+import { highWatermarks, readTopic, type ReadMessage } from './kafka-io';
+import type { GeneratedStream } from './profile-events';
 import { waitFor } from './wait-for';
 
 /** Waits until the service has stored every partition of `topic` up to its current end. */
@@ -40,4 +41,29 @@ export async function pendingValues(db: Client): Promise<Map<string, Record<stri
       Object.fromEntries(Object.entries(row.fields).map(([field, stamped]) => [field, stamped.v])),
     ]),
   );
+}
+
+/** Asserts that the staged values are the stream's reference model, contact by contact. */
+export async function expectStagedAsModel(db: Client, stream: GeneratedStream): Promise<void> {
+  const pending = await pendingValues(db);
+  expect(pending.size).toBe(stream.expected.size);
+  for (const [customerId, fields] of stream.expected) expect([customerId, pending.get(customerId)]).toEqual([customerId, fields]);
+}
+
+/**
+ * Reads the dead-letter topic until every bad event of the stream is there, and returns the letters
+ * with the bad events' values (base64). Dead letters are at least once: a batch whose letters went
+ * out before its transaction failed (a kill, Postgres gone) sends them again.
+ */
+export async function readEveryDeadLetter(
+  dlqTopic: string,
+  stream: GeneratedStream,
+  timeoutMs: number,
+): Promise<{ letters: ReadMessage[]; bad: Set<string> }> {
+  const bad = new Set(stream.messages.filter((m) => m.bad).map((m) => m.value.toString('base64')));
+  const letters = await readTopic(dlqTopic, stream.badCount, timeoutMs, (read) => {
+    const received = new Set(read.map((letter) => letter.value!.toString('base64')));
+    return [...bad].every((value) => received.has(value));
+  });
+  return { letters, bad };
 }
