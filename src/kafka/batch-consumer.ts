@@ -159,27 +159,20 @@ export class BatchConsumer {
    * after a failed batch is applied before it.
    *
    * Backpressure: while the previous batch is in work, or `partitionsConsumedConcurrently`
-   * partitions have one, this batch waits, and so does kafkajs's next fetch. When the previous
-   * batch of the partition takes longer than `pauseAfterMs` (Postgres slow or down, the batch
-   * retrying), the partition is paused and this batch left unresolved, so the other partitions are
-   * fetched on; the partition resumes, from this batch, when its lane is free.
+   * partitions have one, this batch waits, and so does kafkajs's next fetch, but never longer than
+   * `pauseAfterMs`: then (Postgres slow or down, batches retrying) the partition is paused and this
+   * batch left unresolved, so kafkajs goes on fetching the partitions that can move; the partition
+   * resumes, from this batch, when what it waited for is free.
    */
   private async handleBatch(payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
     const { batch } = payload;
     const lane = `${batch.topic}|${batch.partition}`;
     const previous = this.lanes.get(lane);
-    if (previous !== undefined && !(await settlesWithin(previous, this.options.pauseAfterMs))) {
-      const partition = [{ topic: batch.topic, partitions: [batch.partition] }];
-      this.consumer!.pause(partition);
-      this.paused.add(lane);
-      void previous.finally(() => {
-        this.paused.delete(lane);
-        // Stopped meanwhile: kafkajs then has no group to resume in, and nothing is fetched anyway.
-        if (!this.stopping) this.consumer?.resume(partition);
-      });
-      return;
+    if (previous !== undefined && !(await settlesWithin(previous, this.options.pauseAfterMs))) return this.pauseUntil(previous, batch);
+    while (this.lanes.size >= this.options.partitionsConsumedConcurrently) {
+      const aLaneFree = Promise.race(this.lanes.values());
+      if (!(await settlesWithin(aLaneFree, this.options.pauseAfterMs))) return this.pauseUntil(aLaneFree, batch);
     }
-    while (this.lanes.size >= this.options.partitionsConsumedConcurrently) await Promise.race(this.lanes.values());
     // A failed batch before this one sought the partition back, which makes this one stale.
     if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale() || this.stopping) return;
 
@@ -199,6 +192,22 @@ export class BatchConsumer {
     // TRICKY: this moves kafkajs's fetch position, not what is stored: the batch may still fail, and
     // then readAgainFrom seeks back to it before anything fetched after it can be handed over.
     payload.resolveOffset(last);
+  }
+
+  /**
+   * Leaves the batch unresolved and pauses its partition until `free` settles; kafkajs fetches the
+   * other partitions meanwhile, and this one again from the same batch once it is resumed.
+   */
+  private pauseUntil(free: Promise<void>, batch: EachBatchPayload['batch']): void {
+    const lane = `${batch.topic}|${batch.partition}`;
+    const partition = [{ topic: batch.topic, partitions: [batch.partition] }];
+    this.consumer!.pause(partition);
+    this.paused.add(lane);
+    void free.finally(() => {
+      this.paused.delete(lane);
+      // Stopped meanwhile: kafkajs then has no group to resume in, and nothing is fetched anyway.
+      if (!this.stopping) this.consumer?.resume(partition);
+    });
   }
 
   /**

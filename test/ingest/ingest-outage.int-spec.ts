@@ -37,6 +37,8 @@ describe('ingest while Postgres is unreachable', () => {
         IMPORTER_ENABLED: 'false',
         INGEST_MAX_BYTES_PER_PARTITION: '8192', // many small batches, so some wait while Postgres is away
         INGEST_PAUSE_AFTER_MS: '200',
+        // Fewer than the partitions: a batch waiting for a free slot is paused too.
+        INGEST_PARTITIONS_CONCURRENCY: '2',
       }),
     );
   });

@@ -46,7 +46,11 @@ describe(BatchConsumer.name, () => {
   function start(
     topic: string,
     handler: BatchHandler,
-    { groupId = uniqueName('batch-consumer-group'), pauseAfterMs = 1_000 }: { groupId?: string; pauseAfterMs?: number } = {},
+    {
+      groupId = uniqueName('batch-consumer-group'),
+      pauseAfterMs = 1_000,
+      concurrency = PARTITIONS,
+    }: { groupId?: string; pauseAfterMs?: number; concurrency?: number } = {},
   ): BatchConsumer {
     const sut = new BatchConsumer(
       kafka,
@@ -56,7 +60,7 @@ describe(BatchConsumer.name, () => {
         // Small fetches, so each partition comes in many batches.
         maxBytesPerPartition: 1_024,
         maxBytes: 1_024 * PARTITIONS,
-        partitionsConsumedConcurrently: PARTITIONS,
+        partitionsConsumedConcurrently: concurrency,
         sessionTimeoutMs: 10_000,
         pauseAfterMs,
         startOffsets: async () => [],
@@ -188,6 +192,36 @@ describe(BatchConsumer.name, () => {
       release();
     }
     await waitFor('partition 0 done', () => (storedOffsets(handled, 0).length === PER_PARTITION ? true : undefined));
+    for (let partition = 0; partition < PARTITIONS; partition++) expect(storedOffsets(handled, partition)).toEqual(everyOffset);
+  });
+
+  it('pauses the partitions waiting for a free slot too, so fetching never stalls behind them', async () => {
+    const topic = await filledTopic();
+    const handled: Handled[] = [];
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // One slot, taken by a batch that hangs: every partition ends up paused, none blocks the fetcher.
+    consumer = start(
+      topic,
+      async (batch) => {
+        const startedAt = performance.now();
+        await released;
+        handled.push(record(batch, startedAt, true));
+      },
+      { pauseAfterMs: 200, concurrency: 1 },
+    );
+    try {
+      const status = await waitFor('every partition paused', () => (consumer!.status().paused === PARTITIONS ? consumer!.status() : undefined));
+      expect(status).toMatchObject({ paused: PARTITIONS, partitions: PARTITIONS });
+    } finally {
+      release();
+    }
+
+    await waitFor('every message handled', () =>
+      Array.from({ length: PARTITIONS }, (_, partition) => storedOffsets(handled, partition).length).every((n) => n === PER_PARTITION) ? true : undefined,
+    );
     for (let partition = 0; partition < PARTITIONS; partition++) expect(storedOffsets(handled, partition)).toEqual(everyOffset);
   });
 
