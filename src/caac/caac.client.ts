@@ -28,6 +28,15 @@ export const IMPORT_DEFAULT_BURST = 1;
 /** Default burst of the status bucket: a few polls may go back to back (several tasks watched). */
 export const STATUS_DEFAULT_BURST = 5;
 
+/**
+ * Keeps a durable note of every import request before it is sent, so that whoever imports next for
+ * the account (another instance after fail-over) knows how much of the rate window is spent.
+ * `record` must resolve only once the note is durable; if it rejects, the request is not sent.
+ */
+export interface ImportRequestRecorder {
+  record(): Promise<void>;
+}
+
 export interface CaacPaths {
   import: string;
   /** `{task_id}` is replaced by the (URL-encoded) task id. */
@@ -139,7 +148,10 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
   /** Milliseconds between two import requests, margin included. */
   readonly importIntervalMs: number;
   private readonly baseUrl: string;
+  /** The rolling window the import bucket keeps: the API's, stretched by the same margin as the interval. */
+  readonly importWindowMs: number;
   private readonly importBucket: TokenBucket;
+  private importRecorder: ImportRequestRecorder | undefined;
   private readonly statusBucket: TokenBucket;
   private readonly breaker: CircuitBreaker<[Call<unknown>], unknown>;
   private readonly attemptTimeoutMs: number;
@@ -166,7 +178,14 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
     this.attemptTimeoutMs = Math.min(options.requestTimeoutMs, options.breaker.timeoutMs ?? Infinity);
     const { requests, windowMs, burst = IMPORT_DEFAULT_BURST } = options.importRate;
     this.importIntervalMs = importIntervalMs(requests, windowMs);
-    this.importBucket = new TokenBucket(clock, { capacity: burst, intervalMs: this.importIntervalMs });
+    // Window = requests intervals: with the default burst of one the window never binds in one
+    // process, but it does with a larger burst and right after a takeover (seedImportRequests).
+    this.importWindowMs = requests * this.importIntervalMs;
+    this.importBucket = new TokenBucket(clock, {
+      capacity: burst,
+      intervalMs: this.importIntervalMs,
+      window: { limit: Math.max(1, Math.floor(requests)), windowMs: this.importWindowMs },
+    });
     this.statusBucket = new TokenBucket(clock, {
       capacity: options.statusRate.burst ?? Math.min(STATUS_DEFAULT_BURST, options.statusRate.requests),
       intervalMs: options.statusRate.windowMs / options.statusRate.requests,
@@ -199,6 +218,22 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
   /** Milliseconds until the next import request may go (0: now), for scheduling. */
   importWaitMs(): number {
     return this.importBucket.waitMs();
+  }
+
+  /**
+   * Every import request from now on is first recorded with `recorder` (write-ahead); a request
+   * whose record fails is not sent. Set once, by the importer, before it imports.
+   */
+  recordImportRequestsWith(recorder: ImportRequestRecorder): void {
+    this.importRecorder = recorder;
+  }
+
+  /**
+   * Charges the import bucket with requests sent `agesMs` ago by a previous importer of the account
+   * (a leader that just died), so that together they stay within the API's rolling window.
+   */
+  seedImportRequests(agesMs: readonly number[]): void {
+    this.importBucket.seed(agesMs);
   }
 
   /** Stops the breaker's timers. The client must not be used afterwards. */
@@ -244,6 +279,10 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
           async () => {
             this.failFastWhenOpen(call);
             await this.importBucket.take(signal);
+            // TRICKY: recorded after the token (the record's time is the send's) and before the
+            // request, so that a crash right after sending still leaves the record. Every attempt
+            // is recorded, 429s included: whether the API counts it is known only afterwards.
+            await this.importRecorder?.record();
             try {
               const accepted = await this.call(call);
               this.importThrottles = 0;

@@ -1,11 +1,14 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { CaacClient } from '../caac/caac.client';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CLOCK, type Clock } from '../common/clock';
 import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { withTimeout } from '../common/with-timeout';
 import { Metrics } from '../ops/metrics';
+import { ImportRequestLogRepository } from './import-request-log.repository';
 import { ImportScheduler } from './import-scheduler.service';
 
 /** A standby tries to become the importer this often; a leader checks its lock connection as often. */
@@ -16,12 +19,17 @@ const LOCK_CONNECT_TIMEOUT_MS = 5_000;
  * One importer per CAAC account across every instance (invariant 6): the instance holding the
  * account's Postgres advisory lock runs the scheduler; the others stand by and take over within
  * about a second of the leader's connection dying, because Postgres frees the lock with it.
+ *
+ * The API's rate window outlives a leader: every import request is recorded in Postgres before it
+ * is sent, and a new leader charges its client's bucket with the requests of the last window before
+ * it imports anything, so fail-over never puts a 16th request in a rolling minute.
  */
 @Injectable()
 export class ImporterLeader implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private leading = false;
+  private readonly requests: ImportRequestLogRepository;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -29,7 +37,12 @@ export class ImporterLeader implements OnApplicationBootstrap, BeforeApplication
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly scheduler: ImportScheduler,
     private readonly metrics: Metrics,
-  ) {}
+    private readonly client: CaacClient,
+    dataSource: DataSource,
+  ) {
+    this.requests = new ImportRequestLogRepository(dataSource, config.caac.account);
+    this.client.recordImportRequestsWith(this.requests);
+  }
 
   isLeader(): boolean {
     return this.leading;
@@ -76,6 +89,11 @@ export class ImporterLeader implements OnApplicationBootstrap, BeforeApplication
         ])
       ).rows as [{ locked: boolean }];
       if (!locked) return;
+      // TRICKY: before anything is imported. Ages come from the database's clock, which both
+      // leaders' records share; a failure here gives the lock up and the election tries again.
+      const ages = await this.requests.agesWithin(this.client.importWindowMs);
+      this.client.seedImportRequests(ages);
+      this.logger.info({ account: this.config.caac.account, recentImportRequests: ages.length, firstImportInMs: this.client.importWaitMs() }, 'import rate window taken over');
       await this.lead(lock);
     } finally {
       await lock.end().catch(() => undefined);

@@ -254,6 +254,43 @@ describe(CaacClient.name, () => {
       expect(gaps).toEqual([4_090, 4_090]);
     });
 
+    it('records every import attempt before sending it, retries and 429s included', async () => {
+      const sut = aSut({ retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000 } });
+      const events: string[] = [];
+      sut.recordImportRequestsWith({ record: async () => void events.push(`recorded ${events.length}`) });
+      server.answer = async () => {
+        events.push(`sent ${events.length}`);
+        return server.received.length === 1 ? { status: 409, body: { detail: 'an import is running' } } : accepted('t-2');
+      };
+
+      await expect(drive(clock, sut.importProfiles('customer_id', rows(1)), { stepMs: 100 })).resolves.toEqual({ taskId: 't-2' });
+
+      expect(events).toEqual(['recorded 0', 'sent 1', 'recorded 2', 'sent 3']);
+    });
+
+    it('sends nothing when the record of the request fails', async () => {
+      const sut = aSut();
+      sut.recordImportRequestsWith({ record: () => Promise.reject(new Error('database unavailable')) });
+      server.script(accepted());
+
+      await expect(sut.importProfiles('customer_id', rows(1))).rejects.toThrow('database unavailable');
+      expect(server.received).toHaveLength(0);
+    });
+
+    it('after fail-over, holds imports back by the requests the previous leader sent in the window', async () => {
+      const sut = aSut();
+      server.script(accepted());
+      const seededAt = clock.now();
+      // 15 requests one interval apart, the last 1,000 ms ago: the window is full.
+      sut.seedImportRequests(Array.from({ length: 15 }, (_, i) => 1_000 + i * 4_090));
+
+      expect(sut.importWaitMs()).toBe(3_090);
+      await drive(clock, sut.importProfiles('customer_id', rows(1)), { stepMs: 10 });
+
+      expect(sentAt.map((at) => at - seededAt)).toEqual([3_090]);
+      expect(sut.importWindowMs).toBe(61_350);
+    });
+
     it('sends one import at a time, in the order they were asked for', async () => {
       const sut = aSut({ importRate: { requests: 1_000, windowMs: 1_000 } });
       let inFlight = 0;

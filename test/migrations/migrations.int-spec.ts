@@ -10,6 +10,7 @@ const TABLES = [
   'export_job',
   'import_batch',
   'import_batch_item',
+  'import_request_log',
   'pending_change',
 ];
 
