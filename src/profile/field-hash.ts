@@ -4,7 +4,11 @@ import type { FieldValue } from './patch';
 /**
  * A canonical text form of a field value that keeps the type: `1` -> `d:1`, `"1"` -> `s:1`,
  * `true` -> `b:true`, `null` -> `n`. Two values have the same form exactly when CAAC would hold
- * the same value (`-0` and `0` share one form, as they do in JSON).
+ * the same value (`-0` and `0` share one form, as they do in JSON). A number is written with the
+ * shortest digits that read back as the same double, in plain positional form (`1e-7` ->
+ * `d:0.0000001`, `1e21` -> `d:1000000000000000000000`): the form Postgres prints a jsonb number in,
+ * so its twin caac_sync_field_hash computes the same hash. Changing this form changes the hashes
+ * stored in contact_state.
  */
 export function serialiseFieldValue(value: FieldValue | null): string {
   if (value === null) return 'n';
@@ -12,7 +16,7 @@ export function serialiseFieldValue(value: FieldValue | null): string {
     case 'string':
       return 's:' + value;
     case 'number':
-      return 'd:' + String(value);
+      return 'd:' + plainNumber(value);
     default:
       return value ? 'b:true' : 'b:false';
   }
@@ -26,4 +30,20 @@ export function serialiseFieldValue(value: FieldValue | null): string {
  */
 export function fieldHash(value: FieldValue | null): string {
   return hash('sha256', serialiseFieldValue(value), 'base64url');
+}
+
+/**
+ * The shortest round-trip digits of a finite number (ECMAScript's Number::toString) without an
+ * exponent: `1.5e-7` -> `0.00000015`, `1e+21` -> `1000000000000000000000`.
+ */
+function plainNumber(value: number): string {
+  const text = String(value);
+  const exponent = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!exponent) return text;
+  const [, sign, lead, rest = '', power] = exponent as unknown as [string, string, string, string | undefined, string];
+  const digits = lead + rest;
+  const point = 1 + Number(power);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return sign + digits + '0'.repeat(point - digits.length);
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }

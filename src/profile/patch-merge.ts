@@ -1,9 +1,9 @@
-import { fieldHash, serialiseFieldValue } from './field-hash';
+import { fieldHash } from './field-hash';
 import { emptyRecord, hasField } from './patch';
 import type { FieldValue, Patch, Stamp, StampedField, StampedPatch } from './patch';
 
 /**
- * Orders two stamped fields: by `ts`, then `seq`, then by the canonical form of the value, so
+ * Orders two stamped fields: by `ts`, then `seq`, then by the hash of the value (fieldHash), so
  * that any two fields are ordered and a merge never depends on argument order. Negative when `a`
  * loses to `b`, positive when it wins, 0 only when both carry the same stamp and the same value.
  */
@@ -11,11 +11,13 @@ export function compareStamped(a: StampedField, b: StampedField): number {
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1;
   if (a.value === b.value) return 0;
-  // TRICKY: equal stamps with different values only come from conflicting producers; the value
-  // order makes the result the same whichever arrived first.
-  const sa = serialiseFieldValue(a.value);
-  const sb = serialiseFieldValue(b.value);
-  return sa === sb ? 0 : sa < sb ? -1 : 1;
+  // TRICKY: equal stamps with different values only come from conflicting producers. The hash
+  // order is the one tie-break every merge can compute: Postgres's merges of pending_change and of
+  // contact_state (which keeps only hashes) use it too (caac_sync_merge_fields). Comparing values
+  // instead disagreed: Postgres writes numbers and orders strings its own way.
+  const ha = fieldHash(a.value);
+  const hb = fieldHash(b.value);
+  return ha === hb ? 0 : ha < hb ? -1 : 1;
 }
 
 /**
@@ -35,7 +37,7 @@ export function mergeStampedInto(target: StampedPatch, source: StampedPatch): St
 
 /**
  * The merge of two stamped patches: every field present in either, with the newer of the two
- * (by `ts`, then `seq`, then a stable order of the value). Total and deterministic, hence
+ * (by `ts`, then `seq`, then the order of the value's hash). Total and deterministic, hence
  * commutative, associative and idempotent; a field set to `null` by the winner stays present as
  * `null`, a field in neither stays absent. Inputs are not changed; the result has a null prototype.
  */

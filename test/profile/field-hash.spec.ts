@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { fieldHash, serialiseFieldValue } from '../../src/profile';
 
 describe(fieldHash.name, () => {
@@ -16,10 +17,63 @@ describe(fieldHash.name, () => {
   it('treats 0 and -0 as one value', () => {
     expect(fieldHash(-0)).toBe(fieldHash(0));
   });
+
+  it('keeps the stored hash of every number written without an exponent before (1e-6 up to 1e21)', () => {
+    // Pinned: these are the hashes of 'd:' + String(v), stored in contact_state before the plain
+    // form; a change here would make those contacts look changed and send them all again.
+    expect([0.1, 123456789012345680000, 0.000001, -2.5, 99].map((v) => fieldHash(v))).toEqual([
+      'Y8YcH-NFjAfOgl-6UDzW3-I0ehBw_4gOYMyVj4T6X-Y',
+      '7ZwjsVUrhHGfKfsW3jELpjhJQnfcM_zRArL9uXOMnlc',
+      'B5RC-poOuaLXD9ixim0s-WaKolvJ42NecmB1V7rMGG8',
+      'i1jKYweVzSGcocIP6f-R3D47_Kvd8XsnvLPg8i-niBY',
+      'h8Ae4W1tO5Z8end66aqIAlL976Uvc9j7eiqUwVB2434',
+    ]);
+  });
+
+  it('hashes a tiny or huge number in plain positional form, as Postgres prints it', () => {
+    expect([1e-7, 1e21].map((v) => fieldHash(v))).toEqual(['K8DSI6jdXs-V0zcp_TfmJEcpBLkfwvlrato_Dc_v494', 'xt739mRFs7YS1O6LL8f_8UFZwgZEd9npnOUwYR_-KNM']);
+    expect(fieldHash(-1.5e-300)).toBe(fieldHash(Number(`-0.${'0'.repeat(299)}15`)));
+  });
+
+  it('hashes a number alike in every written form that reads back as the same double', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (value) => {
+        // Postgres writes a jsonb number in plain positional form (0.0000001, not 1e-7).
+        const forms = [JSON.stringify(value), plainDecimal(value), value.toExponential(), value.toPrecision(17)];
+        for (const form of forms) expect([form, fieldHash(Number(form))]).toEqual([form, fieldHash(value)]);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
 });
+
+/** A double in positional notation without an exponent, as Postgres prints a numeric. */
+function plainDecimal(value: number): string {
+  const [mantissa, exponentText] = value.toExponential().split('e') as [string, string];
+  const negative = mantissa.startsWith('-');
+  const digits = mantissa.replace(/^-/, '').replace('.', '');
+  const point = Number(exponentText) + 1;
+  const text =
+    point <= 0 ? `0.${'0'.repeat(-point)}${digits}` : point >= digits.length ? digits + '0'.repeat(point - digits.length) : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return (negative ? '-' : '') + text;
+}
 
 describe(serialiseFieldValue.name, () => {
   it('prefixes each type', () => {
     expect([null, 'a', 1.5, false].map((v) => serialiseFieldValue(v))).toEqual(['n', 's:a', 'd:1.5', 'b:false']);
+  });
+
+  it('writes a number in its one canonical form: the shortest digits that read back, without an exponent', () => {
+    expect([1e-7, 0.000001, 1e21, 1e20, 0.30000000000000004, -2.5e-10, 1.5e25, 2 ** 53 + 2, 5e-324].map((v) => serialiseFieldValue(v))).toEqual([
+      'd:0.0000001',
+      'd:0.000001',
+      'd:1000000000000000000000',
+      'd:100000000000000000000',
+      'd:0.30000000000000004',
+      'd:-0.00000000025',
+      'd:15000000000000000000000000',
+      'd:9007199254740994',
+      `d:0.${'0'.repeat(323)}5`,
+    ]);
   });
 });
