@@ -279,7 +279,8 @@ export class ImportScheduler {
     // longer answers 409 for the import that may be running), an open breaker, the network. It
     // spends no budget and waits, each wait bounded, for as long as it lasts.
     const failures = batch.transportFailures + 1;
-    const delay = Math.max(error.retryAfterMs ?? 0, this.backoff(failures));
+    // Bounded: a longer Retry-After is kept by the client's import bucket, which it drained until then.
+    const delay = Math.min(RETRY_MAX_MS, Math.max(error.retryAfterMs ?? 0, this.backoff(failures)));
     const code = error.code ?? 'unknown';
     this.metrics.imports.inc({ outcome: 'transport_failed' });
     this.metrics.importTransportFailures.inc({ code });
