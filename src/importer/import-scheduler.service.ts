@@ -143,6 +143,9 @@ export class ImportScheduler {
     }
     this.current = undefined;
     this.fence = undefined;
+    // A refusal is the leader's to report; the next leader learns it again from its own request.
+    this.refused = undefined;
+    this.metrics.importRefused.reset();
   }
 
   /** One decision: advance the open batch, or claim a new one when the rules allow. */
