@@ -20,6 +20,8 @@ export type CaacErrorCode = 'busy' | 'rate_limited' | 'transient' | 'permanent' 
 export type CaacErrorReason =
   /** 410: an export download past its `expires_at`. */
   | 'expired'
+  /** 413: the request body is larger than the server (or a proxy on the way) takes. */
+  | 'too_large'
   /** A request refused before sending: it breaks a limit of the API (a programming error). */
   | 'refused_locally'
   /** A 2xx answer whose body does not match the contract. */
@@ -118,6 +120,7 @@ export function classifyResponse(method: string, path: string, status: number, b
   if (status === 409) return new CaacError('busy', message, { ...init, retryAfterMs });
   if (status === 429) return new CaacError(BUSY_DETAIL.test(detail) ? 'busy' : 'rate_limited', message, { ...init, retryAfterMs });
   if (status === 410) return new CaacError('permanent', message, { ...init, reason: 'expired' });
+  if (status === 413) return new CaacError('permanent', message, { ...init, reason: 'too_large' });
   if (status === 408 || status >= 500) return new CaacError('transient', message, { ...init, retryAfterMs });
   return new CaacError('permanent', message, init);
 }

@@ -85,6 +85,11 @@ const envSchema = z.object({
   CAAC_STATUS_RATE_PER_MIN: int(60, 1, 6_000),
   CAAC_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
   CAAC_BREAKER_RESET_MS: int(15_000, 100, 600_000),
+  // A task not done by then has an unknown outcome and is sent again; CAAC tasks take seconds to minutes.
+  CAAC_TASK_TIMEOUT_MS: int(21_600_000, 1_000, 7 * 86_400_000),
+  // After a request-level refusal (400, 401, 403, 404, 422: the configuration, not the data) the
+  // importer stops and asks again this rarely, so an operator can fix it without losing changes.
+  IMPORT_REFUSED_RETRY_MS: int(60_000, 100, 86_400_000),
   FLUSH_INTERVAL_MS: int(30_000, 0, 86_400_000),
   IMPORTER_ENABLED: bool(true),
   DEFAULT_PHONE_REGION: z
@@ -129,6 +134,10 @@ export interface AppConfig {
     requestTimeoutMs: number;
     /** How long the circuit breaker stays open before it lets one call try. */
     breakerResetMs: number;
+    /** An import task not done this long after it was sent has an unknown outcome and is sent again. */
+    taskTimeoutMs: number;
+    /** How often a refused import request (400, 401, 403, 404, 422) is tried again. */
+    refusedRetryMs: number;
   };
   flushIntervalMs: number;
   /** False for an ingest-only instance: it stages changes and never runs for importer leader. */
@@ -203,6 +212,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       statusRatePerMin: e.CAAC_STATUS_RATE_PER_MIN,
       requestTimeoutMs: e.CAAC_REQUEST_TIMEOUT_MS,
       breakerResetMs: e.CAAC_BREAKER_RESET_MS,
+      taskTimeoutMs: e.CAAC_TASK_TIMEOUT_MS,
+      refusedRetryMs: e.IMPORT_REFUSED_RETRY_MS,
     },
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
     importerEnabled: e.IMPORTER_ENABLED,

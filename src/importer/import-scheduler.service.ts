@@ -10,9 +10,9 @@ import type { DeadLetter } from '../dead-letter/dead-letter';
 import { DeadLetterOutboxRepository } from '../dead-letter/dead-letter-outbox.repository';
 import { Metrics } from '../ops/metrics';
 import { KEY_TYPES, withoutUnchanged, type KeyType, type StampedPatch } from '../profile';
-import { PendingChangeQueue, PendingChangeRepository } from '../store/pending-change.repository';
+import { PendingChangeQueue, PendingChangeRepository, type StagedChange } from '../store/pending-change.repository';
 import { ContactStateRepository } from './contact-state.repository';
-import { ImportBatchRepository, type ImportBatch, type ImportItem } from './import-batch.repository';
+import { ImportBatchRepository, StaleTransitionError, type Expected, type Fence, type ImportBatch, type ImportItem } from './import-batch.repository';
 import { IMPORT_BODY_BUDGET_BYTES, rowBytes, toImportRow } from './import-request';
 
 /** How often an idle importer looks at the backlog. */
@@ -22,11 +22,30 @@ const CLAIM_CHUNK = 2_000;
 /** Task status polling: first look soon (tasks take a second or more), then back off. */
 const POLL_FIRST_MS = 500;
 const POLL_MAX_MS = 5_000;
-/** A batch that failed as a whole is sent again this many times before its contacts are dead-lettered. */
+/**
+ * A batch whose task failed as a whole (CAAC ran it and said it failed) is sent again until this
+ * many tasks have failed, then its contacts are dead-lettered. Requests that never became a task
+ * (429, 5xx, busy, an unknown outcome, an open breaker) do not count: they wait out the trouble.
+ */
 export const IMPORT_MAX_ATTEMPTS = 5;
+/**
+ * A contact whose row failed without naming a field (or whose outcome CAAC left unknown) this many
+ * times is dead-lettered: such a failure may be about the row itself, and must not repeat forever.
+ */
+export const ROW_FAILURE_MAX = 5;
+/** Backoff of a batch sent again: from a second, doubling, each wait at most a minute. */
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 
+/** Why import requests are refused as a whole, while they are (see ImportScheduler.refusal). */
+export interface ImportRefusal {
+  status: number | null;
+  code: string;
+  message: string;
+  since: string;
+}
+
+type SubmitError = Error & { code?: string; reason?: string; status?: number; retryAfterMs?: number };
 
 /**
  * Turns pending changes into Profile API imports under the API's rules (invariant 6): one import
@@ -34,7 +53,13 @@ const RETRY_MAX_MS = 60_000;
  * key type filled up to the row and body limits, a partial batch only once its oldest contact has
  * waited the flush interval. The request rate is the CAAC client's token bucket. A batch that must
  * be sent again is sent before anything newer, so older values never overwrite newer ones in CAAC
- * (invariant 7). Runs only in the leader (see ImporterLeader).
+ * (invariant 7). Runs only in the leader (see ImporterLeader), under a leadership epoch that fences
+ * every state change: once another instance has taken over, this one's writes change nothing.
+ *
+ * Failures are told apart by who failed: a task CAAC ran and failed spends the batch's budget
+ * (IMPORT_MAX_ATTEMPTS); transport trouble waits with backoff for as long as it lasts; a 413
+ * halves the batch; any other refusal of the request as a whole stops importing, reported in
+ * readiness, and is asked again every IMPORT_REFUSED_RETRY_MS, dead-lettering nothing.
  */
 @Injectable()
 export class ImportScheduler {
@@ -44,6 +69,10 @@ export class ImportScheduler {
   private readonly state = new ContactStateRepository();
   private readonly outbox: DeadLetterOutboxRepository;
   private current: { batchId: string; status: string; taskId: string | null } | undefined;
+  private fence: Fence | undefined;
+  private refused: ImportRefusal | undefined;
+  /** Body bytes a claim may fill: lowered when a 413 shows the way to CAAC takes less. */
+  private bodyBudgetBytes = IMPORT_BODY_BUDGET_BYTES;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -66,16 +95,46 @@ export class ImportScheduler {
     return this.current ?? null;
   }
 
-  /** Works until `signal` aborts (leadership lost or shutdown); an in-flight task stays recorded. */
+  /** Why CAAC refuses import requests as a whole, while it does; null when it does not. */
+  refusal(): ImportRefusal | null {
+    return this.refused ?? null;
+  }
+
+  /** The body budget of the next claims, for tests and readiness. */
+  get claimBodyBudgetBytes(): number {
+    return this.bodyBudgetBytes;
+  }
+
+  /**
+   * Begins this instance's leadership of the account: a new epoch, under which every state change
+   * from now on is decided. Call only while holding the account's lock (ImporterLeader does).
+   */
+  async takeOver(): Promise<Fence> {
+    this.fence = await this.batches.beginEpoch(this.account);
+    this.logger.info({ account: this.account, epoch: this.fence.epoch }, 'importer epoch begun');
+    return this.fence;
+  }
+
+  /**
+   * Works until `signal` aborts (leadership lost or shutdown), or until a write finds that another
+   * instance has taken over; an in-flight task stays recorded.
+   */
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
+    this.fence = undefined;
     while (!signal.aborted) {
       try {
+        if (!this.fence) await this.takeOver();
         const worked = await this.step(signal);
         failures = 0;
         if (!worked) await this.clock.sleep(IDLE_POLL_MS, signal);
       } catch (error) {
         if (signal.aborted) break;
+        const fence = this.fence as Fence | undefined;
+        if (error instanceof StaleTransitionError && fence && !(await this.holdsFence(fence))) {
+          this.logger.error({ epoch: fence.epoch, err: error }, 'another instance leads the importer now; stopping');
+          break;
+        }
         failures++;
         const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 6));
         this.logger.error({ err: error, retryInMs: delay }, 'importer step failed');
@@ -83,6 +142,10 @@ export class ImportScheduler {
       }
     }
     this.current = undefined;
+    this.fence = undefined;
+    // A refusal is the leader's to report; the next leader learns it again from its own request.
+    this.refused = undefined;
+    this.metrics.importRefused.reset();
   }
 
   /** One decision: advance the open batch, or claim a new one when the rules allow. */
@@ -117,7 +180,9 @@ export class ImportScheduler {
    * filling so batches stay full. Returns nothing when every claimed contact was a no-op.
    */
   async claim(keyType: KeyType): Promise<ImportBatch | undefined> {
+    const fence = this.requireFence();
     const maxRows = this.config.caac.importMaxRows;
+    const budget = this.bodyBudgetBytes;
     const result = await this.dataSource.transaction(async (db) => {
       const items: ImportItem[] = [];
       let bytes = 0;
@@ -140,10 +205,11 @@ export class ImportScheduler {
             confirmed.push({ keyValue: change.keyValue, fields: pick(change.fields, kept.unchanged) });
           }
           if (Object.keys(kept.patch).length === 0) continue;
-          const item = { keyValue: change.keyValue, fields: kept.patch };
+          const item = { keyValue: change.keyValue, fields: kept.patch, rowFailures: change.rowFailures };
           const size = rowBytes(toImportRow(keyType, item));
-          if (items.length >= maxRows || bytes + size > IMPORT_BODY_BUDGET_BYTES) {
-            putBack.push({ keyType, keyValue: change.keyValue, fields: change.fields, firstStagedAt: change.firstStagedAt });
+          // A contact larger than the whole budget still goes, alone: only CAAC can say it is too large.
+          if (items.length >= maxRows || (items.length > 0 && bytes + size > budget)) {
+            putBack.push({ keyType, keyValue: change.keyValue, fields: change.fields, firstStagedAt: change.firstStagedAt, rowFailures: change.rowFailures });
             continue;
           }
           items.push(item);
@@ -159,7 +225,7 @@ export class ImportScheduler {
       this.metrics.importFieldsDropped.inc({ reason: 'unchanged' }, unchanged);
       this.metrics.importFieldsDropped.inc({ reason: 'stale' }, stale);
       if (items.length === 0) return undefined;
-      return this.batches.create(db, this.account, keyType, items);
+      return this.batches.create(db, fence, keyType, items);
     });
     if (result) this.logger.info({ batchId: result.id, keyType, rows: result.rows }, 'import batch claimed');
     return result;
@@ -169,10 +235,8 @@ export class ImportScheduler {
   async advance(batch: ImportBatch, signal: AbortSignal): Promise<void> {
     this.current = { batchId: batch.id, status: batch.status, taskId: batch.taskId };
     if (batch.status === 'submitted' && batch.taskId) return this.awaitTask(batch, batch.taskId, signal);
-    if (batch.status === 'retrying' && batch.nextAttemptAt) {
-      const wait = batch.nextAttemptAt.getTime() - this.clock.now();
-      if (wait > 0) await this.clock.sleep(wait, signal);
-    }
+    // The wait was computed by the database, which set next_attempt_at: no clock difference stretches it.
+    if (batch.status === 'retrying' && batch.waitMs > 0) await this.clock.sleep(batch.waitMs, signal);
     if (batch.status === 'submitting') {
       // TRICKY: the last attempt may have been accepted without us learning its task_id (a crash
       // or a lost response). Sending the same rows again is safe: CAAC answers 409 while that
@@ -183,42 +247,122 @@ export class ImportScheduler {
   }
 
   private async submit(batch: ImportBatch, signal: AbortSignal): Promise<void> {
+    const fence = this.requireFence();
     const items = await this.batches.items(batch.id);
     const rows = items.map((item) => toImportRow(batch.keyType, item));
-    await this.batches.markSubmitting(batch.id);
+    await this.batches.markSubmitting(fence, batch.id, { status: batch.status });
+    const sending: ImportBatch = { ...batch, status: 'submitting', taskId: null, attempts: batch.attempts + 1 };
     this.current = { batchId: batch.id, status: 'submitting', taskId: null };
     let taskId: string;
     try {
       ({ taskId } = await this.client.importProfiles(batch.keyType, rows, signal));
     } catch (error) {
       if (signal.aborted) throw error;
-      return this.submitFailed(batch, items, error as Error & { code?: string });
+      return this.submitFailed(sending, items, error as SubmitError);
     }
-    await this.batches.markSubmitted(batch.id, taskId);
+    await this.batches.markSubmitted(fence, batch.id, taskId);
+    this.accepted();
     this.metrics.imports.inc({ outcome: 'submitted' });
     this.metrics.importRows.inc(rows.length);
-    this.logger.info({ batchId: batch.id, taskId, rows: rows.length, attempt: batch.attempts + 1 }, 'import submitted');
-    await this.awaitTask({ ...batch, attempts: batch.attempts + 1 }, taskId, signal);
+    this.logger.info({ batchId: batch.id, taskId, rows: rows.length, attempt: sending.attempts }, 'import submitted');
+    await this.awaitTask({ ...sending, status: 'submitted', taskId, transportFailures: 0 }, taskId, signal);
   }
 
-  private async submitFailed(batch: ImportBatch, items: ImportItem[], error: Error & { code?: string }): Promise<void> {
-    const attempts = batch.attempts + 1;
-    if (error.code === 'permanent') {
-      this.logger.error({ batchId: batch.id, err: error }, 'import refused; dead-lettering its contacts');
-      await this.endFailed(batch, items, 'ImportRejected', error.message);
+  /**
+   * The request did not become a task. Decided on the error's kind: a body too large halves the
+   * batch; any other refusal of the request as a whole (400, 401, 403, 404, 422) is a configuration
+   * problem, not the data's, and stops importing; everything else is transport trouble.
+   */
+  private async submitFailed(batch: ImportBatch, items: ImportItem[], error: SubmitError): Promise<void> {
+    if (error.code === 'permanent' && (error.reason === 'too_large' || error.reason === 'refused_locally')) {
+      return this.split(batch, items, error);
+    }
+    if (error.code === 'permanent' || error.code === 'auth') return this.refuse(batch, error);
+    // Transport trouble: 429, 5xx, busy, an unknown outcome (the same rows go again once CAAC no
+    // longer answers 409 for the import that may be running), an open breaker, the network. It
+    // spends no budget and waits, each wait bounded, for as long as it lasts.
+    const failures = batch.transportFailures + 1;
+    // Bounded: a longer Retry-After is kept by the client's import bucket, which it drained until then.
+    const delay = Math.min(RETRY_MAX_MS, Math.max(error.retryAfterMs ?? 0, this.backoff(failures)));
+    const code = error.code ?? 'unknown';
+    this.metrics.imports.inc({ outcome: 'transport_failed' });
+    this.metrics.importTransportFailures.inc({ code });
+    this.metrics.importTransportFailing.set(failures);
+    this.logger.warn({ batchId: batch.id, code, failuresInARow: failures, err: error, retryInMs: delay }, 'import not accepted; will retry');
+    await this.batches.markRetrying(this.dataSource.manager, this.requireFence(), batch.id, { status: 'submitting' }, {
+      delayMs: delay,
+      error: error.message,
+      kind: 'transport',
+    });
+  }
+
+  /**
+   * 413 (or a batch over a limit the client refuses to send): the first half stays in the batch and
+   * goes again at once; the other half goes back under whatever is pending for its contacts (newer
+   * values win field by field, invariant 7) at the batch's place in the queue, and later claims
+   * stay under the size that is being tried. Only a single contact too large is dead-lettered.
+   */
+  private async split(batch: ImportBatch, items: ImportItem[], error: SubmitError): Promise<void> {
+    const from: Expected = { status: 'submitting' };
+    if (items.length <= 1) {
+      this.logger.error({ batchId: batch.id, err: error }, 'a single contact is too large to import; dead-lettering it');
+      await this.endFailed(batch, items, 'ImportTooLarge', error.message, from);
       return;
     }
-    // Anything else is worth another attempt. An unknown outcome included: the same rows go again
-    // once CAAC no longer answers 409 for the import that may be running.
-    const delay = this.backoff(attempts);
-    this.metrics.imports.inc({ outcome: error.code === 'outcome_unknown' ? 'outcome_unknown' : 'retrying' });
-    this.logger.warn({ batchId: batch.id, code: error.code, err: error, retryInMs: delay }, 'import not accepted; will retry');
-    await this.batches.markRetrying(batch.id, delay, error.message);
+    const keep = items.slice(0, Math.ceil(items.length / 2));
+    const back = items.slice(keep.length);
+    if (error.reason === 'too_large') {
+      const keptBytes = keep.reduce((sum, item) => sum + rowBytes(toImportRow(batch.keyType, item)), 0);
+      this.bodyBudgetBytes = Math.min(this.bodyBudgetBytes, keptBytes);
+    }
+    const fence = this.requireFence();
+    await this.dataSource.transaction(async (db) => {
+      await this.batches.shrink(db, fence, batch.id, from, keep.map((item) => item.keyValue));
+      await this.batches.markRetrying(db, fence, batch.id, from, { delayMs: 0, error: error.message, kind: 'none' });
+      await this.pending.merge(
+        db,
+        back.map((item) => ({ keyType: batch.keyType, keyValue: item.keyValue, fields: item.fields, firstStagedAt: batch.createdAt, rowFailures: item.rowFailures ?? 0 })),
+      );
+    });
+    this.metrics.imports.inc({ outcome: 'split' });
+    this.metrics.importSplits.inc();
+    this.logger.warn(
+      { batchId: batch.id, kept: keep.length, returned: back.length, bodyBudgetBytes: this.bodyBudgetBytes, err: error },
+      'import request too large; halving the batch',
+    );
   }
 
-  /** Polls the task through the client's status limiter until it is done, then records the outcome. */
+  /** The request was refused as a whole: nothing is dead-lettered; ask again rarely, reported as unhealthy. */
+  private async refuse(batch: ImportBatch, error: SubmitError): Promise<void> {
+    const delay = this.config.caac.refusedRetryMs;
+    this.refused = { status: error.status ?? null, code: error.code ?? 'unknown', message: error.message, since: new Date(this.clock.now()).toISOString() };
+    this.metrics.importRefused.reset();
+    this.metrics.importRefused.set({ status: String(error.status ?? error.code) }, 1);
+    this.metrics.imports.inc({ outcome: 'refused' });
+    this.logger.error({ batchId: batch.id, code: error.code, status: error.status, err: error, retryInMs: delay }, 'import request refused as a whole; importing stops until it is accepted');
+    await this.batches.markRetrying(this.dataSource.manager, this.requireFence(), batch.id, { status: 'submitting' }, {
+      delayMs: delay,
+      error: error.message,
+      kind: 'none',
+    });
+  }
+
+  private accepted(): void {
+    this.metrics.importTransportFailing.set(0);
+    if (!this.refused) return;
+    this.logger.info({ refusedSince: this.refused.since }, 'import requests are accepted again');
+    this.refused = undefined;
+    this.metrics.importRefused.reset();
+  }
+
+  /**
+   * Polls the task through the client's status limiter until it is done, then records the outcome.
+   * A task not done within CAAC_TASK_TIMEOUT_MS of its sending (by the database's clock) has an
+   * unknown outcome: its rows go again, which is safe, and the timeout is counted for alerting.
+   */
   private async awaitTask(batch: ImportBatch, taskId: string, signal: AbortSignal): Promise<void> {
     this.current = { batchId: batch.id, status: 'submitted', taskId };
+    const from: Expected = { status: 'submitted', taskId };
     let delay = POLL_FIRST_MS;
     for (;;) {
       await this.clock.sleep(delay, signal);
@@ -234,18 +378,31 @@ export class ImportScheduler {
           // (Any other answer, a malformed one included, is read again: sending the batch again
           // on an API change would repeat imports.)
           this.logger.warn({ batchId: batch.id, taskId, err: error }, 'import task not found; sending the batch again');
-          await this.batches.markRetrying(batch.id, 0, (error as Error).message);
+          await this.batches.markRetrying(this.dataSource.manager, this.requireFence(), batch.id, from, {
+            delayMs: 0,
+            error: (error as Error).message,
+            kind: 'transport',
+          });
           return;
         }
         this.logger.warn({ batchId: batch.id, taskId, err: error }, 'could not read import task; polling on');
-        continue;
       }
-      if (task.status !== 'done') continue;
-      return this.finish(batch, taskId, task.result ?? { success: false });
+      if (task?.status === 'done') return this.finish(batch, taskId, task.result ?? { success: false });
+      const sinceMs = await this.batches.sinceSubmittedMs(batch.id);
+      if (sinceMs >= this.config.caac.taskTimeoutMs) {
+        const message = `import task ${taskId} not done ${sinceMs} ms after it was sent (CAAC_TASK_TIMEOUT_MS ${this.config.caac.taskTimeoutMs}); outcome unknown`;
+        this.logger.error({ batchId: batch.id, taskId, sinceMs }, 'import task timed out; sending the batch again');
+        this.metrics.importTaskTimeouts.inc();
+        this.metrics.imports.inc({ outcome: 'task_timeout' });
+        await this.batches.markRetrying(this.dataSource.manager, this.requireFence(), batch.id, from, { delayMs: 0, error: message, kind: 'transport' });
+        return;
+      }
     }
   }
 
   private async finish(batch: ImportBatch, taskId: string, result: ImportTaskResult): Promise<void> {
+    const fence = this.requireFence();
+    const from: Expected = { status: 'submitted', taskId };
     const items = await this.batches.items(batch.id);
     const counts = {
       totalNum: result.totalNum,
@@ -253,66 +410,89 @@ export class ImportScheduler {
       updatedNum: result.updatedNum,
       failedNum: result.failedNum,
     };
-    if (result.success) {
+
+    // TRICKY: a row error that names a field is about the data (CAAC will refuse it again: dead
+    // letter); one that names no field is about the task (an internal error: send the row again,
+    // up to ROW_FAILURE_MAX times). Without a row list, which rows failed is unknown.
+    const permanent = new Map<number, string[]>();
+    const retryable = new Map<number, string>();
+    for (const error of result.errors ?? []) {
+      if (!items[error.index]) continue;
+      if (error.field) permanent.set(error.index, [...(permanent.get(error.index) ?? []), describeRowError(error)]);
+      else retryable.set(error.index, describeRowError(error));
+    }
+    for (const index of permanent.keys()) retryable.delete(index);
+    const listed = permanent.size + retryable.size;
+    const failedNum = result.failedNum ?? 0;
+
+    if (result.success && listed === 0 && failedNum <= 0) {
       await this.dataSource.transaction(async (db) => {
+        await this.batches.markEnded(db, fence, batch.id, from, 'done', counts);
         await this.state.recordImported(db, batch.keyType, items);
-        await this.batches.markEnded(db, batch.id, 'done', counts);
       });
       this.metrics.imports.inc({ outcome: 'done' });
       this.logger.info({ batchId: batch.id, taskId, ...counts }, 'import done');
       return;
     }
 
-    // TRICKY: a row error that names a field is about the data (CAAC will refuse it again: dead
-    // letter); one that names no field is about the task (an internal error: send the row again).
-    // Without a row list, which rows failed is unknown, so the whole batch goes again.
-    const errors = result.errors;
-    const permanent = new Map<number, string[]>();
-    const retryable = new Set<number>();
-    for (const error of errors ?? []) {
-      if (!items[error.index]) continue;
-      if (error.field) permanent.set(error.index, [...(permanent.get(error.index) ?? []), describeRowError(error)]);
-      else retryable.add(error.index);
-    }
-    for (const index of permanent.keys()) retryable.delete(index);
-    const nothingApplied = !errors || retryable.size + permanent.size === 0 || (retryable.size === items.length);
-    if (nothingApplied) {
-      const reason = errors?.length ? describeRowError(errors[0]!) : 'import task failed without row errors';
-      if (batch.attempts < IMPORT_MAX_ATTEMPTS) {
-        const delay = this.backoff(batch.attempts);
+    if (!result.success && (listed === 0 || retryable.size === items.length)) {
+      // The task failed as a whole: the one failure that spends the batch's budget.
+      const reason = result.errors?.length ? describeRowError(result.errors[0]!) : 'import task failed without row errors';
+      const failures = batch.taskFailures + 1;
+      if (failures < IMPORT_MAX_ATTEMPTS) {
+        const delay = this.backoff(failures);
         this.metrics.imports.inc({ outcome: 'task_failed' });
-        this.logger.warn({ batchId: batch.id, taskId, attempt: batch.attempts, retryInMs: delay }, 'import task failed; will retry');
-        await this.batches.markRetrying(batch.id, delay, reason);
+        this.logger.warn({ batchId: batch.id, taskId, taskFailures: failures, retryInMs: delay }, 'import task failed; will retry');
+        await this.batches.markRetrying(this.dataSource.manager, fence, batch.id, from, { delayMs: delay, error: reason, kind: 'task' });
         return;
       }
-      await this.endFailed(batch, items, 'ImportFailed', `${reason} (after ${batch.attempts} attempts)`, taskId);
+      await this.endFailed(batch, items, 'ImportFailed', `${reason} (after ${failures} failed tasks)`, from, taskId);
       return;
     }
 
-    const applied = items.filter((_, index) => !permanent.has(index) && !retryable.has(index));
+    // TRICKY: CAAC counted more failed rows than it listed (it truncated the list): which of the
+    // unlisted rows failed is unknown, so none of them is recorded as applied (a later identical
+    // value would be dropped as unchanged, a lost change); they go again, which is safe.
+    const unknown = failedNum > listed ? items.map((_, index) => index).filter((index) => !permanent.has(index) && !retryable.has(index)) : [];
+    const again = new Map<number, string>(retryable);
+    for (const index of unknown) again.set(index, `row outcome unknown: CAAC reported ${failedNum} failed rows and listed ${listed}`);
+    const applied = items.filter((_, index) => !permanent.has(index) && !again.has(index));
     const letters = [...permanent].map(([index, reasons]) => this.importLetter(batch, items[index]!, 'RowRejected', reasons.join('; '), taskId));
-    // Rows that failed for the task's sake go back under whatever is pending for their contacts;
-    // newer pending values win field by field, so the retry can never overwrite them (invariant 7).
-    const requeued = [...retryable].map((index) => ({ keyType: batch.keyType, keyValue: items[index]!.keyValue, fields: items[index]!.fields }));
+    const requeued: StagedChange[] = [];
+    for (const [index, reason] of again) {
+      const item = items[index]!;
+      const rowFailures = (item.rowFailures ?? 0) + 1;
+      if (rowFailures >= ROW_FAILURE_MAX) {
+        letters.push(this.importLetter(batch, item, 'RowFailed', `${reason} (after ${rowFailures} attempts)`, taskId));
+        continue;
+      }
+      // Back under whatever is pending for the contact: newer pending values win field by field,
+      // so the retry can never overwrite them (invariant 7).
+      requeued.push({ keyType: batch.keyType, keyValue: item.keyValue, fields: item.fields, rowFailures });
+    }
     await this.dataSource.transaction(async (db) => {
+      await this.batches.markEnded(db, fence, batch.id, from, 'done', {
+        ...counts,
+        error: `${letters.length} rows dead-lettered, ${requeued.length} rows sent again`,
+      });
       await this.state.recordImported(db, batch.keyType, applied);
       await this.outbox.add(db, letters);
       await this.pending.merge(db, requeued);
-      await this.batches.markEnded(db, batch.id, 'done', {
-        ...counts,
-        error: `${permanent.size} rows rejected, ${requeued.length} rows sent again`,
-      });
     });
     this.metrics.imports.inc({ outcome: 'done_with_rejections' });
     if (letters.length > 0) this.metrics.deadLetters.inc({ stage: 'import' }, letters.length);
-    this.logger.warn({ batchId: batch.id, taskId, rejected: permanent.size, requeued: requeued.length }, 'import done with failed rows');
+    this.logger.warn(
+      { batchId: batch.id, taskId, rejected: permanent.size, unknown: unknown.length, deadLettered: letters.length, requeued: requeued.length },
+      'import done with failed rows',
+    );
   }
 
-  private async endFailed(batch: ImportBatch, items: ImportItem[], errorClass: string, reason: string, taskId?: string): Promise<void> {
+  private async endFailed(batch: ImportBatch, items: ImportItem[], errorClass: string, reason: string, from: Expected, taskId?: string): Promise<void> {
+    const fence = this.requireFence();
     const letters = items.map((item) => this.importLetter(batch, item, errorClass, reason, taskId));
     await this.dataSource.transaction(async (db) => {
+      await this.batches.markEnded(db, fence, batch.id, from, 'failed', { failedNum: items.length, totalNum: items.length, error: reason });
       await this.outbox.add(db, letters);
-      await this.batches.markEnded(db, batch.id, 'failed', { failedNum: items.length, totalNum: items.length, error: reason });
     });
     this.metrics.imports.inc({ outcome: 'failed' });
     this.metrics.deadLetters.inc({ stage: 'import' }, letters.length);
@@ -328,6 +508,15 @@ export class ImportScheduler {
       ...(taskId ? { taskId } : {}),
       at: this.clock.now(),
     };
+  }
+
+  private requireFence(): Fence {
+    if (!this.fence) throw new Error('the importer has no leadership epoch: takeOver() first');
+    return this.fence;
+  }
+
+  private async holdsFence(fence: Fence): Promise<boolean> {
+    return this.batches.holdsEpoch(fence).catch(() => true);
   }
 
   /** Exponential backoff with full jitter, bounded. */

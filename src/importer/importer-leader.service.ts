@@ -106,7 +106,8 @@ export class ImporterLeader implements OnApplicationBootstrap, BeforeApplication
     this.leading = true;
     this.metrics.importerLeader.set(1);
     this.logger.info({ account: this.config.caac.account }, 'importer leadership acquired');
-    const work = this.scheduler.run(signal);
+    // The scheduler also stops by itself when a write finds that another instance took over.
+    const work = this.scheduler.run(signal).finally(() => lost.abort());
     try {
       // TRICKY: leadership lasts exactly as long as the lock's connection; when a check fails the
       // lock may already belong to another instance, so the scheduler stops at once.

@@ -5,8 +5,9 @@ import { ImportScheduler } from './import-scheduler.service';
 import { ImporterLeader } from './importer-leader.service';
 
 /**
- * The importer's state for readiness details. It is reported, never fatal: an open breaker or a
- * standby role does not make the instance unready, because ingest goes on and the backlog is the buffer.
+ * The importer's state for readiness details. An open breaker or a standby role is reported, not
+ * fatal, because ingest goes on and the backlog is the buffer; import requests refused as a whole
+ * (a configuration problem) make the importer down, with the reason.
  */
 @Injectable()
 export class ImporterHealth {
@@ -18,11 +19,16 @@ export class ImporterHealth {
   ) {}
 
   check(key = 'importer'): HealthIndicatorResult {
-    return this.indicator.check(key).up({
+    const details = {
       role: !this.leader.enabled ? 'disabled' : this.leader.isLeader() ? 'leader' : 'standby',
       account: this.scheduler.account,
       breaker: this.client.breakerState(),
       inFlight: this.scheduler.inFlight(),
-    });
+    };
+    // A refused request (400, 401, 403, 404, 422) will not pass by itself: an operator must act,
+    // so it is the one importer state that makes the instance unready.
+    const refused = this.scheduler.refusal();
+    if (refused) return this.indicator.check(key).down({ ...details, refused });
+    return this.indicator.check(key).up(details);
   }
 }

@@ -7,7 +7,7 @@ import { KEY_TYPES } from '../profile';
 import { PendingChangeQueue, PendingChangeRepository } from '../store/pending-change.repository';
 import { ImportBatchRepository, type ImportBatch, type ImportBatchStatus } from './import-batch.repository';
 
-const STATUSES: readonly ImportBatchStatus[] = ['claimed', 'submitting', 'submitted', 'retrying', 'done', 'failed'];
+const STATUSES: readonly ImportBatchStatus[] = ['claimed', 'submitting', 'submitted', 'retrying', 'done', 'failed', 'requeued'];
 const LIST_MAX = 500;
 
 /** The backlog summary counts pending contacts up to this many per key type, to stay cheap. */
@@ -21,6 +21,8 @@ function present(batch: ImportBatch) {
     task_id: batch.taskId,
     rows: batch.rows,
     attempts: batch.attempts,
+    task_failures: batch.taskFailures,
+    transport_failures: batch.transportFailures,
     created_at: batch.createdAt,
     submitted_at: batch.submittedAt,
     finished_at: batch.finishedAt,

@@ -1,8 +1,16 @@
 import { InitialSchema1795860000000 } from './1795860000000-initial-schema';
 import { SourceTimeFloor1795880000000 } from './1795880000000-source-time-floor';
 import { PlpgsqlMergeFields1795900000000 } from './1795900000000-plpgsql-merge-fields';
+import { OneOpenBatchFenced1795930000000 } from './1795930000000-one-open-batch-fenced';
 import { ImportRequestLog1795940000000 } from './1795940000000-import-request-log';
 import { CanonicalTieBreak1795940000001 } from './1795940000001-canonical-tie-break';
 
 /** Every migration, oldest first. A new migration is a new timestamped file added here. */
-export const MIGRATIONS = [InitialSchema1795860000000, SourceTimeFloor1795880000000, PlpgsqlMergeFields1795900000000, ImportRequestLog1795940000000, CanonicalTieBreak1795940000001];
+export const MIGRATIONS = [
+  InitialSchema1795860000000,
+  SourceTimeFloor1795880000000,
+  PlpgsqlMergeFields1795900000000,
+  OneOpenBatchFenced1795930000000,
+  ImportRequestLog1795940000000,
+  CanonicalTieBreak1795940000001,
+];

@@ -53,8 +53,40 @@ export class Metrics {
 
   readonly imports = new Counter({
     name: `${METRIC_PREFIX}imports_total`,
-    help: 'Import batches by outcome (submitted, done, done_with_rejections, task_failed, retrying, outcome_unknown, failed)',
+    help: 'Import batches by outcome (submitted, done, done_with_rejections, task_failed, transport_failed, refused, split, task_timeout, failed)',
     labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly importTransportFailures = new Counter({
+    name: `${METRIC_PREFIX}import_transport_failures_total`,
+    help: 'Import requests that did not become a task (429, 5xx, busy, outcome_unknown, circuit_open, network), by error code; they wait with backoff and spend no task budget',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly importTransportFailing = new Gauge({
+    name: `${METRIC_PREFIX}import_transport_failures_in_a_row`,
+    help: 'Import requests of the open batch that failed in a row without becoming a task (0 once one is accepted)',
+    registers: [this.registry],
+  });
+
+  readonly importRefused = new Gauge({
+    name: `${METRIC_PREFIX}importer_refused`,
+    help: '1 while import requests are refused as a whole (400, 401, 403, 404, 422: a configuration problem); importing is stopped and retried rarely, by HTTP status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly importTaskTimeouts = new Counter({
+    name: `${METRIC_PREFIX}import_task_timeouts_total`,
+    help: 'Import tasks not done within CAAC_TASK_TIMEOUT_MS; their rows were sent again',
+    registers: [this.registry],
+  });
+
+  readonly importSplits = new Counter({
+    name: `${METRIC_PREFIX}import_splits_total`,
+    help: 'Import batches halved after a 413 (body too large)',
     registers: [this.registry],
   });
 

@@ -9,6 +9,8 @@ export interface StagedChange {
   fields: StampedPatch;
   /** When the change was first staged (wall clock); a put-back keeps its place in the queue. */
   firstStagedAt?: Date;
+  /** Times the contact's row failed in an import without naming a field; a new change has none. */
+  rowFailures?: number;
 }
 
 /** Rows per statement: keeps one upsert's JSON parameter and lock set moderate. */
@@ -27,14 +29,16 @@ export class PendingChangeRepository {
     for (let start = 0; start < sorted.length; start += UPSERT_CHUNK_ROWS) {
       const rows = sorted
         .slice(start, start + UPSERT_CHUNK_ROWS)
-        .map((change) => ({ t: change.keyType, k: change.keyValue, f: toStored(change.fields), s: change.firstStagedAt ?? null }));
+        .map((change) => ({ t: change.keyType, k: change.keyValue, f: toStored(change.fields), s: change.firstStagedAt ?? null, n: change.rowFailures }));
       // Invariant 1 and 2: one statement merges every contact of the batch under the row locks.
       await db.query(
-        `INSERT INTO pending_change AS p (key_type, key_value, fields, first_staged_at)
-         SELECT r.t, r.k, r.f, coalesce(r.s, now()) FROM jsonb_to_recordset($1::jsonb) AS r(t text, k text, f jsonb, s timestamptz)
+        `INSERT INTO pending_change AS p (key_type, key_value, fields, first_staged_at, row_failures)
+         SELECT r.t, r.k, r.f, coalesce(r.s, now()), coalesce(r.n, 0)
+           FROM jsonb_to_recordset($1::jsonb) AS r(t text, k text, f jsonb, s timestamptz, n integer)
          ON CONFLICT (key_type, key_value) DO UPDATE
            SET fields = caac_sync_merge_fields(p.fields, EXCLUDED.fields),
                first_staged_at = least(p.first_staged_at, EXCLUDED.first_staged_at),
+               row_failures = greatest(p.row_failures, EXCLUDED.row_failures),
                updated_at = now()`,
         [JSON.stringify(rows)],
       );
@@ -53,6 +57,7 @@ export interface ClaimedChange {
   keyValue: string;
   fields: StampedPatch;
   firstStagedAt: Date;
+  rowFailures: number;
 }
 
 export class PendingChangeQueue {
@@ -78,17 +83,17 @@ export class PendingChangeQueue {
    * Rows locked by an ingest transaction are skipped and stay for the next claim.
    */
   async take(db: EntityManager, keyType: KeyType, limit: number): Promise<ClaimedChange[]> {
-    const rows: Array<{ key_value: string; fields: StoredStampedPatch; first_staged_at: Date }> = await db.query(
+    const rows: Array<{ key_value: string; fields: StoredStampedPatch; first_staged_at: Date; row_failures: number }> = await db.query(
       // (A CTE, so the driver hands back the rows rather than a DELETE's affected count.)
       `WITH taken AS (
          DELETE FROM pending_change p
           USING (SELECT key_type, key_value FROM pending_change WHERE key_type = $1
                   ORDER BY first_staged_at LIMIT $2 FOR UPDATE SKIP LOCKED) picked
           WHERE p.key_type = picked.key_type AND p.key_value = picked.key_value
-         RETURNING p.key_value, p.fields, p.first_staged_at)
-       SELECT key_value, fields, first_staged_at FROM taken`,
+         RETURNING p.key_value, p.fields, p.first_staged_at, p.row_failures)
+       SELECT key_value, fields, first_staged_at, row_failures FROM taken`,
       [keyType, limit],
     );
-    return rows.map((row) => ({ keyValue: row.key_value, fields: fromStored(row.fields), firstStagedAt: row.first_staged_at }));
+    return rows.map((row) => ({ keyValue: row.key_value, fields: fromStored(row.fields), firstStagedAt: row.first_staged_at, rowFailures: row.row_failures }));
   }
 }

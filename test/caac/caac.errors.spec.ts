@@ -14,7 +14,6 @@ describe(classifyResponse.name, () => {
     [403, 'auth', false],
     [404, 'permanent', false],
     [409, 'busy', true],
-    [413, 'permanent', false],
     [422, 'permanent', false],
     [408, 'transient', true],
     [500, 'transient', true],
@@ -22,6 +21,10 @@ describe(classifyResponse.name, () => {
     [503, 'transient', true],
   ] as const)('maps %i to %s', (status, code, retryable) => {
     expect(classified(status)).toEqual({ code, status, retryAfterMs: undefined, reason: undefined, retryable });
+  });
+
+  it('maps 413 to permanent with reason too_large, so an importer can split the request', () => {
+    expect(classified(413)).toEqual({ code: 'permanent', status: 413, retryAfterMs: undefined, reason: 'too_large', retryable: false });
   });
 
   it('maps 429 to rate_limited, keeping Retry-After', () => {

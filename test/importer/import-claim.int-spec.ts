@@ -48,6 +48,7 @@ describe(`${ImportScheduler.name} claiming`, () => {
     );
 
     const sut = app.get(ImportScheduler);
+    await sut.takeOver();
     const batch = await sut.claim('customer_id');
 
     expect(batch).toBeDefined();
