@@ -10,7 +10,7 @@ import { StaleTransitionError } from '../../src/importer/import-batch.repository
 import { OneOpenBatchFenced1795930000000 } from '../../src/migrations/1795930000000-one-open-batch-fenced';
 import { Metrics } from '../../src/ops/metrics';
 import { createDataSource, runMigrations } from '../../src/store/data-source';
-import { freshDatabase, migratedDatabase } from '../support/database';
+import { freshDatabase, migratedDatabase, migrateToJustBefore } from '../support/database';
 import { testConfig } from '../support/service';
 
 /** Real time, but every sleep ends at once (and is recorded): the database decides what is due. */
@@ -376,15 +376,14 @@ describe(`${ImportScheduler.name} after a crash left two open batches`, () => {
     const dataSource = createDataSource({ url: database.url, poolMax: 2 });
     await dataSource.initialize();
     try {
-      await runMigrations(dataSource);
-      await dataSource.undoLastMigration({ transaction: 'each' });
+      const reapplied = await migrateToJustBefore(dataSource, OneOpenBatchFenced1795930000000);
       const insert = `INSERT INTO import_batch (account, key_type, status, rows, task_id) VALUES ('default', 'customer_id', $1, 1, $2) RETURNING id`;
       const [{ id: claimed }] = await dataSource.query(insert, ['claimed', null]);
       const [{ id: submitted }] = await dataSource.query(insert, ['submitted', 'task-in-flight']);
       const item = `INSERT INTO import_batch_item (batch_id, key_value, fields) VALUES ($1, $2, $3)`;
       await dataSource.query(item, [claimed, 'C-1', JSON.stringify(aPatch({ city: 'a' }))]);
       await dataSource.query(item, [submitted, 'C-2', JSON.stringify(aPatch({ city: 'b' }))]);
-      await expect(runMigrations(dataSource)).resolves.toEqual([new OneOpenBatchFenced1795930000000().name]);
+      await expect(runMigrations(dataSource)).resolves.toEqual(reapplied);
 
       const caac = new ScriptedCaac();
       const config = testConfig({ DATABASE_URL: database.url, SOURCE_TOPICS: 'unused:profile-change.v1', FLUSH_INTERVAL_MS: '600000' });

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../src/migrations';
 import { OneOpenBatchFenced1795930000000 } from '../../src/migrations/1795930000000-one-open-batch-fenced';
 import { createDataSource, MIGRATIONS_TABLE, runMigrations } from '../../src/store/data-source';
-import { freshDatabase } from '../support/database';
+import { freshDatabase, migrateToJustBefore } from '../support/database';
 
 const TABLES = [
   'consumer_offset',
@@ -107,8 +107,7 @@ describe(OneOpenBatchFenced1795930000000.name, () => {
   it('keeps the batch in flight and folds the other open batches of the account back into pending', async () => {
     // A database from before the migration, where a crash left an older claimed batch beside the
     // one in flight, and an account with two claimed batches.
-    await runMigrations(sut);
-    await sut.undoLastMigration({ transaction: 'each' });
+    const reapplied = await migrateToJustBefore(sut, OneOpenBatchFenced1795930000000);
     const batch = async (account: string, status: string): Promise<string> => {
       const [{ id }] = await sut.query(
         `INSERT INTO import_batch (account, key_type, status, rows, task_id, created_at)
@@ -131,7 +130,7 @@ describe(OneOpenBatchFenced1795930000000.name, () => {
       JSON.stringify({ city: { v: 'New', ts: 9, seq: 0 } }),
     ]);
 
-    await expect(runMigrations(sut)).resolves.toEqual([new OneOpenBatchFenced1795930000000().name]);
+    await expect(runMigrations(sut)).resolves.toEqual(reapplied);
 
     await expect(sut.query(`SELECT id::text AS id, status FROM import_batch ORDER BY id`)).resolves.toEqual([
       { id: olderClaimed, status: 'requeued' },

@@ -1,4 +1,6 @@
 import { Client } from 'pg';
+import type { DataSource, MigrationInterface } from 'typeorm';
+import { MIGRATIONS } from '../../src/migrations';
 import { createDataSource, runMigrations } from '../../src/store/data-source';
 import { replaceDatabase, withAdmin } from './infrastructure';
 
@@ -48,4 +50,17 @@ export async function migratedDatabase(label: string): Promise<{ url: string; na
       await database.drop();
     },
   };
+}
+
+/**
+ * Brings a connected data source to the schema just before `migration`: every migration applied,
+ * then the later ones and `migration` itself undone. Returns the names that a `runMigrations`
+ * call applies again from there, oldest first.
+ */
+export async function migrateToJustBefore(dataSource: DataSource, migration: new () => MigrationInterface): Promise<string[]> {
+  const index = (MIGRATIONS as ReadonlyArray<new () => MigrationInterface>).indexOf(migration);
+  if (index < 0) throw new Error(`${migration.name} is not in MIGRATIONS`);
+  await runMigrations(dataSource);
+  for (let undo = MIGRATIONS.length - index; undo > 0; undo--) await dataSource.undoLastMigration({ transaction: 'each' });
+  return MIGRATIONS.slice(index).map((later) => new later().name!);
 }
