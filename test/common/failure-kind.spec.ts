@@ -20,7 +20,7 @@ function aKafkaProducerError(type: string, retriable: boolean): Error {
   const protocol = new KafkaJSProtocolError({ message: `broker says ${type}`, type, code: 10, retriable } as never);
   return retriable
     ? new KafkaJSNumberOfRetriesExceeded(protocol, { retryCount: 5, retryTime: 1000 })
-    : new KafkaJSNonRetriableError(protocol, { cause: protocol } as never);
+    : Object.assign(new KafkaJSNonRetriableError(protocol), { cause: protocol });
 }
 
 /** What the Kafka adapter lets through: the refusal of a record, or the library's error as it is. */
