@@ -163,6 +163,11 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
         'Postgres refused the data of a batch; isolating the events it refuses',
       );
       outcome = await this.stageIsolating(batch);
+      // One line per batch, not per event: the dead letters are the record of each.
+      this.logger.warn(
+        { topic: batch.topic, partition: batch.partition, refused: outcome.counts?.storageRejected ?? 0 },
+        'isolated the events Postgres refused; dead-lettered them and staged the rest',
+      );
     }
     this.count(batch, outcome, started);
   }
@@ -173,7 +178,8 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
    * (`validate`, `StorageRejected`, the SQLSTATE and no value), the rest is staged, and the offset
    * moves past the batch, all in one transaction (invariant 1). Parts go in offset order and carry
    * the partition's snapshot floor from one to the next, so every change gets the stamp it would
-   * have had in one piece. A batch with k refused events costs about k * log2(batch) statements.
+   * have had in one piece (an event id repeated in two parts is merged twice: the same values, so
+   * nothing changes). A batch with k refused events costs about k * log2(batch) statements.
    */
   private async stageIsolating(batch: ConsumedBatch): Promise<{ redelivered: number; counts?: Counts; deadLetters: DeadLetter[] }> {
     return this.dataSource.transaction(async (db) => {
@@ -213,8 +219,6 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
         return;
       }
       const [message] = messages as [ConsumedBatch['messages'][number]];
-      const reason = describeFailure(error);
-      this.logger.warn({ topic: batch.topic, partition: batch.partition, offset: message.offset, reason }, 'event refused by Postgres; dead-lettered');
       state.counts.consumed++;
       state.counts.deadLettered++;
       state.counts.storageRejected = (state.counts.storageRejected ?? 0) + 1;
@@ -223,7 +227,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
         key: message.key,
         value: message.value,
         errorClass: 'StorageRejected',
-        message: reason,
+        message: describeFailure(error),
         topic: batch.topic,
         partition: batch.partition,
         offset: message.offset,
