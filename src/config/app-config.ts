@@ -76,7 +76,8 @@ const envSchema = z.object({
   // 256 KiB: a quarter of Kafka's default max.message.bytes (1 MiB), so a letter with its key and
   // headers fits a topic made with the broker's defaults, and many letters share one request. Far
   // more than anyone reads to diagnose an event; the SHA-256 and offset headers find the whole one.
-  DLQ_MAX_VALUE_BYTES: int(262_144, 1_024, 100 * 1_048_576),
+  // At most 16 MiB: a topic made for larger records strains brokers, and letters do not need it.
+  DLQ_MAX_VALUE_BYTES: int(262_144, 1_024, 16 * 1_048_576),
   INGEST_MAX_BYTES_PER_PARTITION: int(1_048_576, 1_024),
   INGEST_MAX_MESSAGE_BYTES: int(1_048_576, 1_024),
   INGEST_PARTITIONS_CONCURRENCY: int(2, 1, 64),

@@ -17,7 +17,10 @@ const BATCH_OVERHEAD_BYTES = 61;
 const RECORD_OVERHEAD_BYTES = 32;
 /** Per header beyond its name and value (two lengths as varints), generously. */
 const HEADER_OVERHEAD_BYTES = 8;
-/** Left free under the topic's limit: the sizes above are estimates, and this keeps them safe. */
+/**
+ * Left free under the topic's limit: the sizes above are estimates, and this keeps them safe (an
+ * eighth of the limit for a topic smaller than 128 KiB, so a small topic still takes letters).
+ */
 const SEND_HEADROOM_BYTES = 16 * 1024;
 /** Records per produce request: bounds one request's work, and what a refused request costs to split. */
 const SEND_MAX_RECORDS = 500;
@@ -41,7 +44,7 @@ export class DeadLetterPublisher {
     private readonly topic: string,
     private readonly limits: DeadLetterLimits,
   ) {
-    this.requestBudget = limits.maxMessageBytes - BATCH_OVERHEAD_BYTES - SEND_HEADROOM_BYTES;
+    this.requestBudget = limits.maxMessageBytes - BATCH_OVERHEAD_BYTES - Math.min(SEND_HEADROOM_BYTES, Math.floor(limits.maxMessageBytes / 8));
   }
 
   async publish(letters: DeadLetter[]): Promise<void> {
