@@ -65,6 +65,19 @@ const envSchema = z.object({
     .trim()
     .regex(/^[a-zA-Z0-9._-]{1,249}$/, { message: 'must be a valid Kafka topic name' })
     .default('caac-sync.dlq'),
+  // Used when the service creates the dead-letter topic; an existing topic is left as it is.
+  DLQ_PARTITIONS: int(1, 1, 10_000),
+  DLQ_REPLICATION_FACTOR: z.coerce
+    .number({ message: 'must be a whole number' })
+    .int({ message: 'must be a whole number' })
+    .min(1, { message: 'must be at least 1' })
+    .max(32, { message: 'must be at most 32' })
+    .optional(),
+  // 256 KiB: a quarter of Kafka's default max.message.bytes (1 MiB), so a letter with its key and
+  // headers fits a topic made with the broker's defaults, and many letters share one request. Far
+  // more than anyone reads to diagnose an event; the SHA-256 and offset headers find the whole one.
+  // At most 16 MiB: a topic made for larger records strains brokers, and letters do not need it.
+  DLQ_MAX_VALUE_BYTES: int(262_144, 1_024, 16 * 1_048_576),
   INGEST_MAX_BYTES_PER_PARTITION: int(1_048_576, 1_024),
   INGEST_MAX_MESSAGE_BYTES: int(1_048_576, 1_024),
   INGEST_PARTITIONS_CONCURRENCY: int(2, 1, 64),
@@ -115,6 +128,11 @@ export interface AppConfig {
     sessionTimeoutMs: number;
     sourceTopics: SourceTopic[];
     dlqTopic: string;
+    /** Partitions and replication factor of a dead-letter topic the service creates (absent: the broker's default). */
+    dlqPartitions: number;
+    dlqReplicationFactor: number | undefined;
+    /** A dead letter's value is cut to this many bytes, with headers saying so. */
+    dlqMaxValueBytes: number;
     maxBytesPerPartition: number;
     maxMessageBytes: number;
     /** Partitions whose batches are staged at the same time: decoding overlaps the database's work. */
@@ -196,6 +214,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       sourceTopics,
       dlqTopic: e.DLQ_TOPIC,
+      dlqPartitions: e.DLQ_PARTITIONS,
+      dlqReplicationFactor: e.DLQ_REPLICATION_FACTOR,
+      dlqMaxValueBytes: e.DLQ_MAX_VALUE_BYTES,
       maxBytesPerPartition: e.INGEST_MAX_BYTES_PER_PARTITION,
       maxMessageBytes: e.INGEST_MAX_MESSAGE_BYTES,
       partitionsConcurrency: e.INGEST_PARTITIONS_CONCURRENCY,

@@ -6,8 +6,13 @@ import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { KafkaAdapter, type MessageProducer } from '../kafka/kafka.adapter';
 import { DeadLetterOutboxRepository } from './dead-letter-outbox.repository';
+import { openDeadLetterTopic } from './dead-letter-topic';
+import { DeadLetterPublisher } from './dead-letter.publisher';
 
-/** How often the outbox is checked, and how many letters go out per round. */
+/**
+ * How often the outbox is checked, and how many letters are taken per round (one transaction);
+ * the publisher splits a round into requests the topic takes.
+ */
 const RELAY_INTERVAL_MS = 500;
 const RELAY_BATCH = 500;
 
@@ -16,6 +21,7 @@ const RELAY_BATCH = 500;
 export class DeadLetterRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly outbox: DeadLetterOutboxRepository;
   private producer: MessageProducer | undefined;
+  private publisher: DeadLetterPublisher | undefined;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
 
@@ -30,7 +36,9 @@ export class DeadLetterRelay implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    const limits = await openDeadLetterTopic(this.kafka, this.config.kafka);
     this.producer = await this.kafka.createProducer();
+    this.publisher = new DeadLetterPublisher(this.producer, this.config.kafka.dlqTopic, limits);
     this.loop = this.run();
   }
 
@@ -45,10 +53,7 @@ export class DeadLetterRelay implements OnApplicationBootstrap, BeforeApplicatio
     let total = 0;
     for (;;) {
       const sent = await this.outbox.relay(RELAY_BATCH, (entries) =>
-        this.producer!.send(
-          this.config.kafka.dlqTopic,
-          entries.map((entry) => ({ key: entry.key, value: entry.value, headers: entry.headers })),
-        ),
+        this.publisher!.publishRecords(entries.map((entry) => ({ key: entry.key, value: entry.value, headers: entry.headers }))),
       );
       total += sent;
       if (sent < RELAY_BATCH) return total;

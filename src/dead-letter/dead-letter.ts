@@ -28,6 +28,12 @@ export const DEAD_LETTER_HEADER = {
   offset: 'caac-sync.errors.offset',
   taskId: 'caac-sync.errors.task_id',
   timestamp: 'caac-sync.errors.timestamp',
+  /** Set ("true") when the value is not the whole original: cut to the cap, or left out. */
+  valueTruncated: 'caac-sync.errors.value.truncated',
+  /** The original value's size in bytes, when it was cut. */
+  valueOriginalBytes: 'caac-sync.errors.value.original_bytes',
+  /** SHA-256 (hex) of the original value's bytes, when it was cut: finds the event again in its source topic. */
+  valueSha256: 'caac-sync.errors.value.sha256',
 } as const;
 
 /** Kafka headers are small; a reason longer than this is cut, so one bad event cannot bloat the DLQ. */

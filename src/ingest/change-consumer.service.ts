@@ -1,15 +1,18 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CLOCK, type Clock } from '../common/clock';
+import { describeFailure, failureKind } from '../common/failure-kind';
 import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
+import type { DeadLetter } from '../dead-letter/dead-letter';
+import { openDeadLetterTopic } from '../dead-letter/dead-letter-topic';
 import { DeadLetterPublisher } from '../dead-letter/dead-letter.publisher';
 import { BatchConsumer, type BatchContext, type ConsumedBatch } from '../kafka/batch-consumer';
 import { KafkaAdapter, type MessageProducer } from '../kafka/kafka.adapter';
 import type { ConsumerStatus } from '../ops/kafka.health';
 import { Metrics } from '../ops/metrics';
-import { coalesceBatch } from './batch-coalescer';
+import { coalesceBatch, type CoalescedBatch } from './batch-coalescer';
 import { ConsumerOffsetRepository } from './consumer-offset.repository';
 import { PendingChangeRepository } from '../store/pending-change.repository';
 import { TopicDecoders } from './topic-decoders';
@@ -17,6 +20,23 @@ import { TopicDecoders } from './topic-decoders';
 /** A failed batch (Postgres or the dead-letter topic down) is retried after this, doubling to the max. */
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 10_000;
+/**
+ * Retries of one batch logged one by one; after that one line every this many, so an outage of
+ * hours writes a bounded number of lines (the retry metric counts every one).
+ */
+const RETRY_LOG_FIRST = 5;
+const RETRY_LOG_EVERY = 30;
+
+/** Postgres refused the data of a batch (a deterministic failure): its events are isolated. */
+class StorageRefused extends Error {
+  constructor(readonly refusal: unknown) {
+    super('Postgres refused the data of the batch');
+    this.name = 'StorageRefused';
+  }
+}
+
+/** A batch's event counts; `storageRejected` is the part of `deadLettered` that Postgres refused. */
+type Counts = CoalescedBatch['counts'] & { storageRejected?: number };
 
 /**
  * Reads the source topics in batches and makes each batch durable in Postgres: the batch's
@@ -59,9 +79,9 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
     // to create with guessed partitions.
     const missing = await this.kafka.missingTopics(kafka.sourceTopics.map((source) => source.topic));
     if (missing.length > 0) throw new Error(`SOURCE_TOPICS: topic(s) ${missing.join(', ')} do not exist on ${kafka.brokers.join(',')}`);
-    await this.kafka.ensureTopics([{ topic: kafka.dlqTopic }]);
+    const limits = await openDeadLetterTopic(this.kafka, kafka);
     this.producer = await this.kafka.createProducer();
-    this.deadLetters = new DeadLetterPublisher(this.producer, kafka.dlqTopic);
+    this.deadLetters = new DeadLetterPublisher(this.producer, kafka.dlqTopic, limits);
     this.consumer = new BatchConsumer(
       this.kafka,
       {
@@ -87,6 +107,11 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
     await this.producer?.disconnect();
   }
 
+  /**
+   * Retries a batch until it is stored. Only transient failures get here (Postgres or the broker
+   * away, timeouts): a batch Postgres refuses for its data is isolated inside `stage`, and the
+   * dead-letter publisher makes every letter fit, so no deterministic failure loops here.
+   */
   private async stageWithRetry(batch: ConsumedBatch, context: BatchContext): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -95,47 +120,150 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
         if (!context.isActive()) throw error; // the partition moved on or we are stopping: leave it
         this.metrics.ingestRetries.inc();
         const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
-        this.logger.warn(
-          { err: error, topic: batch.topic, partition: batch.partition, attempt, retryInMs: delay },
-          'could not stage batch; retrying',
-        );
+        if (attempt < RETRY_LOG_FIRST || attempt % RETRY_LOG_EVERY === 0) {
+          this.logger.warn(
+            { err: error, kind: failureKind(error), topic: batch.topic, partition: batch.partition, attempt, retryInMs: delay },
+            'could not stage batch; retrying',
+          );
+        }
         await this.clock.sleep(delay);
         await context.heartbeat();
       }
     }
   }
 
-  /** One transaction: lock the partition's offset, skip what it already has, merge, move the offset. */
+  /**
+   * One transaction: lock the partition's offset, skip what it already has, merge, move the offset,
+   * then write the batch's dead letters: if the topic cannot take them, the transaction rolls back
+   * and the whole batch comes again, so no bad event is skipped silently. The happy path is one
+   * merge per batch; only a batch Postgres refuses for its data goes the slow way, `stageIsolating`.
+   */
   private async stage(batch: ConsumedBatch): Promise<void> {
-    const { groupId } = this.config.kafka;
     const started = this.clock.now();
-    const decode = this.decoders.forTopic(batch.topic);
-    const outcome = await this.dataSource.transaction(async (db) => {
-      const { next, floor } = await this.offsets.lock(db, groupId, batch.topic, batch.partition);
-      const fresh = next === null ? batch.messages : batch.messages.filter((message) => BigInt(message.offset) >= next);
-      const redelivered = batch.messages.length - fresh.length;
-      if (fresh.length === 0) return { redelivered, result: undefined };
+    let outcome: { redelivered: number; counts?: Counts; deadLetters: DeadLetter[] };
+    try {
+      outcome = await this.dataSource.transaction(async (db) => {
+        const { fresh, redelivered, floor } = await this.lockFresh(db, batch);
+        if (fresh.length === 0) return { redelivered, deadLetters: [] };
+        const result = coalesceBatch(batch.topic, batch.partition, fresh, this.decoders.forTopic(batch.topic), this.clock.now(), floor);
+        try {
+          await this.pending.merge(db, result.changes);
+          await this.storeOffset(db, batch, fresh, result.floor);
+        } catch (error) {
+          throw failureKind(error) === 'deterministic' ? new StorageRefused(error) : error;
+        }
+        await this.deadLetters!.publish(result.deadLetters);
+        return { redelivered, counts: result.counts, deadLetters: result.deadLetters };
+      });
+    } catch (error) {
+      if (!(error instanceof StorageRefused)) throw error;
+      this.metrics.ingestIsolations.inc({ topic: batch.topic });
+      this.logger.warn(
+        { err: error.refusal, topic: batch.topic, partition: batch.partition, messages: batch.messages.length },
+        'Postgres refused the data of a batch; isolating the events it refuses',
+      );
+      outcome = await this.stageIsolating(batch);
+      // One line per batch, not per event: the dead letters are the record of each.
+      this.logger.warn(
+        { topic: batch.topic, partition: batch.partition, refused: outcome.counts?.storageRejected ?? 0 },
+        'isolated the events Postgres refused; dead-lettered them and staged the rest',
+      );
+    }
+    this.count(batch, outcome, started);
+  }
 
-      const result = coalesceBatch(batch.topic, batch.partition, fresh, decode, this.clock.now(), floor);
-      // Dead letters first: if the topic cannot take them, the transaction rolls back and the
-      // whole batch comes again, so no bad event is skipped silently.
-      await this.deadLetters!.publish(result.deadLetters);
-      await this.pending.merge(db, result.changes);
-      const last = BigInt(fresh[fresh.length - 1]!.offset);
-      await this.offsets.store(db, groupId, batch.topic, batch.partition, last + 1n, result.floor);
-      return { redelivered, result };
+  /**
+   * The batch again, in parts, each in its own savepoint: a part Postgres refuses for its data is
+   * split in halves until the single events it refuses are found; those are dead-lettered
+   * (`validate`, `StorageRejected`, the SQLSTATE and no value), the rest is staged, and the offset
+   * moves past the batch, all in one transaction (invariant 1). Parts go in offset order and carry
+   * the partition's snapshot floor from one to the next, so every change gets the stamp it would
+   * have had in one piece (an event id repeated in two parts is merged twice: the same values, so
+   * nothing changes). A batch with k refused events costs about k * log2(batch) statements.
+   */
+  private async stageIsolating(batch: ConsumedBatch): Promise<{ redelivered: number; counts?: Counts; deadLetters: DeadLetter[] }> {
+    return this.dataSource.transaction(async (db) => {
+      const { fresh, redelivered, floor } = await this.lockFresh(db, batch);
+      if (fresh.length === 0) return { redelivered, deadLetters: [] };
+      const state = { floor, counts: { consumed: 0, staged: 0, coalesced: 0, duplicate: 0, skipped: 0, deadLettered: 0 }, deadLetters: [] as DeadLetter[] };
+      await this.stagePart(db, batch, fresh, state);
+      // The last parts may have been refused: the offset still moves past the whole batch.
+      await this.storeOffset(db, batch, fresh, state.floor);
+      await this.deadLetters!.publish(state.deadLetters);
+      return { redelivered, counts: state.counts, deadLetters: state.deadLetters };
     });
+  }
 
+  private async stagePart(
+    db: EntityManager,
+    batch: ConsumedBatch,
+    messages: ConsumedBatch['messages'],
+    state: { floor: number; counts: Counts; deadLetters: DeadLetter[] },
+  ): Promise<void> {
+    const now = this.clock.now();
+    const result = coalesceBatch(batch.topic, batch.partition, messages, this.decoders.forTopic(batch.topic), now, state.floor);
+    await db.query('SAVEPOINT caac_sync_part');
+    try {
+      await this.pending.merge(db, result.changes);
+      // The offset too: a source time the offset row cannot hold is the event's fault as well.
+      await this.storeOffset(db, batch, messages, result.floor);
+      await db.query('RELEASE SAVEPOINT caac_sync_part');
+    } catch (error) {
+      await db.query('ROLLBACK TO SAVEPOINT caac_sync_part');
+      await db.query('RELEASE SAVEPOINT caac_sync_part');
+      if (failureKind(error) !== 'deterministic') throw error;
+      if (messages.length > 1) {
+        const half = Math.ceil(messages.length / 2);
+        await this.stagePart(db, batch, messages.slice(0, half), state);
+        await this.stagePart(db, batch, messages.slice(half), state);
+        return;
+      }
+      const [message] = messages as [ConsumedBatch['messages'][number]];
+      state.counts.consumed++;
+      state.counts.deadLettered++;
+      state.counts.storageRejected = (state.counts.storageRejected ?? 0) + 1;
+      state.deadLetters.push({
+        stage: 'validate',
+        key: message.key,
+        value: message.value,
+        errorClass: 'StorageRejected',
+        message: describeFailure(error),
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        at: now,
+      });
+      return;
+    }
+    state.floor = result.floor;
+    for (const name of Object.keys(result.counts) as Array<keyof CoalescedBatch['counts']>) state.counts[name] += result.counts[name];
+    state.deadLetters.push(...result.deadLetters);
+  }
+
+  /** Locks the partition's offset row and returns the messages it does not have yet. */
+  private async lockFresh(db: EntityManager, batch: ConsumedBatch) {
+    const { next, floor } = await this.offsets.lock(db, this.config.kafka.groupId, batch.topic, batch.partition);
+    const fresh = next === null ? batch.messages : batch.messages.filter((message) => BigInt(message.offset) >= next);
+    return { fresh, redelivered: batch.messages.length - fresh.length, floor };
+  }
+
+  private async storeOffset(db: EntityManager, batch: ConsumedBatch, messages: ConsumedBatch['messages'], floor: number): Promise<void> {
+    const last = BigInt(messages[messages.length - 1]!.offset);
+    await this.offsets.store(db, this.config.kafka.groupId, batch.topic, batch.partition, last + 1n, floor);
+  }
+
+  private count(batch: ConsumedBatch, outcome: { redelivered: number; counts?: Counts; deadLetters: DeadLetter[] }, started: number): void {
     const { topic } = batch;
     if (outcome.redelivered > 0) this.metrics.ingestEvents.inc({ topic, outcome: 'redelivered' }, outcome.redelivered);
-    if (outcome.result) {
-      const { counts, deadLetters } = outcome.result;
+    const { counts, deadLetters } = outcome;
+    if (counts) {
       this.metrics.ingestEvents.inc({ topic, outcome: 'consumed' }, counts.consumed);
       this.metrics.ingestEvents.inc({ topic, outcome: 'staged' }, counts.staged);
       this.metrics.ingestEvents.inc({ topic, outcome: 'duplicate' }, counts.duplicate);
       this.metrics.ingestEvents.inc({ topic, outcome: 'coalesced' }, counts.coalesced);
       this.metrics.ingestEvents.inc({ topic, outcome: 'skipped' }, counts.skipped);
       this.metrics.ingestEvents.inc({ topic, outcome: 'dead_lettered' }, counts.deadLettered);
+      if (counts.storageRejected) this.metrics.ingestEvents.inc({ topic, outcome: 'storage_rejected' }, counts.storageRejected);
       for (const letter of deadLetters) this.metrics.deadLetters.inc({ stage: letter.stage });
     }
     this.metrics.ingestBatchSize.observe(batch.messages.length);

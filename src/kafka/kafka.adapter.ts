@@ -1,4 +1,5 @@
-import { Kafka, logLevel, Partitioners, type LogEntry } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, Partitioners, type LogEntry } from 'kafkajs';
+import { RecordRejectedError } from '../common/failure-kind';
 import type { Logger } from '../common/logger';
 import { withTimeout } from '../common/with-timeout';
 
@@ -17,8 +18,38 @@ export interface OutgoingMessage {
 }
 
 export interface MessageProducer {
+  /** Rejects with a RecordRejectedError when the broker refuses the records themselves (see below). */
   send(topic: string, messages: OutgoingMessage[]): Promise<void>;
   disconnect(): Promise<void>;
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions?: number;
+  /** Absent: the broker's `default.replication.factor`. */
+  replicationFactor?: number;
+  /** Topic configuration set at creation, e.g. `max.message.bytes`. */
+  config?: Record<string, string>;
+}
+
+/** Kafka's own default `message.max.bytes` (1 MiB plus the record batch overhead). */
+export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/**
+ * Broker error types that refuse a record for what it is: sending it again fails the same way
+ * (see src/common/failure-kind.ts). The kafkajs client marks them non-retriable.
+ */
+const RECORD_REJECTIONS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'INVALID_TIMESTAMP']);
+
+/** The broker's refusal of the records themselves, found along the kafkajs error's causes. */
+export function recordRejection(error: unknown): RecordRejectedError | undefined {
+  for (let at = error, depth = 0; typeof at === 'object' && at !== null && depth < 5; at = (at as { cause?: unknown }).cause, depth++) {
+    const { type, retriable } = at as { type?: unknown; retriable?: unknown };
+    if (typeof type === 'string' && RECORD_REJECTIONS.has(type) && retriable === false) {
+      return new RecordRejectedError(type, `the broker refused the record(s): ${type}`);
+    }
+  }
+  return undefined;
 }
 
 const KAFKAJS_LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -74,8 +105,11 @@ export class KafkaAdapter {
     }
   }
 
-  /** Creates the topics that do not exist yet; existing ones are left as they are. */
-  async ensureTopics(topics: Array<{ topic: string; partitions?: number }>): Promise<void> {
+  /**
+   * Creates the topics that do not exist yet; existing ones are left as they are (another instance
+   * creating one at the same moment is fine).
+   */
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
     const admin = this.client.admin();
     await admin.connect();
     try {
@@ -84,8 +118,44 @@ export class KafkaAdapter {
       if (missing.length === 0) return;
       await admin.createTopics({
         waitForLeaders: true,
-        topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.partitions ?? 1 })),
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions ?? 1,
+          replicationFactor: t.replicationFactor ?? -1,
+          configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+        })),
       });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * The largest record batch `topic` takes: its `max.message.bytes`, else the broker's
+   * `message.max.bytes`, else Kafka's default. Everything one send puts on one partition must fit.
+   */
+  async maxMessageBytes(topic: string): Promise<number> {
+    const admin = this.client.admin();
+    await admin.connect();
+    try {
+      const fromTopic = await admin
+        .describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+        })
+        .then((result) => positiveInt(result.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue))
+        .catch(() => undefined);
+      if (fromTopic !== undefined) return fromTopic;
+      const cluster = await admin.describeCluster();
+      const broker = String(cluster.controller ?? cluster.brokers[0]?.nodeId ?? 0);
+      const fromBroker = await admin
+        .describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.BROKER, name: broker, configNames: ['message.max.bytes'] }],
+        })
+        .then((result) => positiveInt(result.resources[0]?.configEntries.find((e) => e.configName === 'message.max.bytes')?.configValue))
+        .catch(() => undefined);
+      return fromBroker ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
     } finally {
       await admin.disconnect();
     }
@@ -102,9 +172,18 @@ export class KafkaAdapter {
     await producer.connect();
     return {
       send: async (topic, messages) => {
-        await producer.send({ topic, acks: -1, messages });
+        try {
+          await producer.send({ topic, acks: -1, messages });
+        } catch (error) {
+          throw recordRejection(error) ?? error;
+        }
       },
       disconnect: () => producer.disconnect(),
     };
   }
+}
+
+function positiveInt(value: string | undefined): number | undefined {
+  const n = value === undefined ? NaN : Number(value);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }

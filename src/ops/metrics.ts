@@ -12,7 +12,7 @@ export class Metrics {
 
   readonly ingestEvents = new Counter({
     name: `${METRIC_PREFIX}ingest_events_total`,
-    help: 'Events read from source topics, by topic and outcome (consumed; of those: staged, coalesced, duplicate, skipped, dead_lettered; redelivered ones below the stored offset)',
+    help: 'Events read from source topics, by topic and outcome (consumed; of those: staged, coalesced, duplicate, skipped, dead_lettered; of dead_lettered: storage_rejected, refused by Postgres; redelivered ones below the stored offset)',
     labelNames: ['topic', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -34,6 +34,13 @@ export class Metrics {
   readonly ingestRetries = new Counter({
     name: `${METRIC_PREFIX}ingest_batch_retries_total`,
     help: 'Kafka batches retried because Postgres or the dead-letter topic failed',
+    registers: [this.registry],
+  });
+
+  readonly ingestIsolations = new Counter({
+    name: `${METRIC_PREFIX}ingest_isolations_total`,
+    help: 'Kafka batches Postgres refused for their data (a deterministic failure), split to isolate and dead-letter the refused events',
+    labelNames: ['topic'] as const,
     registers: [this.registry],
   });
 

@@ -42,6 +42,9 @@ describe(loadConfig.name, () => {
       sessionTimeoutMs: 30_000,
       sourceTopics: [{ topic: 'crm.profile-changes', format: 'profile-change.v1' }],
       dlqTopic: 'caac-sync.dlq',
+      dlqPartitions: 1,
+      dlqReplicationFactor: undefined,
+      dlqMaxValueBytes: 262_144,
       maxBytesPerPartition: 1_048_576,
       maxMessageBytes: 1_048_576,
       partitionsConcurrency: 2,
@@ -80,6 +83,9 @@ describe(loadConfig.name, () => {
     ['DEFAULT_PHONE_REGION', 'XX', /^DEFAULT_PHONE_REGION: must be an ISO 3166 region code/],
     ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN: must be at least 16 characters/],
     ['DLQ_TOPIC', 'bad topic!', /^DLQ_TOPIC: must be a valid Kafka topic name/],
+    ['DLQ_PARTITIONS', '0', /^DLQ_PARTITIONS: must be at least 1/],
+    ['DLQ_REPLICATION_FACTOR', 'three', /^DLQ_REPLICATION_FACTOR: must be a whole number/],
+    ['DLQ_MAX_VALUE_BYTES', '100', /^DLQ_MAX_VALUE_BYTES: must be at least 1024/],
     ['SOURCE_TOPICS', 'crm.changes:avro', /^SOURCE_TOPICS: "crm.changes:avro": format must be one of/],
     ['SOURCE_TOPICS', 'crm.customers:debezium', /^SOURCE_TOPICS: .*needs a mapping file/],
     ['SOURCE_TOPICS', 'a:debezium:/nonexistent/mapping.json', /^SOURCE_TOPICS: mapping file \/nonexistent\/mapping.json .* does not exist/],
@@ -88,6 +94,12 @@ describe(loadConfig.name, () => {
 
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(expected);
+  });
+
+  it('takes the dead-letter topic settings', () => {
+    const sut = loadConfig(aValidEnv({ DLQ_PARTITIONS: '6', DLQ_REPLICATION_FACTOR: '3', DLQ_MAX_VALUE_BYTES: '65536' }));
+
+    expect(sut.kafka).toMatchObject({ dlqPartitions: 6, dlqReplicationFactor: 3, dlqMaxValueBytes: 65_536 });
   });
 
   it('lists every problem at once, one line each', () => {

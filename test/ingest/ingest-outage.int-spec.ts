@@ -77,5 +77,9 @@ describe('ingest while Postgres is unreachable', () => {
     await expectStagedAsModel(db, stream);
     const { letters, bad } = await readEveryDeadLetter(dlqTopic, stream, 30_000);
     expect(new Set(letters.map((letter) => letter.value!.toString('base64')))).toEqual(bad);
+    // A lost connection is transient: no batch was taken for refused data, no event dead-lettered for it.
+    const metrics = (await request(sut.getHttpServer()).get('/metrics')).text;
+    expect(metrics).not.toMatch(/^caac_sync_ingest_isolations_total\{/m);
+    expect(letters.filter((letter) => letter.headers['caac-sync.errors.class'] === 'StorageRejected')).toEqual([]);
   });
 });

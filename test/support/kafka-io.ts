@@ -1,4 +1,4 @@
-import type { IHeaders } from 'kafkajs';
+import { ConfigResourceTypes, type IHeaders } from 'kafkajs';
 import { testKafka } from './service';
 
 export async function produce(topic: string, messages: Array<{ partition?: number; key?: string | null; value: Buffer | string | null }>): Promise<void> {
@@ -71,4 +71,23 @@ function stringHeaders(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) out[name] = value.toString();
   return out;
+}
+
+/** A topic's partition count and its `max.message.bytes`, as the broker reports them. */
+export async function describeTopic(topic: string): Promise<{ partitions: number; maxMessageBytes: number }> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    const configs = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+    });
+    return {
+      partitions: metadata.topics[0]!.partitions.length,
+      maxMessageBytes: Number(configs.resources[0]!.configEntries.find((entry) => entry.configName === 'max.message.bytes')!.configValue),
+    };
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Kafka, logLevel } from 'kafkajs';
 import { createApp } from '../../src/app.factory';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
-import { createLogger } from '../../src/common/logger';
+import { createLogger, type Logger } from '../../src/common/logger';
 
 export const TEST_API_KEY = 'sandbox-key';
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -18,13 +18,17 @@ export function testKafka(): Kafka {
   return new Kafka({ clientId: 'caac-sync-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
 }
 
-export async function createTopics(topics: Array<{ topic: string; partitions?: number }>): Promise<void> {
+export async function createTopics(topics: Array<{ topic: string; partitions?: number; config?: Record<string, string> }>): Promise<void> {
   const admin = testKafka().admin();
   await admin.connect();
   try {
     await admin.createTopics({
       waitForLeaders: true,
-      topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions ?? 1 })),
+      topics: topics.map((t) => ({
+        topic: t.topic,
+        numPartitions: t.partitions ?? 1,
+        configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+      })),
     });
   } finally {
     await admin.disconnect();
@@ -46,8 +50,8 @@ export function testConfig(env: Record<string, string>): AppConfig {
 }
 
 /** Starts the whole service in this process, listening on a free port. */
-export async function startService(config: AppConfig): Promise<INestApplication> {
-  const app = await createApp(config, createLogger({ level: config.logLevel }));
+export async function startService(config: AppConfig, logger: Logger = createLogger({ level: config.logLevel })): Promise<INestApplication> {
+  const app = await createApp(config, logger);
   await app.listen(0, '127.0.0.1');
   return app;
 }
