@@ -86,6 +86,8 @@ const envSchema = z.object({
   CAAC_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
   CAAC_BREAKER_RESET_MS: int(15_000, 100, 600_000),
   FLUSH_INTERVAL_MS: int(30_000, 0, 86_400_000),
+  // Producers' clocks run a little ahead of ours; a day covers any clock that is merely wrong.
+  MAX_FUTURE_SKEW_MS: int(86_400_000, 1_000),
   IMPORTER_ENABLED: bool(true),
   DEFAULT_PHONE_REGION: z
     .string()
@@ -131,6 +133,8 @@ export interface AppConfig {
     breakerResetMs: number;
   };
   flushIntervalMs: number;
+  /** A source time further ahead of this service's clock is dead-lettered (see checkSourceTime). */
+  maxFutureSkewMs: number;
   /** False for an ingest-only instance: it stages changes and never runs for importer leader. */
   importerEnabled: boolean;
   defaultPhoneRegion: string;
@@ -205,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       breakerResetMs: e.CAAC_BREAKER_RESET_MS,
     },
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
+    maxFutureSkewMs: e.MAX_FUTURE_SKEW_MS,
     importerEnabled: e.IMPORTER_ENABLED,
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     adminToken: e.ADMIN_TOKEN,

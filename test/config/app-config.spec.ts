@@ -50,6 +50,7 @@ describe(loadConfig.name, () => {
     expect(sut.database).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/caac', poolMax: 10, migrateOnStart: false });
     expect(sut.caac).toMatchObject({ importRatePerWindow: 15, importMaxRows: 10_000, rateWindowMs: 60_000 });
     expect(sut.flushIntervalMs).toBe(30_000);
+    expect(sut.maxFutureSkewMs).toBe(86_400_000);
     expect(sut.defaultPhoneRegion).toBe('TW');
     expect(sut.http.port).toBe(3000);
   });
@@ -72,6 +73,8 @@ describe(loadConfig.name, () => {
     ['CAAC_IMPORT_MAX_ROWS', '10001', /^CAAC_IMPORT_MAX_ROWS: must be at most 10000/],
     ['CAAC_IMPORT_MAX_ROWS', 'ten', /^CAAC_IMPORT_MAX_ROWS: must be a whole number/],
     ['FLUSH_INTERVAL_MS', '-1', /^FLUSH_INTERVAL_MS: must be at least 0/],
+    ['MAX_FUTURE_SKEW_MS', '1.5', /^MAX_FUTURE_SKEW_MS: must be a whole number/],
+    ['MAX_FUTURE_SKEW_MS', '10', /^MAX_FUTURE_SKEW_MS: must be at least 1000/],
     ['HTTP_PORT', '70000', /^HTTP_PORT: must be at most 65535/],
     ['INGEST_PAUSE_AFTER_MS', '10', /^INGEST_PAUSE_AFTER_MS: must be at least 50/],
     ['MIGRATE_ON_START', 'maybe', /^MIGRATE_ON_START: must be true or false/],
