@@ -113,7 +113,8 @@ describe.each([{ schemas: false }, { schemas: true }])('Debezium chain, value.co
   let topic: string;
   let topicPrefix: string;
   const mapping = parseDebeziumMapping(JSON.parse(readFileSync(resolve(REPO, MAPPING_FILE), 'utf8')), MAPPING_FILE);
-  const decode = createDebeziumDecoder(mapping, { defaultPhoneRegion: 'TW' });
+  const decoder = createDebeziumDecoder(mapping, { defaultPhoneRegion: 'TW', maxFutureSkewMs: 86_400_000 });
+  const decode = (value: Buffer | null): DecodeResult => decoder(value, Date.now());
   let db: Client;
   let dropDatabase: (() => Promise<void>) | undefined;
   const seeded: Json[] = [];
