@@ -136,7 +136,16 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
       this.metrics.ingestEvents.inc({ topic, outcome: 'coalesced' }, counts.coalesced);
       this.metrics.ingestEvents.inc({ topic, outcome: 'skipped' }, counts.skipped);
       this.metrics.ingestEvents.inc({ topic, outcome: 'dead_lettered' }, counts.deadLettered);
+      this.metrics.ingestEvents.inc({ topic, outcome: 'key_changed' }, counts.keyChanged);
       for (const letter of deadLetters) this.metrics.deadLetters.inc({ stage: letter.stage });
+      // The Profile API cannot delete or merge: the contact under the old key stays in CAAC as it
+      // was. The offset finds the event (its `before` holds the old key) without logging the key.
+      for (const change of outcome.result.keyChanges) {
+        this.logger.info(
+          { topic, partition: batch.partition, offset: change.offset, fromKeyType: change.from ?? 'none', toKeyType: change.to },
+          'contact key changed: the whole row was sent under the new key; the contact under the old key stays in CAAC',
+        );
+      }
     }
     this.metrics.ingestBatchSize.observe(batch.messages.length);
     this.metrics.ingestBatchSeconds.observe((this.clock.now() - started) / 1000);

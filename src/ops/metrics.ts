@@ -12,7 +12,7 @@ export class Metrics {
 
   readonly ingestEvents = new Counter({
     name: `${METRIC_PREFIX}ingest_events_total`,
-    help: 'Events read from source topics, by topic and outcome (consumed; of those: staged, coalesced, duplicate, skipped, dead_lettered; redelivered ones below the stored offset)',
+    help: 'Events read from source topics, by topic and outcome (consumed; of those: staged, coalesced, duplicate, skipped, dead_lettered; redelivered ones below the stored offset; key_changed: of the staged and coalesced, rows sent whole under a new contact key)',
     labelNames: ['topic', 'outcome'] as const,
     registers: [this.registry],
   });
