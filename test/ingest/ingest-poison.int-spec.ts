@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { DEAD_LETTER_HEADER } from '../../src/dead-letter/dead-letter';
+import { Metrics } from '../../src/ops/metrics';
 import { migratedDatabase } from '../support/database';
 import { highWatermarks, produce, readTopic } from '../support/kafka-io';
 import { waitUntilStaged } from '../support/pipeline';
@@ -14,7 +15,7 @@ import { createTopics, startService, testConfig, uniqueName } from '../support/s
  * for good) or be staged with a time that wins forever. Each must be exactly one dead letter, and
  * the good events around it must be staged.
  */
-describe('ingest of poison inputs on one partition', () => {
+describe('ingest of poison inputs and key changes on one partition', () => {
   let sut: INestApplication;
   let db: Client;
   let drop: () => Promise<void>;
@@ -29,6 +30,8 @@ describe('ingest of poison inputs on one partition', () => {
   /** A Debezium insert (no schema wrapper) as JSON text, its source time and row written as given. */
   const insert = (row: string, tsMs: string = String(now - 60_000)) =>
     `{"before":null,"after":${row},"source":{"connector":"postgresql","ts_ms":${tsMs},"snapshot":"false"},"op":"c","ts_ms":${now}}`;
+  const update = (before: string, after: string) =>
+    `{"before":${before},"after":${after},"source":{"connector":"postgresql","ts_ms":${now - 30_000},"snapshot":"false"},"op":"u","ts_ms":${now}}`;
 
   beforeAll(async () => {
     const database = await migratedDatabase('ingest_poison');
@@ -107,5 +110,21 @@ describe('ingest of poison inputs on one partition', () => {
     // Exactly once: the topic holds these six letters and no more.
     const high = await highWatermarks(dlqTopic);
     expect([...high.values()].reduce((sum, offset) => sum + offset, 0n)).toBe(6n);
+  });
+
+  it('stages an update that moved its row to another key whole under the new key, and counts it', async () => {
+    const keyChanged = async () =>
+      (await sut.get(Metrics).ingestEvents.get()).values.find((v) => v.labels.topic === cdcTopic && v.labels.outcome === 'key_changed')?.value ?? 0;
+    const before = await keyChanged();
+
+    // Only the key column changed: this used to be dropped as "no mapped field to send".
+    await produce(cdcTopic, [{ value: update('{"id":2001,"name":"Moved","points":8}', '{"id":2002,"name":"Moved","points":8}') }]);
+    await waitUntilStaged(db, cdcTopic);
+
+    const { rows } = await db.query(`SELECT key_value, fields FROM pending_change WHERE key_value IN ('2001', '2002')`);
+    expect(rows.map((row: { key_value: string; fields: Record<string, { v: unknown }> }) => [row.key_value, row.fields.display_name?.v, row.fields.cl_custom_points?.v])).toEqual([
+      ['2002', 'Moved', 8],
+    ]);
+    expect([before, await keyChanged()]).toEqual([0, 1]);
   });
 });
