@@ -8,6 +8,7 @@ import {
   checkSourceTime,
   customField,
   emptyRecord,
+  hasField,
   textProblem,
   toContactKey,
   toPhoneRegion,
@@ -227,7 +228,8 @@ function valueAt(event: unknown, instancePath: string): unknown {
   let node = event;
   for (const segment of instancePath.split('/').slice(1)) {
     const name = segment.replaceAll('~1', '/').replaceAll('~0', '~');
-    node = typeof node === 'object' && node !== null && Object.prototype.hasOwnProperty.call(node, name) ? (node as Record<string, unknown>)[name] : undefined;
+    if (typeof node !== 'object' || node === null || !hasField(node, name)) return undefined;
+    node = (node as Record<string, unknown>)[name];
   }
   return node;
 }
