@@ -104,6 +104,8 @@ const envSchema = z.object({
   // importer stops and asks again this rarely, so an operator can fix it without losing changes.
   IMPORT_REFUSED_RETRY_MS: int(60_000, 100, 86_400_000),
   FLUSH_INTERVAL_MS: int(30_000, 0, 86_400_000),
+  // Producers' clocks run a little ahead of ours; a day covers any clock that is merely wrong.
+  MAX_FUTURE_SKEW_MS: int(86_400_000, 1_000),
   IMPORTER_ENABLED: bool(true),
   DEFAULT_PHONE_REGION: z
     .string()
@@ -158,6 +160,8 @@ export interface AppConfig {
     refusedRetryMs: number;
   };
   flushIntervalMs: number;
+  /** A source time further ahead of this service's clock is dead-lettered (see checkSourceTime). */
+  maxFutureSkewMs: number;
   /** False for an ingest-only instance: it stages changes and never runs for importer leader. */
   importerEnabled: boolean;
   defaultPhoneRegion: string;
@@ -237,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       refusedRetryMs: e.IMPORT_REFUSED_RETRY_MS,
     },
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
+    maxFutureSkewMs: e.MAX_FUTURE_SKEW_MS,
     importerEnabled: e.IMPORTER_ENABLED,
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     adminToken: e.ADMIN_TOKEN,

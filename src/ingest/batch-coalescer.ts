@@ -1,6 +1,6 @@
 import { mergeStampedInto, stamp, type KeyType, type StampedPatch } from '../profile';
 import type { DeadLetter } from '../dead-letter/dead-letter';
-import type { DecodeResult } from './decoders/decode-result';
+import type { Decoder } from './decoders/decode-result';
 import type { StagedChange } from '../store/pending-change.repository';
 
 export interface RawMessage {
@@ -9,12 +9,30 @@ export interface RawMessage {
   value: Buffer | null;
 }
 
+/** A change that moved its row to another contact key; the contact under the old key stays in CAAC. */
+export interface KeyChange {
+  offset: string;
+  /** The old key's type (`null`: the row had no usable key); never its value, which is personal data. */
+  from: KeyType | null;
+  to: KeyType;
+}
+
 export interface CoalescedBatch {
   changes: StagedChange[];
   /** The partition's snapshot source-time floor after this batch (see below). */
   floor: number;
   deadLetters: DeadLetter[];
-  counts: { consumed: number; staged: number; coalesced: number; duplicate: number; skipped: number; deadLettered: number };
+  keyChanges: KeyChange[];
+  counts: {
+    consumed: number;
+    staged: number;
+    coalesced: number;
+    duplicate: number;
+    skipped: number;
+    deadLettered: number;
+    /** Of the staged and coalesced: changes sent whole under a new contact key. */
+    keyChanged: number;
+  };
 }
 
 /**
@@ -22,23 +40,25 @@ export interface CoalescedBatch {
  * database sees each contact of the batch once. Every change is stamped with its source time and
  * its offset, so merging here and merging in Postgres give the same result (invariant 2). `floor`
  * is the partition's latest snapshot-read time so far; the returned floor is stored with the offset.
+ * `now` is the service clock's time, against which decoders judge source times.
  */
 export function coalesceBatch(
   topic: string,
   partition: number,
   messages: RawMessage[],
-  decode: (value: Buffer | null) => DecodeResult,
+  decode: Decoder,
   now: number,
   floor = 0,
 ): CoalescedBatch {
   const byContact = new Map<string, { keyType: KeyType; keyValue: string; fields: StampedPatch }>();
   const deadLetters: DeadLetter[] = [];
-  const counts = { consumed: messages.length, staged: 0, coalesced: 0, duplicate: 0, skipped: 0, deadLettered: 0 };
+  const keyChanges: KeyChange[] = [];
+  const counts = { consumed: messages.length, staged: 0, coalesced: 0, duplicate: 0, skipped: 0, deadLettered: 0, keyChanged: 0 };
   // An event id seen twice in one batch is a producer's retry: it costs nothing, and is counted.
   const eventIds = new Set<string>();
 
   for (const message of messages) {
-    const result = decode(message.value);
+    const result = decode(message.value, now);
     if (result.kind === 'skip') {
       counts.skipped++;
       continue;
@@ -58,7 +78,7 @@ export function coalesceBatch(
       });
       continue;
     }
-    const { key, patch, eventId, snapshot } = result.change;
+    const { key, patch, eventId, snapshot, keyChanged } = result.change;
     let { sourceTs } = result.change;
     // TRICKY: a snapshot read's time is when the row was read, which can be later than a change
     // committed while the snapshot ran; that change comes after the read in this partition, so it
@@ -72,6 +92,10 @@ export function coalesceBatch(
       }
       eventIds.add(eventId);
     }
+    if (keyChanged !== undefined) {
+      counts.keyChanged++;
+      keyChanges.push({ offset: message.offset, from: keyChanged.from, to: key.type });
+    }
     const stamped = stamp(patch, { ts: sourceTs, seq: Number(message.offset) });
     const id = `${key.type}\u0000${key.value}`;
     const known = byContact.get(id);
@@ -83,5 +107,5 @@ export function coalesceBatch(
       counts.staged++;
     }
   }
-  return { changes: [...byContact.values()], floor, deadLetters, counts };
+  return { changes: [...byContact.values()], floor, deadLetters, keyChanges, counts };
 }

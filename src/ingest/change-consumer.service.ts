@@ -12,7 +12,7 @@ import { BatchConsumer, type BatchContext, type ConsumedBatch } from '../kafka/b
 import { KafkaAdapter, type MessageProducer } from '../kafka/kafka.adapter';
 import type { ConsumerStatus } from '../ops/kafka.health';
 import { Metrics } from '../ops/metrics';
-import { coalesceBatch, type CoalescedBatch } from './batch-coalescer';
+import { coalesceBatch, type CoalescedBatch, type KeyChange } from './batch-coalescer';
 import { ConsumerOffsetRepository } from './consumer-offset.repository';
 import { PendingChangeRepository } from '../store/pending-change.repository';
 import { TopicDecoders } from './topic-decoders';
@@ -37,6 +37,22 @@ class StorageRefused extends Error {
 
 /** A batch's event counts; `storageRejected` is the part of `deadLettered` that Postgres refused. */
 type Counts = CoalescedBatch['counts'] & { storageRejected?: number };
+
+/** What staging a batch did: counted, dead-lettered and logged once it is stored. */
+interface StageOutcome {
+  redelivered: number;
+  counts?: Counts;
+  deadLetters: DeadLetter[];
+  keyChanges: KeyChange[];
+}
+
+/** What the parts of an isolated batch add up to, carried from one part to the next. */
+interface PartState {
+  floor: number;
+  counts: Counts;
+  deadLetters: DeadLetter[];
+  keyChanges: KeyChange[];
+}
 
 /**
  * Reads the source topics in batches and makes each batch durable in Postgres: the batch's
@@ -140,11 +156,11 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
    */
   private async stage(batch: ConsumedBatch): Promise<void> {
     const started = this.clock.now();
-    let outcome: { redelivered: number; counts?: Counts; deadLetters: DeadLetter[] };
+    let outcome: StageOutcome;
     try {
       outcome = await this.dataSource.transaction(async (db) => {
         const { fresh, redelivered, floor } = await this.lockFresh(db, batch);
-        if (fresh.length === 0) return { redelivered, deadLetters: [] };
+        if (fresh.length === 0) return { redelivered, deadLetters: [], keyChanges: [] };
         const result = coalesceBatch(batch.topic, batch.partition, fresh, this.decoders.forTopic(batch.topic), this.clock.now(), floor);
         try {
           await this.pending.merge(db, result.changes);
@@ -153,7 +169,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
           throw failureKind(error) === 'deterministic' ? new StorageRefused(error) : error;
         }
         await this.deadLetters!.publish(result.deadLetters);
-        return { redelivered, counts: result.counts, deadLetters: result.deadLetters };
+        return { redelivered, counts: result.counts, deadLetters: result.deadLetters, keyChanges: result.keyChanges };
       });
     } catch (error) {
       if (!(error instanceof StorageRefused)) throw error;
@@ -181,16 +197,21 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
    * have had in one piece (an event id repeated in two parts is merged twice: the same values, so
    * nothing changes). A batch with k refused events costs about k * log2(batch) statements.
    */
-  private async stageIsolating(batch: ConsumedBatch): Promise<{ redelivered: number; counts?: Counts; deadLetters: DeadLetter[] }> {
+  private async stageIsolating(batch: ConsumedBatch): Promise<StageOutcome> {
     return this.dataSource.transaction(async (db) => {
       const { fresh, redelivered, floor } = await this.lockFresh(db, batch);
-      if (fresh.length === 0) return { redelivered, deadLetters: [] };
-      const state = { floor, counts: { consumed: 0, staged: 0, coalesced: 0, duplicate: 0, skipped: 0, deadLettered: 0 }, deadLetters: [] as DeadLetter[] };
+      if (fresh.length === 0) return { redelivered, deadLetters: [], keyChanges: [] };
+      const state: PartState = {
+        floor,
+        counts: { consumed: 0, staged: 0, coalesced: 0, duplicate: 0, skipped: 0, deadLettered: 0, keyChanged: 0 },
+        deadLetters: [],
+        keyChanges: [],
+      };
       await this.stagePart(db, batch, fresh, state);
       // The last parts may have been refused: the offset still moves past the whole batch.
       await this.storeOffset(db, batch, fresh, state.floor);
       await this.deadLetters!.publish(state.deadLetters);
-      return { redelivered, counts: state.counts, deadLetters: state.deadLetters };
+      return { redelivered, counts: state.counts, deadLetters: state.deadLetters, keyChanges: state.keyChanges };
     });
   }
 
@@ -198,7 +219,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
     db: EntityManager,
     batch: ConsumedBatch,
     messages: ConsumedBatch['messages'],
-    state: { floor: number; counts: Counts; deadLetters: DeadLetter[] },
+    state: PartState,
   ): Promise<void> {
     const now = this.clock.now();
     const result = coalesceBatch(batch.topic, batch.partition, messages, this.decoders.forTopic(batch.topic), now, state.floor);
@@ -238,6 +259,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
     state.floor = result.floor;
     for (const name of Object.keys(result.counts) as Array<keyof CoalescedBatch['counts']>) state.counts[name] += result.counts[name];
     state.deadLetters.push(...result.deadLetters);
+    state.keyChanges.push(...result.keyChanges);
   }
 
   /** Locks the partition's offset row and returns the messages it does not have yet. */
@@ -252,7 +274,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
     await this.offsets.store(db, this.config.kafka.groupId, batch.topic, batch.partition, last + 1n, floor);
   }
 
-  private count(batch: ConsumedBatch, outcome: { redelivered: number; counts?: Counts; deadLetters: DeadLetter[] }, started: number): void {
+  private count(batch: ConsumedBatch, outcome: StageOutcome, started: number): void {
     const { topic } = batch;
     if (outcome.redelivered > 0) this.metrics.ingestEvents.inc({ topic, outcome: 'redelivered' }, outcome.redelivered);
     const { counts, deadLetters } = outcome;
@@ -264,7 +286,16 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
       this.metrics.ingestEvents.inc({ topic, outcome: 'skipped' }, counts.skipped);
       this.metrics.ingestEvents.inc({ topic, outcome: 'dead_lettered' }, counts.deadLettered);
       if (counts.storageRejected) this.metrics.ingestEvents.inc({ topic, outcome: 'storage_rejected' }, counts.storageRejected);
+      this.metrics.ingestEvents.inc({ topic, outcome: 'key_changed' }, counts.keyChanged);
       for (const letter of deadLetters) this.metrics.deadLetters.inc({ stage: letter.stage });
+      // The Profile API cannot delete or merge: the contact under the old key stays in CAAC as it
+      // was. The offset finds the event (its `before` holds the old key) without logging the key.
+      for (const change of outcome.keyChanges) {
+        this.logger.info(
+          { topic, partition: batch.partition, offset: change.offset, fromKeyType: change.from ?? 'none', toKeyType: change.to },
+          'contact key changed: the whole row was sent under the new key; the contact under the old key stays in CAAC',
+        );
+      }
     }
     this.metrics.ingestBatchSize.observe(batch.messages.length);
     this.metrics.ingestBatchSeconds.observe((this.clock.now() - started) / 1000);

@@ -13,7 +13,11 @@ export class TopicDecoders {
   private readonly decoders = new Map<string, Decoder>();
 
   constructor(config: AppConfig) {
-    const options = { defaultPhoneRegion: config.defaultPhoneRegion, maxMessageBytes: config.kafka.maxMessageBytes };
+    const options = {
+      defaultPhoneRegion: config.defaultPhoneRegion,
+      maxMessageBytes: config.kafka.maxMessageBytes,
+      maxFutureSkewMs: config.maxFutureSkewMs,
+    };
     for (const source of config.kafka.sourceTopics) {
       if (source.format === 'profile-change.v1') {
         this.decoders.set(source.topic, createProfileChangeDecoder(options));

@@ -12,7 +12,7 @@ export class Metrics {
 
   readonly ingestEvents = new Counter({
     name: `${METRIC_PREFIX}ingest_events_total`,
-    help: 'Events read from source topics, by topic and outcome (consumed; of those: staged, coalesced, duplicate, skipped, dead_lettered; of dead_lettered: storage_rejected, refused by Postgres; redelivered ones below the stored offset)',
+    help: 'Events read from source topics, by topic and outcome (consumed; of those: staged, coalesced, duplicate, skipped, dead_lettered; of dead_lettered: storage_rejected, refused by Postgres; of staged and coalesced: key_changed, rows sent whole under a new contact key; redelivered ones below the stored offset)',
     labelNames: ['topic', 'outcome'] as const,
     registers: [this.registry],
   });

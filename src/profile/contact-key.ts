@@ -3,6 +3,7 @@ import type { KeyType } from './field-catalogue';
 import type { ContactKey } from './patch';
 import { normalisePhone } from './phone.normaliser';
 import type { PhoneRegion } from './phone.normaliser';
+import { textProblem } from './text-rules';
 
 export type KeyValueResult = { ok: true; value: string } | { ok: false; reason: string };
 
@@ -44,10 +45,13 @@ export function normaliseMobile(input: string, defaultRegion: PhoneRegion): KeyV
 /**
  * Normalises the value of a key-type field, the same way whether it arrives as an event's key
  * or as a profile field: e-mail trimmed and lower-cased, mobile to E.164, other keys trimmed.
- * Only strings are accepted; empty after trimming is invalid.
+ * Only strings are accepted; empty after trimming is invalid, and so is text with a control
+ * character or a lone surrogate (see textProblem), even where normalising would drop it.
  */
 export function normaliseKeyValue(type: KeyType, raw: unknown, defaultRegion: PhoneRegion): KeyValueResult {
   if (typeof raw !== 'string') return { ok: false, reason: 'must be a string' };
+  const problem = textProblem(raw);
+  if (problem !== undefined) return { ok: false, reason: problem };
   switch (type) {
     case 'display_email':
       return normaliseEmail(raw);

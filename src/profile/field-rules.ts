@@ -14,6 +14,7 @@ import type { FieldKind, KeyType } from './field-catalogue';
 import { emptyRecord } from './patch';
 import type { FieldValue, Patch } from './patch';
 import type { PhoneRegion } from './phone.normaliser';
+import { textProblem } from './text-rules';
 
 /** Why one field of an input was rejected. `field` is the CAAC field name. */
 export interface FieldError {
@@ -49,9 +50,9 @@ export function isCalendarDate(text: string): boolean {
 }
 
 function checkText(value: string): ValueResult {
-  return textLength(value) > TEXT_MAX_LENGTH
-    ? { ok: false, reason: `must be at most ${TEXT_MAX_LENGTH} characters` }
-    : { ok: true, value };
+  if (textLength(value) > TEXT_MAX_LENGTH) return { ok: false, reason: `must be at most ${TEXT_MAX_LENGTH} characters` };
+  const problem = textProblem(value);
+  return problem === undefined ? { ok: true, value } : { ok: false, reason: problem };
 }
 
 function checkKnown(field: string, kind: FieldKind, value: unknown, ctx: PatchContext): ValueResult {

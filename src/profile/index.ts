@@ -5,3 +5,5 @@ export * from './field-rules';
 export * from './patch';
 export * from './patch-merge';
 export * from './phone.normaliser';
+export * from './source-time';
+export * from './text-rules';

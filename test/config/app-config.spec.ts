@@ -53,6 +53,7 @@ describe(loadConfig.name, () => {
     expect(sut.database).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/caac', poolMax: 10, migrateOnStart: false });
     expect(sut.caac).toMatchObject({ importRatePerWindow: 15, importMaxRows: 10_000, rateWindowMs: 60_000, taskTimeoutMs: 21_600_000, refusedRetryMs: 60_000 });
     expect(sut.flushIntervalMs).toBe(30_000);
+    expect(sut.maxFutureSkewMs).toBe(86_400_000);
     expect(sut.defaultPhoneRegion).toBe('TW');
     expect(sut.http.port).toBe(3000);
   });
@@ -77,6 +78,8 @@ describe(loadConfig.name, () => {
     ['FLUSH_INTERVAL_MS', '-1', /^FLUSH_INTERVAL_MS: must be at least 0/],
     ['CAAC_TASK_TIMEOUT_MS', '500', /^CAAC_TASK_TIMEOUT_MS: must be at least 1000/],
     ['IMPORT_REFUSED_RETRY_MS', 'soon', /^IMPORT_REFUSED_RETRY_MS: must be a whole number/],
+    ['MAX_FUTURE_SKEW_MS', '1.5', /^MAX_FUTURE_SKEW_MS: must be a whole number/],
+    ['MAX_FUTURE_SKEW_MS', '10', /^MAX_FUTURE_SKEW_MS: must be at least 1000/],
     ['HTTP_PORT', '70000', /^HTTP_PORT: must be at most 65535/],
     ['INGEST_PAUSE_AFTER_MS', '10', /^INGEST_PAUSE_AFTER_MS: must be at least 50/],
     ['MIGRATE_ON_START', 'maybe', /^MIGRATE_ON_START: must be true or false/],

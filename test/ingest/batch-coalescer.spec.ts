@@ -30,7 +30,7 @@ describe(coalesceBatch.name, () => {
       ['C-1', { city: { value: 'Taipei', ts: 2_000, seq: 10 }, gender: { value: null, ts: 3_000, seq: 12 } }],
       ['C-2', { display_name: { value: 'Ben', ts: 1_500, seq: 13 } }],
     ]);
-    expect(sut.counts).toEqual({ consumed: 4, staged: 2, coalesced: 2, duplicate: 0, skipped: 0, deadLettered: 0 });
+    expect(sut.counts).toEqual({ consumed: 4, staged: 2, coalesced: 2, duplicate: 0, skipped: 0, deadLettered: 0, keyChanged: 0 });
   });
 
   it('counts a repeated event id once, skips what the decoder skips, and dead-letters errors with their place', () => {
@@ -47,7 +47,7 @@ describe(coalesceBatch.name, () => {
       NOW,
     );
 
-    expect(sut.counts).toEqual({ consumed: 4, staged: 1, coalesced: 0, duplicate: 1, skipped: 1, deadLettered: 1 });
+    expect(sut.counts).toEqual({ consumed: 4, staged: 1, coalesced: 0, duplicate: 1, skipped: 1, deadLettered: 1, keyChanged: 0 });
     expect(sut.deadLetters).toEqual([
       {
         stage: 'validate',
@@ -61,6 +61,29 @@ describe(coalesceBatch.name, () => {
         at: NOW,
       },
     ]);
+  });
+});
+
+describe(`${coalesceBatch.name} with key changes`, () => {
+  it('stages a change sent under a new key like any other, and counts and lists it without the old key value', () => {
+    const moved = {
+      kind: 'change',
+      change: { key: { type: 'customer_id', value: 'C-9' }, patch: { city: 'Taipei' }, sourceTs: 1_000, keyChanged: { from: 'display_email' } },
+    } as DecodeResult;
+
+    const sut = coalesceBatch('crm.customers', 1, [aMessage(5, aChange('C-1', { city: 'Tainan' }, 1_000)), aMessage(6, moved)], decode, NOW);
+
+    expect(sut.changes.map((c) => c.keyValue)).toEqual(['C-1', 'C-9']);
+    expect(sut.counts).toEqual({ consumed: 2, staged: 2, coalesced: 0, duplicate: 0, skipped: 0, deadLettered: 0, keyChanged: 1 });
+    expect(sut.keyChanges).toEqual([{ offset: '6', from: 'display_email', to: 'customer_id' }]);
+  });
+
+  it('hands the decoder the clock time it was given', () => {
+    const seen: number[] = [];
+
+    coalesceBatch('crm.customers', 0, [aMessage(1, aChange('C-1', { city: 'Tainan' }, 1_000))], (value, now) => (seen.push(now), decode(value)), NOW);
+
+    expect(seen).toEqual([NOW]);
   });
 });
 

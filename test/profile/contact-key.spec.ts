@@ -53,6 +53,16 @@ describe(toContactKey.name, () => {
     expect(toContactKey('line_uid', 'U4af4980629', TW)).toEqual({ ok: true, key: { type: 'line_uid', value: 'U4af4980629' } });
   });
 
+  it('rejects a key with a control character or a lone surrogate, even where normalising would drop it', () => {
+    const control = 'must not contain control characters other than tab and line breaks (found U+0000)';
+    expect(toContactKey('customer_id', 'C-1001\u0000', TW)).toEqual({ ok: false, reason: control });
+    expect(toContactKey('display_mobile', '0912\u0000345678', TW)).toEqual({ ok: false, reason: control });
+    expect(toContactKey('display_email', 'amy@example.com\ud800', TW)).toEqual({
+      ok: false,
+      reason: 'must not contain a lone surrogate, which is not Unicode text (found U+D800)',
+    });
+  });
+
   it('rejects blank and non-string values', () => {
     expect(toContactKey('connect_id', '   ', TW)).toEqual({ ok: false, reason: 'must not be empty' });
     expect(toContactKey('customer_id', 1001, TW)).toEqual({ ok: false, reason: 'must be a string' });

@@ -80,11 +80,26 @@ describe(validatePatch.name, () => {
     ['cl_custom_tags', ['a'], 'must be a string or a number'],
     ['cl_custom_points', Infinity, 'must be a finite number'],
     ['cl_custom_note', 'x'.repeat(256), 'must be at most 255 characters'],
+    ['display_name', 'Amy\u0000Lin', 'must not contain control characters other than tab and line breaks (found U+0000)'],
+    ['address', 'No. 7\u000bTaipei', 'must not contain control characters other than tab and line breaks (found U+000B)'],
+    ['cl_custom_note', 'gold\ud800', 'must not contain a lone surrogate, which is not Unicode text (found U+D800)'],
+    ['customer_id', 'C-1001\u0000', 'must not contain control characters other than tab and line breaks (found U+0000)'],
+    ['line_uid', '\udc00U4af', 'must not contain a lone surrogate, which is not Unicode text (found U+DC00)'],
+    ['display_mobile', '0912\u0000345678', 'must not contain control characters other than tab and line breaks (found U+0000)'],
+    ['display_email', 'amy\u0000@example.com', 'must not contain control characters other than tab and line breaks (found U+0000)'],
+    ['cl_custom_na\u0000me', 'x', 'custom field names must be 1 to 50 characters of a-z, 0-9 and _'],
   ])('rejects %s = %j: %s', (field, value, reason) => {
     const input = Object.create(null) as Record<string, unknown>;
     input[field] = value;
 
     expect(validatePatch(input, ctx)).toEqual({ ok: false, errors: [{ field, reason }] });
+  });
+
+  it('keeps tab and line breaks in text and custom values', () => {
+    expect(validatePatch({ address: 'No. 7\r\nTaipei', cl_custom_note: 'a\tb\n' }, ctx)).toEqual({
+      ok: true,
+      patch: { address: 'No. 7\r\nTaipei', cl_custom_note: 'a\tb\n' },
+    });
   });
 
   it('counts text length in characters, not UTF-16 units', () => {

@@ -31,6 +31,8 @@
  * - `auto` (default): by the column's logical type when the event carries the JSON converter's
  *   schema (`io.debezium.time.Date` and Kafka Connect `Date` -> date; `Timestamp` -> timestamp;
  *   `MicroTimestamp` -> timestamp-micros; `NanoTimestamp` -> timestamp-nanos); else unchanged.
+ *   (Whatever the conversion, a Kafka Connect `Decimal` or Debezium `VariableScaleDecimal`, bytes
+ *   in the JSON, is first read as the exact decimal it encodes when the schema names it.)
  * - `none`: unchanged.
  * - `date`: days since the epoch (Debezium DATE) -> `YYYY-MM-DD`; a `YYYY-MM-DD` string is kept.
  * - `timestamp` / `timestamp-micros` / `timestamp-nanos`: epoch ms / µs / ns -> ISO-8601 UTC
@@ -41,8 +43,11 @@
  * `null` stays `null` (clears the field). Then numbers bound for text fields (including key
  * fields and `display_mobile`) become text, and the value meets the same field rules as any patch.
  *
- * Numeric columns: configure the connector with `decimal.handling.mode` `string` or `double`
- * (the default `precise` sends bytes), and note that integers beyond 2^53 lose precision in JSON.
+ * Numbers are never rounded. An integer beyond 2^53 or a decimal with more than 15 significant
+ * digits goes to a text field (or through `string`) with every digit, and is an error for a
+ * number field (a custom field), whose message says to map it as text. Decimals under the default
+ * `decimal.handling.mode` `precise` are bytes: they are read exactly with the schema wrapper
+ * (`schemas.enable`); without it, use `decimal.handling.mode` `string` (or `double`).
  */
 import {
   CUSTOM_FIELDS_MAX,

@@ -1,5 +1,15 @@
-import { KNOWN_FIELDS, emptyRecord, hasField, isCalendarDate, toContactKey, toPhoneRegion, validateField } from '../../profile';
-import type { ContactKey, FieldError, FieldValue, Patch, PhoneRegion } from '../../profile';
+import { isLosslessNumber, parse as parseLossless } from 'lossless-json';
+import {
+  KNOWN_FIELDS,
+  checkSourceTime,
+  emptyRecord,
+  hasField,
+  isCalendarDate,
+  toContactKey,
+  toPhoneRegion,
+  validateField,
+} from '../../profile';
+import type { ContactKey, FieldError, FieldValue, KeyType, Patch, PhoneRegion } from '../../profile';
 import { decodeError, describeFieldErrors } from './decode-result';
 import type { DecodeResult, Decoder } from './decode-result';
 import type { Conversion, DebeziumMapping, MappedColumn } from './debezium-mapping';
@@ -11,6 +21,8 @@ export interface DebeziumDecoderOptions {
   defaultPhoneRegion: string;
   /** Larger messages are dead-lettered unread [DEFAULT_MAX_MESSAGE_BYTES, 1 MiB]. */
   maxMessageBytes?: number;
+  /** A source time further ahead of now is dead-lettered (MAX_FUTURE_SKEW_MS). */
+  maxFutureSkewMs: number;
 }
 
 /**
@@ -37,19 +49,66 @@ const LOGICAL_CONVERSIONS: ReadonlyMap<string, Conversion> = new Map<string, Con
   ['io.debezium.time.NanoTimestamp', 'timestamp-nanos'],
 ]);
 
+// Kafka Connect's DECIMAL (bytes + `scale` parameter) and Debezium's numeric without a fixed scale
+// (a struct of scale and bytes): both carry the unscaled value as big-endian two's complement.
+const DECIMAL = 'org.apache.kafka.connect.data.Decimal';
+const VARIABLE_SCALE_DECIMAL = 'io.debezium.data.VariableScaleDecimal';
+
+/**
+ * A decimal's unscaled value longer than this is refused: 128 bytes hold over 300 digits, more than
+ * a CAAC value (255 characters) can take, and it bounds the big-integer work a hostile value costs.
+ */
+const DECIMAL_MAX_BYTES = 128;
+
+const INVALID_DECIMAL = Symbol('invalid decimal');
+
+/** Decimal digits a double always carries exactly (DBL_DIG). */
+const DOUBLE_EXACT_DIGITS = 15;
+
+const UNSAFE_NUMBER_REASON =
+  'is a number a JSON number cannot carry exactly (an integer beyond 2^53, or more than 15 significant digits); ' +
+  'map it to a text field or with "convert": "string" in the mapping, or have the connector send it as text ' +
+  '(decimal.handling.mode=string for decimals)';
+
 // TRICKY: Postgres does not log unchanged TOASTed values; Debezium sends this text in their place.
 // Sending it would overwrite a real value with a placeholder, so such a column counts as absent.
 const UNAVAILABLE_VALUE_PLACEHOLDER = '__debezium_unavailable_value';
 
 type Row = Record<string, unknown>;
 
+/**
+ * A number kept as its decimal text because a double would round it: an integer beyond 2^53 in
+ * the event's JSON, or a Kafka Connect decimal. Text fields take the text; number fields take it
+ * only when a double holds it exactly.
+ */
+class ExactNumber {
+  constructor(readonly text: string) {}
+
+  /** The number as a double when that is exact, else undefined. */
+  toNumber(): number | undefined {
+    const value = Number(this.text);
+    if (Number.isSafeInteger(value)) return value;
+    const digits = this.text.replace(/^-/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+    return digits.length <= DOUBLE_EXACT_DIGITS ? value : undefined;
+  }
+}
+
+/** What the JSON converter's schema says about the mapped columns (only with the wrapper). */
+interface LogicalTypes {
+  /** Column -> the conversion `auto` applies. */
+  conversions?: Map<string, Conversion>;
+  /** Column -> decimal scale (`null`: variable scale, carried with each value). */
+  decimals?: Map<string, number | null>;
+}
+
 interface Envelope {
   op: string;
   before: Row | null;
   after: Row | null;
   sourceTs: number;
-  /** Column -> conversion from the schema's logical types, only with the schema wrapper. */
-  logical: ReadonlyMap<string, Conversion> | undefined;
+  logical: LogicalTypes | undefined;
+  /** The exact text of a number in `before` or `after`, read from the raw event only when asked. */
+  exactText: (row: Row, column: string) => string | undefined;
 }
 
 /**
@@ -63,7 +122,8 @@ export function createDebeziumDecoder(mapping: DebeziumMapping, options: Debeziu
     maxDepth: DEBEZIUM_MAX_DEPTH,
     forbiddenKeys: FORBIDDEN_KEYS,
   };
-  return (value) => decode(value, mapping, region, limits);
+  const { maxFutureSkewMs } = options;
+  return (value, now) => decode(value, now, mapping, region, limits, maxFutureSkewMs);
 }
 
 /**
@@ -74,14 +134,20 @@ export function createDebeziumDecoder(mapping: DebeziumMapping, options: Debeziu
  * - `u`: the mapped columns whose value differs between `before` and `after` when `before` has
  *   every mapped column `after` has (REPLICA IDENTITY FULL), else every mapped column of `after`;
  *   nothing changed: skipped;
+ * - `u` whose key columns give another contact key in `before` than in `after` (a key column
+ *   that is not the primary key changed, or a better key was filled in): every mapped column of
+ *   `after` under the new key, marked `keyChanged` (a primary-key change comes as `d` + `c`);
  * - `d`: by the mapping's delete_policy, the key taken from `before`.
  * A column holding Debezium's placeholder for an unchanged TOASTed value is treated as absent.
- * Source time is `source.ts_ms` (else the envelope's `ts_ms`). One bad value makes the whole
- * event an error. Pass the same mapping and options objects each time (the decoder built for
- * them is reused), or use createDebeziumDecoder.
+ * Source time is `source.ts_ms` (else the envelope's `ts_ms`), checked by checkSourceTime against
+ * `now`. Integers beyond 2^53 are read again from the raw text without loss; decimals (bytes) are
+ * decoded when the schema says so. One bad value makes the whole event an error. Pass the same
+ * mapping and options objects each time (the decoder built for them is reused), or use
+ * createDebeziumDecoder.
  */
 export function decodeDebezium(
   value: Buffer | null,
+  now: number,
   mapping: DebeziumMapping,
   options: DebeziumDecoderOptions,
 ): DecodeResult {
@@ -95,7 +161,7 @@ export function decodeDebezium(
     decoder = createDebeziumDecoder(mapping, options);
     byOptions.set(options, decoder);
   }
-  return decoder(value);
+  return decoder(value, now);
 }
 
 // Decoders built for a mapping and an options object, so that the per-call form costs two lookups.
@@ -105,13 +171,23 @@ function isRow(value: unknown): value is Row {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function decode(value: Buffer | null, mapping: DebeziumMapping, region: PhoneRegion, limits: JsonLimits): DecodeResult {
+function decode(
+  value: Buffer | null,
+  now: number,
+  mapping: DebeziumMapping,
+  region: PhoneRegion,
+  limits: JsonLimits,
+  maxFutureSkewMs: number,
+): DecodeResult {
   if (value === null) return { kind: 'skip', reason: 'tombstone (null value)' };
   const read = readJsonMessage(value, limits);
   if (!read.ok) return decodeError(read.stage, read.errorClass, read.message);
-  const envelope = readEnvelope(read.json, mapping);
+  const envelope = readEnvelope(read.json, read.text, mapping);
   if (typeof envelope === 'string') return decodeError('validate', 'InvalidEnvelope', envelope);
   if (envelope === null) return { kind: 'skip', reason: 'tombstone (null payload)' };
+  if (envelope.op === 't' || envelope.op === 'm') return { kind: 'skip', reason: `op "${envelope.op}" carries no row change` };
+  const time = checkSourceTime(envelope.sourceTs, now, maxFutureSkewMs);
+  if (!time.ok) return decodeError('validate', 'InvalidSourceTime', `source.ts_ms: ${time.reason}`);
 
   switch (envelope.op) {
     case 'c':
@@ -121,9 +197,16 @@ function decode(value: Buffer | null, mapping: DebeziumMapping, region: PhoneReg
     case 'u': {
       const { before, after } = envelope;
       if (after === null) return decodeError('validate', 'InvalidEnvelope', 'op "u" without "after"');
-      const columns = before !== null && isComplete(before, after, mapping) ? changedColumns(before, after, mapping) : mapping.columns;
+      const key = findKey(envelope, after, mapping, region);
+      if (typeof key === 'string') return decodeError('validate', 'InvalidKey', key);
+      const keyChanged = before !== null ? keyChange(envelope, before, key, mapping, region) : undefined;
+      // A row that moved to another key is, for CAAC, a contact it has never seen: send all of it.
+      const columns =
+        keyChanged === undefined && before !== null && isComplete(before, after, mapping)
+          ? changedColumns(envelope, before, after, mapping)
+          : mapping.columns;
       if (columns.length === 0) return { kind: 'skip', reason: 'no mapped column changed' };
-      return toChange(envelope, after, columns, false, mapping, region);
+      return toChange(envelope, after, columns, false, mapping, region, key, keyChanged);
     }
     case 'd':
       if (mapping.deletePolicy === 'ignore') return { kind: 'skip', reason: 'delete ignored (delete_policy ignore)' };
@@ -139,23 +222,21 @@ function decode(value: Buffer | null, mapping: DebeziumMapping, region: PhoneReg
         mapping,
         region,
       );
-    case 't':
-    case 'm':
-      return { kind: 'skip', reason: `op "${envelope.op}" carries no row change` };
     default:
       return decodeError('validate', 'InvalidEnvelope', `unknown op "${envelope.op.slice(0, 20)}"`);
   }
 }
 
 /** The envelope, `null` for a wrapped tombstone, or what is wrong with it. */
-function readEnvelope(json: unknown, mapping: DebeziumMapping): Envelope | null | string {
+function readEnvelope(json: unknown, text: string, mapping: DebeziumMapping): Envelope | null | string {
   if (!isRow(json)) return 'the event must be a JSON object';
   let payload: unknown = json;
-  let logical: ReadonlyMap<string, Conversion> | undefined;
-  if (hasField(json, 'payload') && hasField(json, 'schema')) {
+  let logical: LogicalTypes | undefined;
+  const wrapped = hasField(json, 'payload') && hasField(json, 'schema');
+  if (wrapped) {
     payload = json.payload;
     if (payload === null) return null;
-    logical = logicalConversions(json.schema, mapping);
+    logical = logicalTypes(json.schema, mapping);
   }
   if (!isRow(payload)) return 'the payload must be a JSON object';
   const { op, before = null, after = null, source } = payload;
@@ -163,27 +244,59 @@ function readEnvelope(json: unknown, mapping: DebeziumMapping): Envelope | null 
   if (before !== null && !isRow(before)) return '"before" must be an object or null';
   if (after !== null && !isRow(after)) return '"after" must be an object or null';
   let sourceTs: unknown = isRow(source) ? source.ts_ms : undefined;
-  if (sourceTs === undefined || sourceTs === null) sourceTs = payload.ts_ms;
+  // Connectors before Debezium 2.0 (and MongoDB's before 3.1) wrote 0 for a snapshot read's time;
+  // the envelope's ts_ms, when Debezium read the row, is the time of that read.
+  if (sourceTs === undefined || sourceTs === null || (sourceTs === 0 && op === 'r')) sourceTs = payload.ts_ms;
   if (typeof sourceTs !== 'number' || !Number.isFinite(sourceTs)) return '"source.ts_ms" is missing or not a number';
-  return { op, before, after, sourceTs, logical };
+  return {
+    op,
+    before: before as Row | null,
+    after: after as Row | null,
+    sourceTs,
+    logical,
+    exactText: exactTextReader(text, wrapped, before as Row | null),
+  };
 }
 
-/** Column -> conversion from the logical types in the schema of `after` (or `before`). */
-function logicalConversions(schema: unknown, mapping: DebeziumMapping): ReadonlyMap<string, Conversion> | undefined {
+/**
+ * TRICKY: JSON.parse rounds an integer beyond 2^53 to the nearest double, so two customer ids
+ * that differ in the last digits would become one contact. Parsing every event losslessly would
+ * cost the hot path for a case that is rare, so only a mapped column whose parsed number is
+ * beyond 2^53 asks, and then the event is parsed once more, losslessly, for its exact text.
+ */
+function exactTextReader(text: string, wrapped: boolean, before: Row | null): Envelope['exactText'] {
+  let payload: Row | undefined;
+  return (row, column) => {
+    if (payload === undefined) {
+      const json = parseLossless(text) as Row;
+      payload = (wrapped ? json.payload : json) as Row;
+    }
+    const side = payload[row === before ? 'before' : 'after'];
+    const value = isRow(side) && hasField(side, column) ? side[column] : undefined;
+    return isLosslessNumber(value) ? value.value : undefined;
+  };
+}
+
+/** What the schema of `after` (or `before`) says about the mapped and key columns. */
+function logicalTypes(schema: unknown, mapping: DebeziumMapping): LogicalTypes | undefined {
   if (!isRow(schema) || !Array.isArray(schema.fields)) return undefined;
-  let result: Map<string, Conversion> | undefined;
+  const result: LogicalTypes = {};
   for (const part of schema.fields as unknown[]) {
     if (!isRow(part) || (part.field !== 'after' && part.field !== 'before') || !Array.isArray(part.fields)) continue;
     for (const column of part.fields as unknown[]) {
       if (!isRow(column) || typeof column.field !== 'string' || typeof column.name !== 'string') continue;
+      if (!mapping.byColumn.has(column.field) && !mapping.keyColumns.has(column.field)) continue;
       const conversion = LOGICAL_CONVERSIONS.get(column.name);
-      if (conversion !== undefined && (mapping.byColumn.has(column.field) || mapping.keyColumns.has(column.field))) {
-        (result ??= new Map()).set(column.field, conversion);
+      if (conversion !== undefined) (result.conversions ??= new Map()).set(column.field, conversion);
+      else if (column.name === VARIABLE_SCALE_DECIMAL) (result.decimals ??= new Map()).set(column.field, null);
+      else if (column.name === DECIMAL) {
+        const scale = isRow(column.parameters) ? Number(column.parameters.scale) : NaN;
+        if (Number.isSafeInteger(scale)) (result.decimals ??= new Map()).set(column.field, scale);
       }
     }
-    return result;
+    break;
   }
-  return result;
+  return result.conversions === undefined && result.decimals === undefined ? undefined : result;
 }
 
 /** `before` has every mapped column that `after` has (a mapping may name columns a table lacks). */
@@ -192,13 +305,36 @@ function isComplete(before: Row, after: Row, mapping: DebeziumMapping): boolean 
   return true;
 }
 
-function changedColumns(before: Row, after: Row, mapping: DebeziumMapping): MappedColumn[] {
+function changedColumns(envelope: Envelope, before: Row, after: Row, mapping: DebeziumMapping): MappedColumn[] {
   const changed: MappedColumn[] = [];
   for (const column of mapping.columns) {
     if (!hasField(after, column.column) || after[column.column] === UNAVAILABLE_VALUE_PLACEHOLDER) continue;
     if (!sameValue(before[column.column], after[column.column])) changed.push(column);
+    // Two integers beyond 2^53 that JSON.parse rounded alike may still differ.
+    else if (isUnsafeNumber(after[column.column]) && envelope.exactText(before, column.column) !== envelope.exactText(after, column.column)) {
+      changed.push(column);
+    }
   }
   return changed;
+}
+
+/** The key `before` had, when it differs from `key` (the key of `after`); undefined when the same or unknown. */
+function keyChange(
+  envelope: Envelope,
+  before: Row,
+  key: ContactKey,
+  mapping: DebeziumMapping,
+  region: PhoneRegion,
+): { from: KeyType | null } | undefined {
+  // A partial `before` (REPLICA IDENTITY DEFAULT) without the key columns says nothing about the old key.
+  if (!mapping.keys.some((k) => hasField(before, k.column))) return undefined;
+  const old = findKey(envelope, before, mapping, region);
+  if (typeof old === 'string') return { from: null };
+  return old.type === key.type && old.value === key.value ? undefined : { from: old.type };
+}
+
+function isUnsafeNumber(value: unknown): value is number {
+  return typeof value === 'number' && (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER);
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
@@ -214,8 +350,10 @@ function toChange(
   clear: boolean,
   mapping: DebeziumMapping,
   region: PhoneRegion,
+  knownKey?: ContactKey,
+  keyChanged?: { from: KeyType | null },
 ): DecodeResult {
-  const key = findKey(row, mapping, envelope.logical, region);
+  const key = knownKey ?? findKey(envelope, row, mapping, region);
   if (typeof key === 'string') return decodeError('validate', 'InvalidKey', key);
 
   const patch: Patch = emptyRecord<FieldValue | null>();
@@ -226,7 +364,7 @@ function toChange(
     const where = `${column.column} -> ${column.field}`;
     let value: unknown = null;
     if (!clear) {
-      const converted = convertColumn(column, row[column.column], envelope.logical);
+      const converted = convertColumn(column, readValue(envelope, row, column.column), envelope.logical);
       if (!converted.ok) {
         (errors ??= []).push({ field: where, reason: converted.reason });
         continue;
@@ -246,26 +384,31 @@ function toChange(
   }
   if (errors !== undefined) return decodeError('validate', 'InvalidField', describeFieldErrors(errors));
   if (fields === 0) return { kind: 'skip', reason: 'no mapped field to send' };
-  return { kind: 'change', change: { key, patch, sourceTs: envelope.sourceTs, ...(envelope.op === 'r' ? { snapshot: true } : {}) } };
+  return {
+    kind: 'change',
+    change: {
+      key,
+      patch,
+      sourceTs: envelope.sourceTs,
+      ...(envelope.op === 'r' ? { snapshot: true } : {}),
+      ...(keyChanged !== undefined ? { keyChanged } : {}),
+    },
+  };
 }
 
 /** The first key column, in priority order, with a value that is not null or blank. */
-function findKey(
-  row: Row,
-  mapping: DebeziumMapping,
-  logical: ReadonlyMap<string, Conversion> | undefined,
-  region: PhoneRegion,
-): ContactKey | string {
+function findKey(envelope: Envelope, row: Row, mapping: DebeziumMapping, region: PhoneRegion): ContactKey | string {
   for (const { column, type } of mapping.keys) {
     if (!hasField(row, column)) continue;
-    let raw = row[column];
+    let raw = readValue(envelope, row, column);
     const mapped = mapping.byColumn.get(column);
     if (mapped !== undefined) {
-      const converted = convertColumn(mapped, raw, logical);
+      const converted = convertColumn(mapped, raw, envelope.logical);
       if (!converted.ok) return `key column ${column}: ${converted.reason}`;
       raw = converted.value;
     }
-    if (typeof raw === 'number' && Number.isFinite(raw)) raw = String(raw);
+    if (raw instanceof ExactNumber) raw = raw.text;
+    else if (typeof raw === 'number' && Number.isFinite(raw)) raw = String(raw);
     if (raw === null || (typeof raw === 'string' && raw.trim().length === 0)) continue;
     const result = toContactKey(type, raw, region);
     if (!result.ok) return `key column ${column} (${type}): ${result.reason}`;
@@ -276,21 +419,66 @@ function findKey(
 
 type Converted = { ok: true; value: unknown } | { ok: false; reason: string };
 
-/** A column's raw value after its values table, its conversion, and text coercion for text fields. */
-function convertColumn(column: MappedColumn, raw: unknown, logical: ReadonlyMap<string, Conversion> | undefined): Converted {
+/**
+ * A column's value as the event means it: a decimal's bytes decoded, a number a double would round
+ * as an ExactNumber (its text read again without loss), anything else as parsed.
+ */
+function readValue(envelope: Envelope, row: Row, column: string): unknown {
+  const raw = row[column];
+  if (raw === null || raw === undefined) return raw;
+  const decimals = envelope.logical?.decimals;
+  if (decimals !== undefined && decimals.has(column)) return decodeDecimal(raw, decimals.get(column)!);
+  if (isUnsafeNumber(raw)) {
+    const text = envelope.exactText(row, column);
+    if (text !== undefined) return new ExactNumber(text);
+  }
+  return raw;
+}
+
+/** A Kafka Connect decimal (base64 bytes, scale from the schema) or a VariableScaleDecimal struct. */
+function decodeDecimal(raw: unknown, schemaScale: number | null): ExactNumber | typeof INVALID_DECIMAL {
+  let scale: unknown = schemaScale;
+  let bytes: unknown = raw;
+  if (schemaScale === null) {
+    if (!isRow(raw)) return INVALID_DECIMAL;
+    ({ scale, value: bytes } = raw);
+  }
+  // The scale bound keeps the padded text within a CAAC value's reach, like DECIMAL_MAX_BYTES.
+  if (typeof bytes !== 'string' || typeof scale !== 'number' || !Number.isSafeInteger(scale) || Math.abs(scale) > DECIMAL_MAX_BYTES * 3) {
+    return INVALID_DECIMAL;
+  }
+  const buffer = Buffer.from(bytes, 'base64');
+  if (buffer.length === 0 || buffer.length > DECIMAL_MAX_BYTES) return INVALID_DECIMAL;
+  let unscaled = BigInt('0x' + buffer.toString('hex'));
+  if (buffer[0]! & 0x80) unscaled -= 1n << BigInt(buffer.length * 8);
+  const sign = unscaled < 0n ? '-' : '';
+  let digits = (unscaled < 0n ? -unscaled : unscaled).toString();
+  if (scale <= 0) return new ExactNumber(sign + digits + '0'.repeat(-scale));
+  digits = digits.padStart(scale + 1, '0');
+  return new ExactNumber(`${sign}${digits.slice(0, -scale)}.${digits.slice(-scale)}`);
+}
+
+/** A column's value (see readValue) after its values table, its conversion, and text coercion for text fields. */
+function convertColumn(column: MappedColumn, raw: unknown, logical: LogicalTypes | undefined): Converted {
   if (raw === null || raw === undefined) return { ok: true, value: null };
-  if (column.values !== undefined && (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean')) {
-    const text = String(raw);
+  if (column.values !== undefined && (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean' || raw instanceof ExactNumber)) {
+    const text = raw instanceof ExactNumber ? raw.text : String(raw);
     if (column.values.has(text)) return { ok: true, value: column.values.get(text) };
   }
+  if (raw === INVALID_DECIMAL) return { ok: false, reason: `is not a decimal (base64 bytes, at most ${DECIMAL_MAX_BYTES}, and a scale)` };
   let conversion = column.convert;
-  if (conversion === 'auto') conversion = logical?.get(column.column) ?? 'none';
+  if (conversion === 'auto') conversion = logical?.conversions?.get(column.column) ?? 'none';
   const converted = convert(conversion, raw);
   if (!converted.ok) return converted;
   const kind = KNOWN_FIELDS.get(column.field);
-  if (typeof converted.value === 'number' && (kind === 'text' || kind === 'key-text' || kind === 'mobile')) {
-    return { ok: true, value: String(converted.value) };
+  const text = kind === 'text' || kind === 'key-text' || kind === 'mobile';
+  const { value } = converted;
+  if (value instanceof ExactNumber) {
+    if (text) return { ok: true, value: value.text };
+    const number = value.toNumber();
+    return number === undefined ? { ok: false, reason: UNSAFE_NUMBER_REASON } : { ok: true, value: number };
   }
+  if (typeof value === 'number' && text) return { ok: true, value: String(value) };
   return converted;
 }
 
@@ -314,6 +502,7 @@ function convert(conversion: Conversion, raw: unknown): Converted {
     case 'timestamp-nanos':
       return toIso(raw, 1_000_000);
     case 'string':
+      if (raw instanceof ExactNumber) return { ok: true, value: raw.text };
       return typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean'
         ? { ok: true, value: String(raw) }
         : { ok: false, reason: 'cannot be turned into text' };
@@ -327,6 +516,8 @@ function convert(conversion: Conversion, raw: unknown): Converted {
 
 function toIso(raw: unknown, unitsPerMs: number): Converted {
   if (typeof raw === 'string') return { ok: true, value: raw };
+  // Nanoseconds since the epoch are beyond 2^53; whole milliseconds of them are exact.
+  if (raw instanceof ExactNumber && /^-?\d+$/.test(raw.text)) raw = Number(BigInt(raw.text) / BigInt(unitsPerMs)) * unitsPerMs;
   if (typeof raw === 'number' && Number.isFinite(raw)) {
     const date = new Date(Math.floor(raw / unitsPerMs));
     if (!Number.isNaN(date.getTime())) return { ok: true, value: date.toISOString() };

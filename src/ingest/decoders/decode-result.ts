@@ -1,5 +1,5 @@
 import { truncate } from '../../common/truncate';
-import type { ContactKey, FieldError, Patch } from '../../profile';
+import type { ContactKey, FieldError, KeyType, Patch } from '../../profile';
 
 /** One contact's change, decoded, validated and normalised, ready to be stamped and staged. */
 export interface DecodedChange {
@@ -15,6 +15,12 @@ export interface DecodedChange {
    * the row changed, so a change committed while the snapshot ran can carry an earlier time.
    */
   snapshot?: boolean;
+  /**
+   * A Debezium update that moved the row to another contact key: the patch is the whole mapped
+   * row under the new key. `from` is the old key's type (`null`: the row had no usable key); the
+   * old key's value is personal data and is not carried.
+   */
+  keyChanged?: { from: KeyType | null };
 }
 
 /** Where a bad event failed: its bytes or JSON (`decode`), or its content (`validate`). */
@@ -34,6 +40,7 @@ export type DecodeErrorClass =
   | 'InvalidKey'
   | 'InvalidField'
   | 'InvalidEnvelope'
+  | 'InvalidSourceTime'
   | 'DeleteRejected';
 
 export type DecodeResult =
@@ -41,8 +48,11 @@ export type DecodeResult =
   | { kind: 'skip'; reason: string }
   | { kind: 'error'; stage: DecodeStage; errorClass: DecodeErrorClass; message: string };
 
-/** A decoder for one topic: the raw Kafka value in, one outcome out. Never throws. */
-export type Decoder = (value: Buffer | null) => DecodeResult;
+/**
+ * A decoder for one topic: the raw Kafka value and the service clock's now (epoch ms, to judge
+ * source times against) in, one outcome out. Never throws.
+ */
+export type Decoder = (value: Buffer | null, now: number) => DecodeResult;
 
 /**
  * Dead-letter headers and logs carry the message; a bad event must not inflate them, so a

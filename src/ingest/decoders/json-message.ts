@@ -13,7 +13,7 @@ export interface JsonLimits {
 }
 
 export type JsonReadResult =
-  | { ok: true; json: unknown }
+  | { ok: true; json: unknown; text: string }
   | { ok: false; stage: 'decode' | 'validate'; errorClass: DecodeErrorClass; message: string };
 
 // Reused: a fatal decoder throws on malformed UTF-8 instead of inserting U+FFFD.
@@ -42,7 +42,7 @@ export function readJsonMessage(value: Buffer, limits: JsonLimits): JsonReadResu
     return fail('decode', 'InvalidJson', `message is not JSON: ${(error as Error).message.slice(0, 200)}`);
   }
   const problem = findProblem(json, 1, limits);
-  if (problem === undefined) return { ok: true, json };
+  if (problem === undefined) return { ok: true, json, text };
   const at = '/' + problem.path.reverse().join('/');
   return problem.forbiddenKey === undefined
     ? fail('decode', 'NestingTooDeep', `values nest deeper than ${limits.maxDepth} levels (at ${at})`)

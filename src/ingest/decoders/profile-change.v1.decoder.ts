@@ -5,8 +5,11 @@ import {
   CUSTOM_FIELDS_MAX,
   CUSTOM_NAME_MAX_LENGTH,
   TEXT_MAX_LENGTH,
+  checkSourceTime,
   customField,
   emptyRecord,
+  hasField,
+  textProblem,
   toContactKey,
   toPhoneRegion,
   validateField,
@@ -26,6 +29,8 @@ export interface ProfileChangeDecoderOptions {
   defaultPhoneRegion: string;
   /** Larger messages are dead-lettered unread [DEFAULT_MAX_MESSAGE_BYTES, 1 MiB]. */
   maxMessageBytes?: number;
+  /** An `occurred_at` further ahead of now is dead-lettered (MAX_FUTURE_SKEW_MS). */
+  maxFutureSkewMs: number;
 }
 
 /**
@@ -60,7 +65,8 @@ export function createProfileChangeDecoder(options: ProfileChangeDecoderOptions)
     maxDepth: PROFILE_CHANGE_MAX_DEPTH,
     forbiddenKeys: FORBIDDEN_KEYS,
   };
-  return (value) => decode(value, region, limits);
+  const { maxFutureSkewMs } = options;
+  return (value, now) => decode(value, now, region, limits, maxFutureSkewMs);
 }
 
 // Decoders built for an options object, so that the per-call form costs one lookup.
@@ -72,16 +78,16 @@ const decoderCache = new WeakMap<ProfileChangeDecoderOptions, Decoder>();
  * whole; an event with an empty profile is skipped. Pass the same options object each time (the
  * decoder built for it is reused), or use createProfileChangeDecoder.
  */
-export function decodeProfileChangeV1(value: Buffer | null, options: ProfileChangeDecoderOptions): DecodeResult {
+export function decodeProfileChangeV1(value: Buffer | null, now: number, options: ProfileChangeDecoderOptions): DecodeResult {
   let decoder = decoderCache.get(options);
   if (decoder === undefined) {
     decoder = createProfileChangeDecoder(options);
     decoderCache.set(options, decoder);
   }
-  return decoder(value);
+  return decoder(value, now);
 }
 
-function decode(value: Buffer | null, region: PhoneRegion, limits: JsonLimits): DecodeResult {
+function decode(value: Buffer | null, now: number, region: PhoneRegion, limits: JsonLimits, maxFutureSkewMs: number): DecodeResult {
   if (value === null) return { kind: 'skip', reason: 'tombstone (null value)' };
   const read = readJsonMessage(value, limits);
   if (!read.ok) return decodeError(read.stage, read.errorClass, read.message);
@@ -94,6 +100,8 @@ function decode(value: Buffer | null, region: PhoneRegion, limits: JsonLimits): 
   if (!Number.isFinite(sourceTs)) {
     return decodeError('validate', 'SchemaViolation', 'occurred_at: is not a representable date-time');
   }
+  const time = checkSourceTime(sourceTs, now, maxFutureSkewMs);
+  if (!time.ok) return decodeError('validate', 'InvalidSourceTime', `occurred_at: ${time.reason}`);
 
   const keyType = Object.keys(event.key)[0] as KeyType;
   const keyResult = toContactKey(keyType, event.key[keyType], region);
@@ -147,6 +155,8 @@ function schemaErrors(errors: readonly ErrorObject[], event: unknown): FieldErro
   for (const error of errors) {
     // The branches of anyOf and the pattern under propertyNames repeat what their parent says.
     if (error.schemaPath.includes('/anyOf/') || error.schemaPath.includes('/propertyNames/')) continue;
+    // The storable-text rule names its types only for strict mode; the field's own type speaks.
+    if (error.keyword === 'type' && error.schemaPath.startsWith('#/$defs/storable/')) continue;
     const at = error.instancePath.slice(1).replaceAll('/', '.');
     const under = (name: string): string => (at ? `${at}.${name}` : name);
     switch (error.keyword) {
@@ -177,12 +187,19 @@ function schemaErrors(errors: readonly ErrorObject[], event: unknown): FieldErro
           reason: `custom field names must be 1 to ${CUSTOM_NAME_MAX_LENGTH} characters of a-z, 0-9 and _`,
         });
         break;
-      case 'anyOf':
-        result.push({ field: at, reason: `must be a string (at most ${TEXT_MAX_LENGTH} characters), a number or null` });
+      case 'anyOf': {
+        const value = valueAt(event, error.instancePath);
+        const problem = typeof value === 'string' ? textProblem(value) : undefined;
+        result.push({ field: at, reason: problem ?? `must be a string (at most ${TEXT_MAX_LENGTH} characters), a number or null` });
         break;
-      case 'pattern':
-        result.push({ field: at, reason: at === 'event_id' ? 'must be a ULID or a UUID' : error.message ?? 'is invalid' });
+      }
+      case 'pattern': {
+        // Besides event_id, patterns keep text storable; say which character, as the field rules do.
+        const value = valueAt(event, error.instancePath);
+        const problem = at === 'event_id' ? 'must be a ULID or a UUID' : typeof value === 'string' ? textProblem(value) : undefined;
+        result.push({ field: at, reason: problem ?? error.message ?? 'is invalid' });
         break;
+      }
       case 'format':
         result.push({ field: at, reason: FORMAT_REASONS[error.params.format as string] ?? 'has the wrong format' });
         break;
@@ -196,7 +213,25 @@ function schemaErrors(errors: readonly ErrorObject[], event: unknown): FieldErro
         result.push({ field: at || '(event)', reason: error.message ?? 'is invalid' });
     }
   }
-  return result;
+  // A custom value's anyOf and its storable-text pattern can both say the same thing.
+  const seen = new Set<string>();
+  return result.filter((error) => {
+    const id = `${error.field}\u0000${error.reason}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+/** The value at an ajv instance path (`/profile/custom/tier`); only called for a failing event. */
+function valueAt(event: unknown, instancePath: string): unknown {
+  let node = event;
+  for (const segment of instancePath.split('/').slice(1)) {
+    const name = segment.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (typeof node !== 'object' || node === null || !hasField(node, name)) return undefined;
+    node = (node as Record<string, unknown>)[name];
+  }
+  return node;
 }
 
 function keyCountError(event: unknown): FieldError {

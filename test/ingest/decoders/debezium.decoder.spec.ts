@@ -1,6 +1,6 @@
 import { createDebeziumDecoder, decodeDebezium } from '../../../src/ingest/decoders/debezium.decoder';
 import type { DebeziumMapping } from '../../../src/ingest/decoders/debezium-mapping';
-import type { DecodeResult } from '../../../src/ingest/decoders/decode-result';
+import type { DecodeResult, Decoder } from '../../../src/ingest/decoders/decode-result';
 import {
   SOURCE_TS_MS,
   aCustomerRow,
@@ -16,7 +16,13 @@ import {
   withSchema,
 } from './debezium.factory';
 
-const options = { defaultPhoneRegion: 'TW', maxMessageBytes: 1024 * 1024 };
+const options = { defaultPhoneRegion: 'TW', maxMessageBytes: 1024 * 1024, maxFutureSkewMs: 86_400_000 };
+
+/** The service clock during these examples: a few days after SOURCE_TS_MS. */
+const NOW = SOURCE_TS_MS + 3 * 86_400_000;
+
+/** A decoder at the clock time NOW. */
+const at = (decoder: Decoder) => (value: Buffer | null) => decoder(value, NOW);
 
 /** Every mapped field of aCustomerRow() under the example mapping (customer_id is the key). */
 const FULL_PATCH = {
@@ -44,7 +50,7 @@ describe(decodeDebezium.name, () => {
 
   beforeEach(() => {
     mapping = customersMapping();
-    sut = createDebeziumDecoder(mapping, options);
+    sut = at(createDebeziumDecoder(mapping, options));
   });
 
   describe.each([
@@ -87,7 +93,7 @@ describe(decodeDebezium.name, () => {
     });
 
     it('clears every mapped field but the key columns under delete_policy clear, keyed from before', () => {
-      const decode = createDebeziumDecoder(customersMapping({ delete_policy: 'clear' }), options);
+      const decode = at(createDebeziumDecoder(customersMapping({ delete_policy: 'clear' }), options));
 
       expect(decode(message(aDelete({ customer_id: 'C-1001' })))).toEqual(
         change({
@@ -105,7 +111,7 @@ describe(decodeDebezium.name, () => {
     });
 
     it('dead-letters a delete under delete_policy dead-letter', () => {
-      const decode = createDebeziumDecoder(customersMapping({ delete_policy: 'dead-letter' }), options);
+      const decode = at(createDebeziumDecoder(customersMapping({ delete_policy: 'dead-letter' }), options));
 
       expect(decode(message(aDelete(aCustomerRow())))).toEqual({
         kind: 'error',
@@ -135,13 +141,13 @@ describe(decodeDebezium.name, () => {
   });
 
   it('converts DATE days by the schema logical type when the mapping says auto', () => {
-    const decode = createDebeziumDecoder(customersMapping({ fields: { birthday: 'birthday' } }), options);
+    const decode = at(createDebeziumDecoder(customersMapping({ fields: { birthday: 'birthday' } }), options));
 
     expect(decode(toMessage(withSchema(anInsert())))).toEqual(change({ birthday: '1990-04-01' }));
   });
 
   it('leaves DATE days as a number without the schema when the mapping says auto, which the field rules reject', () => {
-    const decode = createDebeziumDecoder(customersMapping({ fields: { birthday: 'birthday' } }), options);
+    const decode = at(createDebeziumDecoder(customersMapping({ fields: { birthday: 'birthday' } }), options));
 
     expect(decode(toMessage(anInsert()))).toEqual({
       kind: 'error',
@@ -152,10 +158,10 @@ describe(decodeDebezium.name, () => {
   });
 
   it('turns numbers bound for text fields into text, and uses them as keys', () => {
-    const decode = createDebeziumDecoder(
+    const decode = at(createDebeziumDecoder(
       customersMapping({ keys: [{ column: 'id', type: 'customer_id' }], fields: { id: 'customer_id', phone: 'display_mobile', crm_code: 'company' } }),
       options,
-    );
+    ));
 
     const result = decode(toMessage(anInsert({ id: 1001, phone: 886912345678, crm_code: 7 })));
 
@@ -175,9 +181,9 @@ describe(decodeDebezium.name, () => {
   });
 
   it('falls back to the envelope ts_ms when source.ts_ms is absent', () => {
-    const result = sut(toMessage(aDebeziumEvent({ source: aSource({ ts_ms: undefined }), ts_ms: 1_000 })));
+    const result = sut(toMessage(aDebeziumEvent({ source: aSource({ ts_ms: undefined }), ts_ms: SOURCE_TS_MS + 333 })));
 
-    expect(result.kind === 'change' && result.change.sourceTs).toBe(1_000);
+    expect(result.kind === 'change' && result.change.sourceTs).toBe(SOURCE_TS_MS + 333);
   });
 
   it('treats a column carrying the unavailable-value placeholder as absent', () => {
@@ -193,7 +199,7 @@ describe(decodeDebezium.name, () => {
   });
 
   it('reuses the decoder built for the same mapping and options objects', () => {
-    expect(decodeDebezium(toMessage(anInsert()), mapping, options)).toEqual(change(FULL_PATCH));
+    expect(decodeDebezium(toMessage(anInsert()), NOW, mapping, options)).toEqual(change(FULL_PATCH));
   });
 
   describe('malformed input', () => {
@@ -233,7 +239,7 @@ describe(decodeDebezium.name, () => {
     });
 
     it('rejects an oversized message before reading it', () => {
-      const decode = createDebeziumDecoder(mapping, { defaultPhoneRegion: 'TW', maxMessageBytes: 100 });
+      const decode = at(createDebeziumDecoder(mapping, { defaultPhoneRegion: 'TW', maxMessageBytes: 100, maxFutureSkewMs: 86_400_000 }));
 
       expect(decode(toMessage(anInsert()))).toEqual({
         kind: 'error',
@@ -250,7 +256,233 @@ describe(decodeDebezium.name, () => {
     });
   });
 
-  it('ships an example mapping that parses', () => {
+  describe('text Postgres cannot store', () => {
+    /** The event's JSON text with `"PLACE"` replaced by raw JSON text, as a connector writes it. */
+    const raw = (event: unknown, json: string) => Buffer.from(JSON.stringify(event).replace('"PLACE"', json));
+
+    it('rejects U+0000 in a mapped column, naming the column and the character', () => {
+      const result = sut(raw(anInsert(aCustomerRow({ first_name: 'PLACE' })), '"Amy\\u0000"'));
+
+      expect(result).toEqual({
+        kind: 'error',
+        stage: 'validate',
+        errorClass: 'InvalidField',
+        message: 'first_name -> cl_custom_first_name: must not contain control characters other than tab and line breaks (found U+0000)',
+      });
+    });
+
+    it('rejects a lone surrogate in a key column', () => {
+      const result = sut(raw(anInsert(aCustomerRow({ customer_id: 'PLACE' })), '"C-1001\\ud800"'));
+
+      expect(result).toEqual({
+        kind: 'error',
+        stage: 'validate',
+        errorClass: 'InvalidKey',
+        message: 'key column customer_id (customer_id): must not contain a lone surrogate, which is not Unicode text (found U+D800)',
+      });
+    });
+
+    it('ignores such text in a column that is not mapped, as it is never stored', () => {
+      expect(sut(raw(anInsert(aCustomerRow({ notes: 'PLACE' })), '"a\\u0000b"'))).toEqual(change(FULL_PATCH));
+    });
+  });
+
+  describe('source times', () => {
+    const timeError = (message: string) => ({ kind: 'error', stage: 'validate', errorClass: 'InvalidSourceTime', message });
+
+    it.each([
+      ['fractional', SOURCE_TS_MS + 0.5, `source.ts_ms: must be a whole number of milliseconds since the epoch, got ${SOURCE_TS_MS + 0.5}`],
+      ['huge', 1e20, 'source.ts_ms: must be a whole number of milliseconds since the epoch, got 100000000000000000000'],
+      ['in seconds', 1_764_324_930, 'source.ts_ms: is 1764324930 ms since the epoch, before 2000-01-01 (seconds instead of milliseconds?)'],
+      [
+        'more than MAX_FUTURE_SKEW_MS ahead',
+        NOW + 86_400_001,
+        `source.ts_ms: is ${NOW + 86_400_001} ms since the epoch, more than 86400000 ms (MAX_FUTURE_SKEW_MS) ahead of this service's clock (${new Date(NOW).toISOString()})`,
+      ],
+    ])('rejects a %s source.ts_ms', (_, ts, message) => {
+      expect(sut(toMessage(aDebeziumEvent({ source: aSource({ ts_ms: ts }) })))).toEqual(timeError(message));
+    });
+
+    it('checks the envelope ts_ms when it is the one used', () => {
+      const result = sut(toMessage(aDebeziumEvent({ source: aSource({ ts_ms: null }), ts_ms: 1e20 })));
+
+      expect(result).toEqual(timeError('source.ts_ms: must be a whole number of milliseconds since the epoch, got 100000000000000000000'));
+    });
+
+    it('rejects a far-future snapshot read, which would otherwise lift the snapshot floor for good', () => {
+      const result = sut(toMessage(aDebeziumEvent({ op: 'r', source: aSource({ snapshot: 'true', ts_ms: 253_402_300_799_000 }) })));
+
+      expect(result).toMatchObject({ kind: 'error', errorClass: 'InvalidSourceTime' });
+    });
+
+    it("reads a snapshot read's time 0 (older connectors) as the envelope's ts_ms", () => {
+      const result = sut(toMessage(aDebeziumEvent({ op: 'r', source: aSource({ snapshot: 'true', ts_ms: 0 }) })));
+
+      expect(result.kind === 'change' && [result.change.sourceTs, result.change.snapshot]).toEqual([SOURCE_TS_MS + 333, true]);
+    });
+  });
+
+  describe('numbers a double cannot hold', () => {
+    const byId = customersMapping({
+      keys: [{ column: 'id', type: 'customer_id' }],
+      fields: { id: 'customer_id', points: 'custom.points', ref: { field: 'custom.ref', convert: 'string' }, code: 'company' },
+    });
+    const decode = at(createDebeziumDecoder(byId, options));
+    /** An event whose numbers are written as JSON text, digits beyond what a double holds. */
+    const rawInsert = (row: string) => Buffer.from(JSON.stringify(anInsert({ PLACE: 1 })).replace('{"PLACE":1}', row));
+
+    it('keeps every digit of an integer key beyond 2^53, so two customers stay two contacts', () => {
+      const first = decode(rawInsert('{"id":9007199254740993,"points":1}'));
+      const second = decode(rawInsert('{"id":9007199254740992,"points":1}'));
+
+      expect([first, second]).toEqual([
+        change({ cl_custom_points: 1 }, { type: 'customer_id', value: '9007199254740993' }),
+        change({ cl_custom_points: 1 }, { type: 'customer_id', value: '9007199254740992' }),
+      ]);
+    });
+
+    it('keeps every digit of a key column that is not mapped as a field', () => {
+      const onlyKey = at(createDebeziumDecoder(customersMapping({ keys: [{ column: 'id', type: 'customer_id' }], fields: { points: 'custom.points' } }), options));
+
+      expect(onlyKey(rawInsert('{"id":-12345678901234567890,"points":1}'))).toEqual(
+        change({ cl_custom_points: 1 }, { type: 'customer_id', value: '-12345678901234567890' }),
+      );
+    });
+
+    it('keeps every digit for a text field and under convert string', () => {
+      expect(decode(rawInsert('{"id":1,"ref":123456789012345678901,"code":9007199254740993}'))).toEqual(
+        change({ cl_custom_ref: '123456789012345678901', company: '9007199254740993' }, { type: 'customer_id', value: '1' }),
+      );
+    });
+
+    it('dead-letters one bound for a number field, saying how to map it', () => {
+      expect(decode(rawInsert('{"id":1,"points":9007199254740993}'))).toEqual({
+        kind: 'error',
+        stage: 'validate',
+        errorClass: 'InvalidField',
+        message:
+          'points -> cl_custom_points: is a number a JSON number cannot carry exactly (an integer beyond 2^53, or more than 15 significant digits); ' +
+          'map it to a text field or with "convert": "string" in the mapping, or have the connector send it as text (decimal.handling.mode=string for decimals)',
+      });
+    });
+
+    it('sees a change between two integers that JSON.parse rounds alike', () => {
+      const before = '{"id":1,"points":1,"ref":9007199254740992,"code":"x"}';
+      const after = '{"id":1,"points":1,"ref":9007199254740993,"code":"x"}';
+      const event = JSON.stringify(anUpdate({ PLACE: 1 }, { PLACE: 2 })).replace('{"PLACE":1}', before).replace('{"PLACE":2}', after);
+
+      expect(decode(Buffer.from(event))).toEqual(change({ cl_custom_ref: '9007199254740993' }, { type: 'customer_id', value: '1' }));
+    });
+  });
+
+  describe('Kafka Connect decimals', () => {
+    const decimalsMapping = customersMapping({
+      fields: { price: 'custom.price', price_label: 'company', ratio: 'custom.ratio', big: 'custom.big', big_text: { field: 'custom.big_text', convert: 'string' } },
+    });
+    const decode = at(createDebeziumDecoder(decimalsMapping, options));
+    const decimal = (field: string, scale: number) => ({
+      type: 'bytes',
+      optional: true,
+      name: 'org.apache.kafka.connect.data.Decimal',
+      version: 1,
+      parameters: { scale: String(scale), 'connect.decimal.precision': '30' },
+      field,
+    });
+    const variableScale = (field: string) => ({
+      type: 'struct',
+      fields: [
+        { type: 'int32', optional: false, field: 'scale' },
+        { type: 'bytes', optional: false, field: 'value' },
+      ],
+      optional: true,
+      name: 'io.debezium.data.VariableScaleDecimal',
+      version: 1,
+      field,
+    });
+    const schema = {
+      type: 'struct',
+      fields: [
+        {
+          type: 'struct',
+          fields: [{ type: 'string', optional: false, field: 'customer_id' }, decimal('price', 2), decimal('price_label', 2), variableScale('ratio'), decimal('big', 0), decimal('big_text', 0)],
+          optional: true,
+          field: 'after',
+        },
+      ],
+    };
+    /** Big-endian two's complement, as Kafka Connect writes a decimal's unscaled value. */
+    const bytes = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+
+    it('decodes bytes and scale into the exact number, for number and text fields', () => {
+      const row = { customer_id: 'C-1', price: bytes('3039'), price_label: bytes('fb2e'), ratio: { scale: 3, value: bytes('12d687') } };
+
+      expect(decode(toMessage({ schema, payload: anInsert(row) }))).toEqual(
+        change({ cl_custom_price: 123.45, company: '-12.34', cl_custom_ratio: 1234.567 }, { type: 'customer_id', value: 'C-1' }),
+      );
+    });
+
+    it('keeps a decimal a double would round as text, and dead-letters it for a number field', () => {
+      // 2^64 + 1 = 18446744073709551617
+      const unscaled = bytes('010000000000000001');
+
+      expect(decode(toMessage({ schema, payload: anInsert({ customer_id: 'C-1', big_text: unscaled }) }))).toEqual(
+        change({ cl_custom_big_text: '18446744073709551617' }, { type: 'customer_id', value: 'C-1' }),
+      );
+      expect(decode(toMessage({ schema, payload: anInsert({ customer_id: 'C-1', big: unscaled }) }))).toMatchObject({
+        kind: 'error',
+        errorClass: 'InvalidField',
+        message: expect.stringMatching(/^big -> cl_custom_big: is a number a JSON number cannot carry exactly/) as unknown,
+      });
+    });
+
+    it('rejects a decimal that is not bytes', () => {
+      expect(decode(toMessage({ schema, payload: anInsert({ customer_id: 'C-1', price: 12.5 }) }))).toEqual({
+        kind: 'error',
+        stage: 'validate',
+        errorClass: 'InvalidField',
+        message: 'price -> cl_custom_price: is not a decimal (base64 bytes, at most 128, and a scale)',
+      });
+    });
+  });
+
+  describe('an update that changes the contact key', () => {
+    const emailKeyed = (overrides: Record<string, unknown> = {}) => aCustomerRow({ customer_id: null, ...overrides });
+    const { display_email: _email, ...fullPatchButEmail } = FULL_PATCH;
+
+    it('sends the whole mapped row under the new e-mail when the e-mail of an e-mail-keyed row changes', () => {
+      const result = sut(toMessage(anUpdate(emailKeyed(), emailKeyed({ email: 'amy.lin@example.com' }))));
+
+      expect(result).toEqual({
+        kind: 'change',
+        change: {
+          key: { type: 'display_email', value: 'amy.lin@example.com' },
+          patch: { ...fullPatchButEmail, customer_id: null },
+          sourceTs: SOURCE_TS_MS,
+          keyChanged: { from: 'display_email' },
+        },
+      });
+    });
+
+    it('sends the whole mapped row under a customer_id assigned later', () => {
+      const result = sut(toMessage(anUpdate(emailKeyed(), aCustomerRow())));
+
+      expect(result).toEqual({ kind: 'change', change: { key: KEY, patch: FULL_PATCH, sourceTs: SOURCE_TS_MS, keyChanged: { from: 'display_email' } } });
+    });
+
+    it('marks a row that had no usable key before', () => {
+      const result = sut(toMessage(anUpdate(emailKeyed({ email: null }), aCustomerRow())));
+
+      expect(result.kind === 'change' && result.change.keyChanged).toEqual({ from: null });
+    });
+
+    it('is not a key change when only the spelling of the key changes, or when before does not carry the key', () => {
+      expect(sut(toMessage(anUpdate(emailKeyed({ email: 'AMY@example.com' }), emailKeyed())))).toEqual({ kind: 'skip', reason: 'no mapped field to send' });
+      expect(sut(toMessage(anUpdate({ first_name: 'Amy' }, aCustomerRow())))).toEqual(change(FULL_PATCH));
+      expect(sut(toMessage(anUpdate(null, aCustomerRow())))).toEqual(change(FULL_PATCH));
+    });
+  });
+
+    it('ships an example mapping that parses', () => {
     expect(exampleMappingJson().delete_policy).toBe('ignore');
     expect(mapping.keys).toEqual([
       { column: 'customer_id', type: 'customer_id' },

@@ -3,18 +3,24 @@ import {
   createProfileChangeDecoder,
   decodeProfileChangeV1,
 } from '../../../src/ingest/decoders/profile-change.v1.decoder';
-import type { DecodeResult } from '../../../src/ingest/decoders/decode-result';
+import type { DecodeResult, Decoder } from '../../../src/ingest/decoders/decode-result';
 import { aProfile, aProfileChange, toMessage } from './profile-change.v1.factory';
 
-const options = { defaultPhoneRegion: 'TW', maxMessageBytes: 1024 * 1024 };
+const options = { defaultPhoneRegion: 'TW', maxMessageBytes: 1024 * 1024, maxFutureSkewMs: 86_400_000 };
 const OCCURRED_AT_MS = 1_795_860_930_123; // 2026-11-28T10:15:30.123Z
+
+/** The service clock during these examples: an hour after the example's occurred_at. */
+const NOW = OCCURRED_AT_MS + 3_600_000;
+
+/** A decoder at the clock time NOW. */
+const at = (decoder: Decoder) => (value: Buffer | null) => decoder(value, NOW);
 
 function invalid(errorClass: string, message: string): DecodeResult {
   return { kind: 'error', stage: 'validate', errorClass, message } as DecodeResult;
 }
 
 describe(decodeProfileChangeV1.name, () => {
-  const sut = createProfileChangeDecoder(options);
+  const sut = at(createProfileChangeDecoder(options));
 
   it('decodes the documented example into a normalised flat patch', () => {
     expect(sut(toMessage(aProfileChange()))).toEqual({
@@ -70,7 +76,7 @@ describe(decodeProfileChangeV1.name, () => {
   });
 
   it('reuses the decoder built for the same options object', () => {
-    expect(decodeProfileChangeV1(toMessage(aProfileChange()), options)).toEqual(sut(toMessage(aProfileChange())));
+    expect(decodeProfileChangeV1(toMessage(aProfileChange()), NOW, options)).toEqual(sut(toMessage(aProfileChange())));
   });
 
   it('publishes a draft 2020-12 schema', () => {
@@ -190,7 +196,7 @@ describe(decodeProfileChangeV1.name, () => {
     });
 
     it('with an oversized message, before reading it, and without echoing it', () => {
-      const decode = createProfileChangeDecoder({ defaultPhoneRegion: 'TW', maxMessageBytes: 1_024 });
+      const decode = at(createProfileChangeDecoder({ defaultPhoneRegion: 'TW', maxMessageBytes: 1_024, maxFutureSkewMs: 86_400_000 }));
       const value = toMessage(aProfileChange({ profile: { display_name: 'x'.repeat(2_000) } }));
 
       expect(decode(value)).toEqual({
@@ -208,7 +214,62 @@ describe(decodeProfileChangeV1.name, () => {
     });
   });
 
+  describe('refuses text Postgres cannot store, naming the character and never the value', () => {
+    const control = (at: string, code: string) => `${at}: must not contain control characters other than tab and line breaks (found ${code})`;
+    const surrogate = (at: string, code: string) => `${at}: must not contain a lone surrogate, which is not Unicode text (found ${code})`;
+    /** The event as a producer's JSON text, with `"PLACE"` replaced by raw JSON text. */
+    const raw = (event: unknown, json: string) => Buffer.from(JSON.stringify(event).replace('"PLACE"', json));
+
+    it.each([
+      ['U+0000 in a text field', raw(aProfileChange({ profile: { display_name: 'PLACE' } }), '"Amy\\u0000Lin"'), invalid('SchemaViolation', control('profile.display_name', 'U+0000'))],
+      ['a lone surrogate in a text field', raw(aProfileChange({ profile: { city: 'PLACE' } }), '"Taipei\\ud800"'), invalid('SchemaViolation', surrogate('profile.city', 'U+D800'))],
+      ['a form feed in a custom value', raw(aProfileChange({ profile: { custom: { tier: 'PLACE' } } }), '"gold\\f"'), invalid('SchemaViolation', control('profile.custom.tier', 'U+000C'))],
+      ['a lone surrogate in a custom value', raw(aProfileChange({ profile: { custom: { tier: 'PLACE' } } }), '"\\udc00"'), invalid('SchemaViolation', surrogate('profile.custom.tier', 'U+DC00'))],
+      ['U+0000 in the key', raw(aProfileChange({ key: { customer_id: 'PLACE' } }), '"C-1001\\u0000"'), invalid('SchemaViolation', control('key.customer_id', 'U+0000'))],
+      ['a lone surrogate in the key', raw(aProfileChange({ key: { display_email: 'PLACE' } }), '"amy@example.com\\ud83d"'), invalid('SchemaViolation', surrogate('key.display_email', 'U+D83D'))],
+      ['U+0000 in a mobile', raw(aProfileChange({ profile: { display_mobile: 'PLACE' } }), '"0912\\u0000345678"'), invalid('SchemaViolation', control('profile.display_mobile', 'U+0000'))],
+    ])('%s', (_, value, expected) => {
+      expect(sut(value)).toEqual(expected);
+    });
+
+    it('a custom field name with U+0000', () => {
+      const value = Buffer.from(JSON.stringify(aProfileChange({ profile: { custom: { PLACE: 1 } } })).replace('"PLACE"', '"ti\\u0000er"'));
+
+      expect(sut(value)).toEqual(invalid('SchemaViolation', 'profile.custom.ti\u0000er: custom field names must be 1 to 50 characters of a-z, 0-9 and _'));
+    });
+
+    it('keeps tab and line breaks, DEL and C1 controls', () => {
+      const result = sut(toMessage(aProfileChange({ profile: { address: 'No. 7\r\n\tTaipei', custom: { note: 'a\u007f\u0085b' } } })));
+
+      expect(result.kind === 'change' && { ...result.change.patch }).toEqual({ address: 'No. 7\r\n\tTaipei', cl_custom_note: 'a\u007f\u0085b' });
+    });
+  });
+
+  describe('refuses an occurred_at out of range', () => {
+    it.each([
+      ['before 2000', '1999-12-31T23:59:59.999Z', `occurred_at: is ${Date.UTC(1999, 11, 31, 23, 59, 59, 999)} ms since the epoch, before 2000-01-01 (seconds instead of milliseconds?)`],
+      [
+        'more than MAX_FUTURE_SKEW_MS ahead of the service clock',
+        '2026-11-29T11:15:30.124Z',
+        `occurred_at: is ${NOW + 86_400_001} ms since the epoch, more than 86400000 ms (MAX_FUTURE_SKEW_MS) ahead of this service's clock (2026-11-28T11:15:30.123Z)`,
+      ],
+      [
+        'in the far future',
+        '9999-12-31T23:59:59Z',
+        `occurred_at: is 253402300799000 ms since the epoch, more than 86400000 ms (MAX_FUTURE_SKEW_MS) ahead of this service's clock (2026-11-28T11:15:30.123Z)`,
+      ],
+    ])('%s', (_, occurredAt, message) => {
+      expect(sut(toMessage(aProfileChange({ occurred_at: occurredAt })))).toEqual(invalid('InvalidSourceTime', message));
+    });
+
+    it('accepts a time exactly MAX_FUTURE_SKEW_MS ahead', () => {
+      const result = sut(toMessage(aProfileChange({ occurred_at: new Date(NOW + 86_400_000).toISOString() })));
+
+      expect(result.kind === 'change' && result.change.sourceTs).toBe(NOW + 86_400_000);
+    });
+  });
+
   it('refuses an unknown default phone region when built', () => {
-    expect(() => createProfileChangeDecoder({ defaultPhoneRegion: 'XX' })).toThrow('unknown phone region "XX"');
+    expect(() => createProfileChangeDecoder({ defaultPhoneRegion: 'XX', maxFutureSkewMs: 86_400_000 })).toThrow('unknown phone region "XX"');
   });
 });
