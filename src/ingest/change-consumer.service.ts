@@ -5,7 +5,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { DeadLetterPublisher } from '../dead-letter/dead-letter.publisher';
-import { BatchConsumer, type BatchContext, type ConsumedBatch } from '../kafka/batch-consumer';
+import { BatchConsumer, type BatchContext, type ConsumedBatch, type ConsumeLoopState, type PartitionState } from '../kafka/batch-consumer';
 import { KafkaAdapter, type MessageProducer } from '../kafka/kafka.adapter';
 import type { ConsumerStatus } from '../ops/kafka.health';
 import { Metrics } from '../ops/metrics';
@@ -51,6 +51,14 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
 
   details(): Record<string, unknown> {
     return this.consumer?.status() ?? { joined: false };
+  }
+
+  partitionStates(): PartitionState[] {
+    return this.consumer?.partitionStates() ?? [];
+  }
+
+  loopState(): ConsumeLoopState {
+    return this.consumer?.loopState() ?? { running: false, lastActivityAt: null, inWork: 0 };
   }
 
   async onApplicationBootstrap(): Promise<void> {
