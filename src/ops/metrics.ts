@@ -145,6 +145,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly flushIntervalSeconds = new Gauge({
+    name: `${METRIC_PREFIX}flush_interval_seconds`,
+    help: 'FLUSH_INTERVAL_MS of this instance, in seconds: the backlog age alert compares the oldest pending contact with it',
+    registers: [this.registry],
+  });
+
   readonly importInFlightAgeSeconds = new Gauge({
     name: `${METRIC_PREFIX}import_in_flight_age_seconds`,
     help: 'Age of the open import batch of the account since it was last sent (or claimed), 0 when none is open',

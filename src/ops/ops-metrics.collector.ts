@@ -37,6 +37,7 @@ export class OpsMetricsCollector {
     dataSource: DataSource,
   ) {
     this.stats = new PipelineStatsRepository(dataSource);
+    this.metrics.flushIntervalSeconds.set(config.flushIntervalMs / 1000);
   }
 
   async collect(): Promise<void> {
