@@ -9,12 +9,13 @@ import { ConsumerHealth, KafkaHealth } from './kafka.health';
 import { LivenessProbe } from './liveness.probe';
 import { MetricsController } from './metrics.controller';
 import { OpsMetricsCollector } from './ops-metrics.collector';
+import { PendingCountCompactor } from './pending-count.compactor';
 import { PostgresHealth } from './postgres.health';
 import { ReadinessProbe } from './readiness.probe';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), IngestModule, ImporterModule],
   controllers: [HealthController, MetricsController],
-  providers: [BrokerProbe, PostgresHealth, KafkaHealth, ConsumerHealth, ConsumerLag, LivenessProbe, ReadinessProbe, OpsMetricsCollector],
+  providers: [BrokerProbe, PostgresHealth, KafkaHealth, ConsumerHealth, ConsumerLag, LivenessProbe, ReadinessProbe, OpsMetricsCollector, PendingCountCompactor],
 })
 export class OpsModule {}

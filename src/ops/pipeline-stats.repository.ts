@@ -26,6 +26,24 @@ export class PipelineStatsRepository {
     return rows.map((row) => ({ keyType: row.key_type, contacts: Number(row.contacts), oldestAgeSeconds: Math.max(0, row.oldest_s ?? 0) }));
   }
 
+  /**
+   * Folds the pending count's delta rows into one row per key type, in one statement: it deletes
+   * only rows committed when it began, so deltas written meanwhile stay for the next time. Skips
+   * (returns false) while another instance compacts.
+   */
+  async compactPendingCount(): Promise<boolean> {
+    return this.dataSource.transaction(async (db) => {
+      const [{ locked }]: Array<{ locked: boolean }> = await db.query(`SELECT pg_try_advisory_xact_lock(hashtext('caac-sync.pending-count')) AS locked`);
+      if (!locked) return false;
+      await db.query(
+        `WITH folded AS (DELETE FROM pending_contact_count RETURNING key_type, contacts)
+         INSERT INTO pending_contact_count (key_type, contacts)
+         SELECT key_type, sum(contacts) FROM folded GROUP BY key_type HAVING sum(contacts) <> 0`,
+      );
+      return true;
+    });
+  }
+
   /** Seconds since the account's open import batch was last sent (or claimed); 0 when none is open. */
   async inFlightAgeSeconds(account: string): Promise<number> {
     const [row]: Array<{ age_s: number | null }> = await this.dataSource.query(
