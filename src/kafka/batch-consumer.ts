@@ -153,8 +153,9 @@ export class BatchConsumer {
     });
     consumer.on(consumer.events.CRASH, (event) => {
       this.hasJoined = false;
-      // kafkajs gives up on this consumer: nothing is consumed again until the process restarts.
-      if (!event.payload.restart) this.running = false;
+      // TRICKY: kafkajs emits STOP before CRASH (it disconnects first); only a crash it does not
+      // restart from leaves the loop dead until the process restarts.
+      this.running = event.payload.restart;
       this.logger.error({ err: event.payload.error, restart: event.payload.restart }, 'Kafka consumer crashed');
     });
     consumer.on(consumer.events.STOP, () => {
