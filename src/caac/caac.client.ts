@@ -109,8 +109,15 @@ export interface CaacThrottleEvent {
   retryAfterMs?: number;
 }
 
+/** A call waited for a token of its bucket (0 ms when one was there). */
+export interface CaacTokenWaitEvent {
+  bucket: 'import' | 'status';
+  waitMs: number;
+}
+
 export interface CaacClientEvents {
   breaker: [state: BreakerState];
+  waited: [event: CaacTokenWaitEvent];
   response: [event: CaacResponseEvent];
   outcome: [event: CaacOutcomeEvent];
   throttled: [event: CaacThrottleEvent];
@@ -140,7 +147,7 @@ interface Call<T> {
  * - The api key travels only in the `apikey` header; redirects are not followed, so it never goes
  *   to another host.
  *
- * Events (for metrics): `breaker`, `response`, `outcome`, `throttled`; see CaacClientEvents.
+ * Events (for metrics): `breaker`, `response`, `outcome`, `throttled`, `waited`; see CaacClientEvents.
  */
 export class CaacClient extends EventEmitter<CaacClientEvents> {
   readonly paths: Readonly<CaacPaths>;
@@ -278,7 +285,9 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
           call,
           async () => {
             this.failFastWhenOpen(call);
+            const waitFrom = this.clock.now();
             await this.importBucket.take(signal);
+            this.emit('waited', { bucket: 'import', waitMs: this.clock.now() - waitFrom });
             // TRICKY: recorded after the token (the record's time is the send's) and before the
             // request, so that a crash right after sending still leaves the record. Every attempt
             // is recorded, 429s included: whether the API counts it is known only afterwards.
@@ -362,7 +371,9 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
       call,
       async () => {
         this.failFastWhenOpen(call);
+        const waitFrom = this.clock.now();
         await this.statusBucket.take(call.signal);
+        this.emit('waited', { bucket: 'status', waitMs: this.clock.now() - waitFrom });
         try {
           return await this.call(call);
         } catch (error) {

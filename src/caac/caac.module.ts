@@ -34,7 +34,8 @@ const BREAKER = { errorThresholdPercentage: 50, volumeThreshold: 5, rollingCount
           clock,
           logger,
         );
-        client.on('response', ({ endpoint, status }) => metrics.caacResponses.inc({ endpoint, status: String(status) }));
+        client.on('response', ({ endpoint, status, durationMs }) => metrics.observeCaacResponse(endpoint, status, durationMs));
+        client.on('waited', ({ bucket, waitMs }) => metrics.caacTokenWaitSeconds.observe({ bucket }, waitMs / 1000));
         client.on('breaker', (state) => metrics.caacBreakerOpen.set(state === 'open' ? 1 : state === 'half_open' ? 0.5 : 0));
         return client;
       },

@@ -120,6 +120,15 @@ const envSchema = z.object({
   HTTP_PORT: int(3000, 0, 65_535),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 1_000, 600_000),
+  // Readiness fails when a partition's batch has been retrying, or the partition paused, this long:
+  // well past a Postgres hiccup, well before the backlog ages past a few flush intervals.
+  HEALTH_PARTITION_STUCK_MS: int(120_000, 1_000, 86_400_000),
+  // Liveness fails when work waits (lag, or a batch in hand) and the consume loop has done nothing
+  // (no batch handed over, no retry, nothing stored) this long: a restart is the only way out.
+  HEALTH_INGEST_STALL_MS: int(300_000, 1_000, 86_400_000),
+  // Liveness fails when the importer loop (of the leader) has not turned this long past the waits
+  // it planned; longer than one import request's whole bounded retry (about 6 minutes).
+  HEALTH_IMPORTER_STALL_MS: int(900_000, 1_000, 86_400_000),
 });
 
 export interface AppConfig {
@@ -169,6 +178,14 @@ export interface AppConfig {
   http: { host: string; port: number };
   logLevel: string;
   shutdownTimeoutMs: number;
+  health: {
+    /** A partition retrying or paused this long makes the instance unready. */
+    partitionStuckMs: number;
+    /** Work waiting and no consume-loop activity this long makes the instance not live. */
+    ingestStallMs: number;
+    /** An importer loop that has not turned this long past its planned waits makes the instance not live. */
+    importerStallMs: number;
+  };
 }
 
 /** A configuration that cannot start the service; `problems` has one line per bad variable. */
@@ -248,6 +265,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    health: {
+      partitionStuckMs: e.HEALTH_PARTITION_STUCK_MS,
+      ingestStallMs: e.HEALTH_INGEST_STALL_MS,
+      importerStallMs: e.HEALTH_IMPORTER_STALL_MS,
+    },
   };
 }
 

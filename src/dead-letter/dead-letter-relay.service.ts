@@ -5,6 +5,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { KafkaAdapter, type MessageProducer } from '../kafka/kafka.adapter';
+import { Metrics } from '../ops/metrics';
 import { DeadLetterOutboxRepository } from './dead-letter-outbox.repository';
 import { openDeadLetterTopic } from './dead-letter-topic';
 import { DeadLetterPublisher } from './dead-letter.publisher';
@@ -31,6 +32,7 @@ export class DeadLetterRelay implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly kafka: KafkaAdapter,
     dataSource: DataSource,
+    private readonly metrics: Metrics,
   ) {
     this.outbox = new DeadLetterOutboxRepository(dataSource);
   }
@@ -65,6 +67,7 @@ export class DeadLetterRelay implements OnApplicationBootstrap, BeforeApplicatio
       try {
         await this.flush();
       } catch (error) {
+        this.metrics.deadLetterRelayFailures.inc();
         this.logger.warn({ err: error }, 'could not relay dead letters; will retry');
       }
       await this.clock.sleep(RELAY_INTERVAL_MS, this.stopping.signal).catch(() => undefined);

@@ -71,6 +71,8 @@ export class ImportScheduler {
   private current: { batchId: string; status: string; taskId: string | null } | undefined;
   private fence: Fence | undefined;
   private refused: ImportRefusal | undefined;
+  /** Epoch ms by which the loop should have turned again (its planned wait plus the stall limit); none while not running. */
+  private turnDeadline = Infinity;
   /** Body bytes a claim may fill: lowered when a 413 shows the way to CAAC takes less. */
   private bodyBudgetBytes = IMPORT_BODY_BUDGET_BYTES;
 
@@ -100,6 +102,16 @@ export class ImportScheduler {
     return this.refused ?? null;
   }
 
+  /** How long the loop has been overdue to turn (0: it turns), for liveness: a wedged importer needs a restart. */
+  stalledForMs(): number {
+    return Math.max(0, this.clock.now() - this.turnDeadline);
+  }
+
+  /** The loop turned; the next turn is due after `plannedWaitMs` and the stall limit. */
+  private turned(plannedWaitMs = 0): void {
+    this.turnDeadline = this.clock.now() + plannedWaitMs + this.config.health.importerStallMs;
+  }
+
   /** The body budget of the next claims, for tests and readiness. */
   get claimBodyBudgetBytes(): number {
     return this.bodyBudgetBytes;
@@ -123,6 +135,7 @@ export class ImportScheduler {
     let failures = 0;
     this.fence = undefined;
     while (!signal.aborted) {
+      this.turned(IDLE_POLL_MS);
       try {
         if (!this.fence) await this.takeOver();
         const worked = await this.step(signal);
@@ -138,11 +151,13 @@ export class ImportScheduler {
         failures++;
         const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 6));
         this.logger.error({ err: error, retryInMs: delay }, 'importer step failed');
+        this.turned(delay);
         await this.clock.sleep(delay, signal).catch(() => undefined);
       }
     }
     this.current = undefined;
     this.fence = undefined;
+    this.turnDeadline = Infinity;
     // A refusal is the leader's to report; the next leader learns it again from its own request.
     this.refused = undefined;
     this.metrics.importRefused.reset();
@@ -166,7 +181,6 @@ export class ImportScheduler {
   async readyKeyType(): Promise<KeyType | undefined> {
     const maxRows = this.config.caac.importMaxRows;
     const backlog = await this.queue.backlog(this.dataSource.manager, KEY_TYPES, maxRows);
-    for (const entry of backlog) this.metrics.pendingContacts.set({ key_type: entry.keyType }, entry.contacts);
     const waiting = backlog.filter((entry) => entry.contacts > 0).sort((a, b) => (b.oldestAgeMs ?? 0) - (a.oldestAgeMs ?? 0));
     const full = waiting.find((entry) => entry.contacts >= maxRows);
     if (full) return full.keyType;
@@ -236,7 +250,10 @@ export class ImportScheduler {
     this.current = { batchId: batch.id, status: batch.status, taskId: batch.taskId };
     if (batch.status === 'submitted' && batch.taskId) return this.awaitTask(batch, batch.taskId, signal);
     // The wait was computed by the database, which set next_attempt_at: no clock difference stretches it.
-    if (batch.status === 'retrying' && batch.waitMs > 0) await this.clock.sleep(batch.waitMs, signal);
+    if (batch.status === 'retrying' && batch.waitMs > 0) {
+      this.turned(batch.waitMs);
+      await this.clock.sleep(batch.waitMs, signal);
+    }
     if (batch.status === 'submitting') {
       // TRICKY: the last attempt may have been accepted without us learning its task_id (a crash
       // or a lost response). Sending the same rows again is safe: CAAC answers 409 while that
@@ -365,6 +382,7 @@ export class ImportScheduler {
     const from: Expected = { status: 'submitted', taskId };
     let delay = POLL_FIRST_MS;
     for (;;) {
+      this.turned(delay);
       await this.clock.sleep(delay, signal);
       delay = Math.min(POLL_MAX_MS, Math.round(delay * 1.5));
       let task;
@@ -387,7 +405,11 @@ export class ImportScheduler {
         }
         this.logger.warn({ batchId: batch.id, taskId, err: error }, 'could not read import task; polling on');
       }
-      if (task?.status === 'done') return this.finish(batch, taskId, task.result ?? { success: false });
+      if (task?.status === 'done') {
+        const result = task.result ?? { success: false };
+        this.metrics.importTaskSeconds.observe({ success: String(result.success) }, (await this.batches.sinceSubmittedMs(batch.id)) / 1000);
+        return this.finish(batch, taskId, result);
+      }
       const sinceMs = await this.batches.sinceSubmittedMs(batch.id);
       if (sinceMs >= this.config.caac.taskTimeoutMs) {
         const message = `import task ${taskId} not done ${sinceMs} ms after it was sent (CAAC_TASK_TIMEOUT_MS ${this.config.caac.taskTimeoutMs}); outcome unknown`;

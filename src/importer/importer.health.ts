@@ -26,9 +26,12 @@ export class ImporterHealth {
       inFlight: this.scheduler.inFlight(),
     };
     // A refused request (400, 401, 403, 404, 422) will not pass by itself: an operator must act,
-    // so it is the one importer state that makes the instance unready.
+    // so it is the one importer state that makes the instance unready. The body says how CAAC
+    // refused and since when; its message is in the logs, not on an open port.
     const refused = this.scheduler.refusal();
-    if (refused) return this.indicator.check(key).down({ ...details, refused });
+    if (refused) {
+      return this.indicator.check(key).down({ ...details, reason: 'refused', refused: { status: refused.status, code: refused.code, since: refused.since } });
+    }
     return this.indicator.check(key).up(details);
   }
 }

@@ -9,6 +9,6 @@ import { ImportsController } from './imports.controller';
   imports: [TerminusModule],
   controllers: [ImportsController],
   providers: [ImportScheduler, ImporterLeader, ImporterHealth],
-  exports: [ImporterHealth],
+  exports: [ImporterHealth, ImportScheduler, ImporterLeader],
 })
 export class ImporterModule {}

@@ -8,7 +8,7 @@ import { LOGGER } from '../common/nest-logger';
 import type { DeadLetter } from '../dead-letter/dead-letter';
 import { openDeadLetterTopic } from '../dead-letter/dead-letter-topic';
 import { DeadLetterPublisher } from '../dead-letter/dead-letter.publisher';
-import { BatchConsumer, type BatchContext, type ConsumedBatch } from '../kafka/batch-consumer';
+import { BatchConsumer, type BatchContext, type ConsumedBatch, type ConsumeLoopState, type PartitionState } from '../kafka/batch-consumer';
 import { KafkaAdapter, type MessageProducer } from '../kafka/kafka.adapter';
 import type { ConsumerStatus } from '../ops/kafka.health';
 import { Metrics } from '../ops/metrics';
@@ -87,6 +87,14 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
 
   details(): Record<string, unknown> {
     return this.consumer?.status() ?? { joined: false };
+  }
+
+  partitionStates(): PartitionState[] {
+    return this.consumer?.partitionStates() ?? [];
+  }
+
+  loopState(): ConsumeLoopState {
+    return this.consumer?.loopState() ?? { running: false, lastActivityAt: null, inWork: 0 };
   }
 
   async onApplicationBootstrap(): Promise<void> {

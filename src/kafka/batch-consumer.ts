@@ -35,6 +35,25 @@ export interface TopicPartitionOffset {
   offset: string;
 }
 
+/** One assigned partition as health sees it: since when its oldest batch in work waits, and since when it is paused. */
+export interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Epoch ms the batch in work was handed over (it is retrying or slow when this is old); null when idle. */
+  inWorkSince: number | null;
+  /** Epoch ms the partition was paused for backpressure; null when fetching. */
+  pausedSince: number | null;
+}
+
+/** Whether the consume loop runs, and when it last did anything (a batch handed over, a retry, a batch stored). */
+export interface ConsumeLoopState {
+  /** False once kafkajs crashed without restarting, or stopped without being asked to. */
+  running: boolean;
+  lastActivityAt: number | null;
+  /** Batches handed over and not settled yet. */
+  inWork: number;
+}
+
 export interface BatchConsumerOptions {
   groupId: string;
   topics: string[];
@@ -63,8 +82,12 @@ export class BatchConsumer {
   private assigned: Array<{ topic: string; partition: number }> = [];
   private stopping = false;
   private lastBatchAt: number | undefined;
-  /** Partitions ("topic|partition") paused until their batch in work settles. */
-  private readonly paused = new Set<string>();
+  private running = false;
+  private lastActivityAt: number | undefined;
+  /** Partitions ("topic|partition") paused until their batch in work settles, with when they were paused. */
+  private readonly paused = new Map<string, number>();
+  /** Per partition, when its batch in work was handed over. */
+  private readonly inWorkSince = new Map<string, number>();
   /** Per partition ("topic|partition"), the batch being stored; settles, never rejects. */
   private readonly lanes = new Map<string, Promise<void>>();
 
@@ -87,6 +110,19 @@ export class BatchConsumer {
       paused: this.paused.size,
       lastBatchAt: this.lastBatchAt ? new Date(this.lastBatchAt).toISOString() : null,
     };
+  }
+
+  /** Every assigned partition with its work and pause times, for readiness. */
+  partitionStates(): PartitionState[] {
+    return this.assigned.map(({ topic, partition }) => {
+      const lane = `${topic}|${partition}`;
+      return { topic, partition, inWorkSince: this.inWorkSince.get(lane) ?? null, pausedSince: this.paused.get(lane) ?? null };
+    });
+  }
+
+  /** For liveness: a loop that is not running, or does nothing while work waits, needs a restart. */
+  loopState(): ConsumeLoopState {
+    return { running: this.running && !this.stopping, lastActivityAt: this.lastActivityAt ?? null, inWork: this.lanes.size };
   }
 
   async start(handler: BatchHandler): Promise<void> {
@@ -117,10 +153,14 @@ export class BatchConsumer {
     });
     consumer.on(consumer.events.CRASH, (event) => {
       this.hasJoined = false;
+      // TRICKY: kafkajs emits STOP before CRASH (it disconnects first); only a crash it does not
+      // restart from leaves the loop dead until the process restarts.
+      this.running = event.payload.restart;
       this.logger.error({ err: event.payload.error, restart: event.payload.restart }, 'Kafka consumer crashed');
     });
     consumer.on(consumer.events.STOP, () => {
       this.hasJoined = false;
+      this.running = false;
     });
 
     await consumer.connect();
@@ -131,6 +171,7 @@ export class BatchConsumer {
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
       eachBatch: async (payload) => this.handleBatch(payload, handler),
     });
+    this.running = true;
   }
 
   async stop(): Promise<void> {
@@ -177,16 +218,27 @@ export class BatchConsumer {
     if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale() || this.stopping) return;
 
     const messages: ConsumedMessage[] = batch.messages;
+    this.lastActivityAt = Date.now();
+    if (!this.inWorkSince.has(lane)) this.inWorkSince.set(lane, this.lastActivityAt);
     const first = messages[0]!.offset;
     const last = messages[messages.length - 1]!.offset;
     const work = handler(
       { topic: batch.topic, partition: batch.partition, messages },
-      { heartbeat: () => payload.heartbeat(), isActive: () => payload.isRunning() && !payload.isStale() && !this.stopping },
+      {
+        heartbeat: () => {
+          this.lastActivityAt = Date.now(); // a retry turns the loop too
+          return payload.heartbeat();
+        },
+        isActive: () => payload.isRunning() && !payload.isStale() && !this.stopping },
     )
       .then(() => this.afterStored(batch.topic, batch.partition, last))
       .catch((error: Error) => this.readAgainFrom(batch.topic, batch.partition, first, error))
       .finally(() => {
-        if (this.lanes.get(lane) === work) this.lanes.delete(lane);
+        this.lastActivityAt = Date.now();
+        if (this.lanes.get(lane) === work) {
+          this.lanes.delete(lane);
+          this.inWorkSince.delete(lane);
+        }
       });
     this.lanes.set(lane, work);
     // TRICKY: this moves kafkajs's fetch position, not what is stored: the batch may still fail, and
@@ -202,7 +254,7 @@ export class BatchConsumer {
     const lane = `${batch.topic}|${batch.partition}`;
     const partition = [{ topic: batch.topic, partitions: [batch.partition] }];
     this.consumer!.pause(partition);
-    this.paused.add(lane);
+    if (!this.paused.has(lane)) this.paused.set(lane, Date.now());
     void free.finally(() => {
       this.paused.delete(lane);
       // Stopped meanwhile: kafkajs then has no group to resume in, and nothing is fetched anyway.

@@ -2,6 +2,7 @@ import { type CanActivate, type ExecutionContext, Inject, Injectable, Unauthoriz
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { Metrics } from './metrics';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
@@ -13,7 +14,10 @@ const digest = (text: string) => createHash('sha256').update(text).digest();
 export class AdminTokenGuard implements CanActivate {
   private readonly expected: Buffer;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly metrics: Metrics,
+  ) {
     this.expected = digest(config.adminToken);
   }
 
@@ -21,6 +25,7 @@ export class AdminTokenGuard implements CanActivate {
     const header = context.switchToHttp().getRequest<Request>().headers.authorization ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (!match || !timingSafeEqual(digest(match[1]!.trim()), this.expected)) {
+      this.metrics.adminAuthFailures.inc();
       throw new UnauthorizedException('a valid "Authorization: Bearer <ADMIN_TOKEN>" header is required');
     }
     return true;

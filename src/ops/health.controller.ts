@@ -1,31 +1,32 @@
-import { Controller, Get } from '@nestjs/common';
-import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-import { ImporterHealth } from '../importer/importer.health';
-import { KafkaHealth } from './kafka.health';
-import { PostgresHealth } from './postgres.health';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { LivenessProbe, type LivenessResult } from './liveness.probe';
+import { ReadinessProbe, type ReadinessResult } from './readiness.probe';
 
+/**
+ * Probes for an orchestrator. A failing probe answers 503 with the failing checks and a reason
+ * category for each (never a driver's message): liveness asks for a restart, readiness for
+ * traffic and attention to stop.
+ */
 @Controller('health')
 export class HealthController {
   constructor(
-    private readonly health: HealthCheckService,
-    private readonly postgres: PostgresHealth,
-    private readonly kafka: KafkaHealth,
-    private readonly importer: ImporterHealth,
+    private readonly liveness: LivenessProbe,
+    private readonly readiness: ReadinessProbe,
   ) {}
 
-  /** The process is up and its event loop turns; nothing external is checked. */
+  /** The process does its work: restart it when this fails. Waits on no dependency. */
   @Get('live')
-  live(): { status: 'ok' } {
-    return { status: 'ok' };
+  live(): LivenessResult {
+    const result = this.liveness.check();
+    if (result.status !== 'ok') throw new ServiceUnavailableException(result);
+    return result;
   }
 
-  /**
-   * Ready to do its work: Postgres answers and the Kafka consumer has joined its group. The
-   * importer's role, breaker and in-flight batch are in the details, never a reason to be unready.
-   */
+  /** Postgres, the broker, the consumer's group and partitions, the importer; see ReadinessProbe. */
   @Get('ready')
-  @HealthCheck()
-  ready() {
-    return this.health.check([() => this.postgres.check(), () => this.kafka.check(), () => this.importer.check()]);
+  async ready(): Promise<ReadinessResult> {
+    const result = await this.readiness.check();
+    if (result.status !== 'ok') throw new ServiceUnavailableException(result);
+    return result;
   }
 }

@@ -1,5 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** The Profile API endpoints the client calls, as metric labels. */
+const CAAC_ENDPOINTS = ['import', 'import_status', 'export', 'export_status', 'export_list'] as const;
+/** Why an importer cannot import, as the `reason` label of importer_unhealthy. */
+export const IMPORTER_UNHEALTHY_REASONS = ['refused', 'stalled'] as const;
+
 /** Every metric name starts with this (DESIGN §4.6). */
 export const METRIC_PREFIX = 'caac_sync_';
 
@@ -53,7 +58,7 @@ export class Metrics {
 
   readonly pendingContacts = new Gauge({
     name: `${METRIC_PREFIX}pending_contacts`,
-    help: 'Contacts with changes waiting for an import, by key type',
+    help: 'Contacts with changes waiting for an import, by key type: a true count kept by Postgres triggers, the same on every instance',
     labelNames: ['key_type'] as const,
     registers: [this.registry],
   });
@@ -129,7 +134,124 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // --- Operations: what an on-call engineer alerts on (lag, backlog age, API latency, health). ---
+  // Gauges read from Postgres or Kafka are refreshed per scrape by OpsMetricsCollector, from
+  // bounded, cheap queries; the rest are observed where the thing happens.
+
+  readonly consumerLag = new Gauge({
+    name: `${METRIC_PREFIX}consumer_lag_messages`,
+    help: 'Per source partition: the high watermark minus the next offset stored in Postgres (messages not yet staged); watermarks cached a few seconds',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pendingOldestAgeSeconds = new Gauge({
+    name: `${METRIC_PREFIX}pending_oldest_age_seconds`,
+    help: 'Age of the oldest pending contact by key type (0 when none), by the database clock; above the flush interval the importer is behind',
+    labelNames: ['key_type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly flushIntervalSeconds = new Gauge({
+    name: `${METRIC_PREFIX}flush_interval_seconds`,
+    help: 'FLUSH_INTERVAL_MS of this instance, in seconds: the backlog age alert compares the oldest pending contact with it',
+    registers: [this.registry],
+  });
+
+  readonly importInFlightAgeSeconds = new Gauge({
+    name: `${METRIC_PREFIX}import_in_flight_age_seconds`,
+    help: 'Age of the open import batch of the account since it was last sent (or claimed), 0 when none is open',
+    registers: [this.registry],
+  });
+
+  readonly importTaskSeconds = new Histogram({
+    name: `${METRIC_PREFIX}import_task_duration_seconds`,
+    help: 'Import tasks from sending the request to CAAC reporting them done, by whether the task succeeded',
+    labelNames: ['success'] as const,
+    buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600],
+    registers: [this.registry],
+  });
+
+  readonly caacRequestSeconds = new Histogram({
+    name: `${METRIC_PREFIX}caac_request_duration_seconds`,
+    help: 'Profile API requests from sending to the whole answer, by endpoint and HTTP status (requests without an answer are not here)',
+    labelNames: ['endpoint', 'status'] as const,
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly caacRateLimited = new Counter({
+    name: `${METRIC_PREFIX}caac_rate_limited_total`,
+    help: 'Profile API answers 429 (rate limited), by endpoint; the import pace is meant to keep this at 0',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly caacTokenWaitSeconds = new Histogram({
+    name: `${METRIC_PREFIX}caac_token_wait_seconds`,
+    help: 'Time a Profile API call waited for a token of its bucket (import: the 15/min pace; status: polls and exports)',
+    labelNames: ['bucket'] as const,
+    buckets: [0.001, 0.01, 0.1, 0.5, 1, 2, 4, 8, 15, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly deadLetterOutboxUnpublished = new Gauge({
+    name: `${METRIC_PREFIX}dead_letter_outbox_unpublished`,
+    help: 'Dead letters in the Postgres outbox not yet on the dead-letter topic',
+    registers: [this.registry],
+  });
+
+  readonly deadLetterOutboxOldestAgeSeconds = new Gauge({
+    name: `${METRIC_PREFIX}dead_letter_outbox_oldest_age_seconds`,
+    help: 'Age of the oldest unpublished dead letter in the outbox, 0 when none',
+    registers: [this.registry],
+  });
+
+  readonly deadLetterRelayFailures = new Counter({
+    name: `${METRIC_PREFIX}dead_letter_relay_failures_total`,
+    help: 'Rounds of the dead-letter relay that failed (the topic or Postgres refused); the letters stay in the outbox',
+    registers: [this.registry],
+  });
+
+  readonly adminAuthFailures = new Counter({
+    name: `${METRIC_PREFIX}admin_auth_failures_total`,
+    help: 'Requests to /admin refused for a missing or wrong bearer token',
+    registers: [this.registry],
+  });
+
+  readonly importerUnhealthy = new Gauge({
+    name: `${METRIC_PREFIX}importer_unhealthy`,
+    help: '1 for the reason the importer of this instance cannot import (refused: CAAC refuses requests as a whole; stalled: its loop has not turned), 0 otherwise',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly healthCheckUp = new Gauge({
+    name: `${METRIC_PREFIX}health_check_up`,
+    help: 'Each health check as last evaluated (1 up, 0 down), by probe (live, ready) and check; a scrape evaluates them',
+    labelNames: ['probe', 'check'] as const,
+    registers: [this.registry],
+  });
+
+  readonly metricsCollectFailures = new Counter({
+    name: `${METRIC_PREFIX}metrics_collect_failures_total`,
+    help: 'Scrapes whose Postgres or Kafka read for gauges failed or timed out, by source; those gauges keep their last value',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    // Known label values start at 0, so that rates and alerts see a series before the first event.
+    for (const endpoint of CAAC_ENDPOINTS) this.caacRateLimited.inc({ endpoint }, 0);
+    for (const reason of IMPORTER_UNHEALTHY_REASONS) this.importerUnhealthy.set({ reason }, 0);
+    for (const source of ['postgres', 'kafka'] as const) this.metricsCollectFailures.inc({ source }, 0);
+  }
+
+  /** One Profile API answer: counted by status, timed, and 429s counted apart. */
+  observeCaacResponse(endpoint: string, status: number, durationMs: number): void {
+    this.caacResponses.inc({ endpoint, status: String(status) });
+    this.caacRequestSeconds.observe({ endpoint, status: String(status) }, durationMs / 1000);
+    if (status === 429) this.caacRateLimited.inc({ endpoint });
   }
 }

@@ -2,14 +2,20 @@ import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ImporterModule } from '../importer/importer.module';
 import { IngestModule } from '../ingest/ingest.module';
+import { BrokerProbe } from './broker.probe';
+import { ConsumerLag } from './consumer-lag';
 import { HealthController } from './health.controller';
+import { ConsumerHealth, KafkaHealth } from './kafka.health';
+import { LivenessProbe } from './liveness.probe';
 import { MetricsController } from './metrics.controller';
-import { KafkaHealth } from './kafka.health';
+import { OpsMetricsCollector } from './ops-metrics.collector';
+import { PendingCountCompactor } from './pending-count.compactor';
 import { PostgresHealth } from './postgres.health';
+import { ReadinessProbe } from './readiness.probe';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), IngestModule, ImporterModule],
   controllers: [HealthController, MetricsController],
-  providers: [PostgresHealth, KafkaHealth],
+  providers: [BrokerProbe, PostgresHealth, KafkaHealth, ConsumerHealth, ConsumerLag, LivenessProbe, ReadinessProbe, OpsMetricsCollector, PendingCountCompactor],
 })
 export class OpsModule {}

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import { withTimeout } from '../common/with-timeout';
+import { failureReason } from './failure-reason';
 
 /** A ping that hangs (a half-open connection, a stalled server) counts as down after this long. */
 export const POSTGRES_HEALTH_TIMEOUT_MS = 2_000;
@@ -13,13 +14,14 @@ export class PostgresHealth {
     private readonly indicator: HealthIndicatorService,
   ) {}
 
+  /** Down with a reason category (timeout, unreachable, auth_failed, error), never the driver's text. */
   async check(key = 'postgres'): Promise<HealthIndicatorResult> {
     const session = this.indicator.check(key);
     try {
       await withTimeout(this.dataSource.query('SELECT 1'), POSTGRES_HEALTH_TIMEOUT_MS, 'Postgres');
       return session.up();
     } catch (error) {
-      return session.down({ message: (error as Error).message });
+      return session.down({ reason: failureReason(error) });
     }
   }
 }

@@ -56,6 +56,7 @@ describe(loadConfig.name, () => {
     expect(sut.maxFutureSkewMs).toBe(86_400_000);
     expect(sut.defaultPhoneRegion).toBe('TW');
     expect(sut.http.port).toBe(3000);
+    expect(sut.health).toEqual({ partitionStuckMs: 120_000, ingestStallMs: 300_000, importerStallMs: 900_000 });
   });
 
   it.each(['KAFKA_BROKERS', 'SOURCE_TOPICS', 'DATABASE_URL', 'CAAC_BASE_URL', 'CAAC_API_KEY', 'ADMIN_TOKEN'])(
@@ -81,6 +82,9 @@ describe(loadConfig.name, () => {
     ['MAX_FUTURE_SKEW_MS', '1.5', /^MAX_FUTURE_SKEW_MS: must be a whole number/],
     ['MAX_FUTURE_SKEW_MS', '10', /^MAX_FUTURE_SKEW_MS: must be at least 1000/],
     ['HTTP_PORT', '70000', /^HTTP_PORT: must be at most 65535/],
+    ['HEALTH_PARTITION_STUCK_MS', '999', /^HEALTH_PARTITION_STUCK_MS: must be at least 1000/],
+    ['HEALTH_INGEST_STALL_MS', 'never', /^HEALTH_INGEST_STALL_MS: must be a whole number/],
+    ['HEALTH_IMPORTER_STALL_MS', '0', /^HEALTH_IMPORTER_STALL_MS: must be at least 1000/],
     ['INGEST_PAUSE_AFTER_MS', '10', /^INGEST_PAUSE_AFTER_MS: must be at least 50/],
     ['MIGRATE_ON_START', 'maybe', /^MIGRATE_ON_START: must be true or false/],
     ['DEFAULT_PHONE_REGION', 'XX', /^DEFAULT_PHONE_REGION: must be an ISO 3166 region code/],

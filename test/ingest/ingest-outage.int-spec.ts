@@ -50,7 +50,7 @@ describe('ingest while Postgres is unreachable', () => {
   });
 
   const consumerDetails = async (): Promise<{ paused: number }> =>
-    (await request(sut.getHttpServer()).get('/health/ready')).body.details.kafka.consumer;
+    (await request(sut.getHttpServer()).get('/health/ready')).body.details.consumer;
   const retries = async (): Promise<number> => {
     const metrics = (await request(sut.getHttpServer()).get('/metrics')).text;
     return Number(/^caac_sync_ingest_batch_retries_total (\d+)/m.exec(metrics)?.[1] ?? 0);

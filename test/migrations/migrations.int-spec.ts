@@ -14,6 +14,7 @@ const TABLES = [
   'import_request_log',
   'importer_epoch',
   'pending_change',
+  'pending_contact_count',
 ];
 
 async function tablesOf(db: DataSource): Promise<string[]> {

@@ -1,0 +1,74 @@
+import type { DataSource } from 'typeorm';
+import { OPEN_STATUSES } from '../importer/import-batch.repository';
+import type { KeyType } from '../profile';
+
+/** Every read here stays cheap however large the backlog: a few counter rows or one index probe each. */
+export interface BacklogStats {
+  keyType: KeyType;
+  contacts: number;
+  oldestAgeSeconds: number;
+}
+
+/** The pipeline's state in Postgres, as metrics report it on every instance. */
+export class PipelineStatsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Per key type: the true pending count (kept by triggers) and the oldest pending contact's age. */
+  async backlog(keyTypes: readonly KeyType[]): Promise<BacklogStats[]> {
+    const rows: Array<{ key_type: KeyType; contacts: string; oldest_s: number | null }> = await this.dataSource.query(
+      `SELECT t.key_type,
+              coalesce((SELECT sum(c.contacts) FROM pending_contact_count c WHERE c.key_type = t.key_type), 0)::text AS contacts,
+              (SELECT extract(epoch FROM now() - q.first_staged_at)::float8
+                 FROM pending_change q WHERE q.key_type = t.key_type ORDER BY q.first_staged_at LIMIT 1) AS oldest_s
+         FROM unnest($1::text[]) AS t(key_type)`,
+      [keyTypes],
+    );
+    return rows.map((row) => ({ keyType: row.key_type, contacts: Number(row.contacts), oldestAgeSeconds: Math.max(0, row.oldest_s ?? 0) }));
+  }
+
+  /**
+   * Folds the pending count's delta rows into one row per key type, in one statement: it deletes
+   * only rows committed when it began, so deltas written meanwhile stay for the next time. Skips
+   * (returns false) while another instance compacts.
+   */
+  async compactPendingCount(): Promise<boolean> {
+    return this.dataSource.transaction(async (db) => {
+      const [{ locked }]: Array<{ locked: boolean }> = await db.query(`SELECT pg_try_advisory_xact_lock(hashtext('caac-sync.pending-count')) AS locked`);
+      if (!locked) return false;
+      await db.query(
+        `WITH folded AS (DELETE FROM pending_contact_count RETURNING key_type, contacts)
+         INSERT INTO pending_contact_count (key_type, contacts)
+         SELECT key_type, sum(contacts) FROM folded GROUP BY key_type HAVING sum(contacts) <> 0`,
+      );
+      return true;
+    });
+  }
+
+  /** Seconds since the account's open import batch was last sent (or claimed); 0 when none is open. */
+  async inFlightAgeSeconds(account: string): Promise<number> {
+    const [row]: Array<{ age_s: number | null }> = await this.dataSource.query(
+      `SELECT extract(epoch FROM now() - coalesce(submitted_at, created_at))::float8 AS age_s
+         FROM import_batch WHERE account = $1 AND status = ANY($2::text[]) ORDER BY id LIMIT 1`,
+      [account, OPEN_STATUSES],
+    );
+    return Math.max(0, row?.age_s ?? 0);
+  }
+
+  /** Dead letters not yet on the topic, and the oldest one's age (seconds, 0 when none). */
+  async outbox(): Promise<{ unpublished: number; oldestAgeSeconds: number }> {
+    const [row]: Array<{ n: string; oldest_s: number | null }> = await this.dataSource.query(
+      `SELECT count(*)::text AS n, extract(epoch FROM now() - min(created_at))::float8 AS oldest_s
+         FROM dead_letter_outbox WHERE published_at IS NULL`,
+    );
+    return { unpublished: Number(row?.n ?? 0), oldestAgeSeconds: Math.max(0, row?.oldest_s ?? 0) };
+  }
+
+  /** The next offset stored per partition of the group's topics (-1: the partition was never stored). */
+  async storedOffsets(groupId: string, topics: readonly string[]): Promise<Map<string, bigint>> {
+    const rows: Array<{ topic: string; partition: number; next_offset: string }> = await this.dataSource.query(
+      `SELECT topic, partition, next_offset::text AS next_offset FROM consumer_offset WHERE group_id = $1 AND topic = ANY($2::text[])`,
+      [groupId, topics],
+    );
+    return new Map(rows.map((row) => [`${row.topic}|${row.partition}`, BigInt(row.next_offset)]));
+  }
+}
