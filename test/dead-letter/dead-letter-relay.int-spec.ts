@@ -3,6 +3,7 @@ import { systemClock } from '../../src/common/clock';
 import { createLogger } from '../../src/common/logger';
 import type { DeadLetter } from '../../src/dead-letter/dead-letter';
 import { DeadLetterRelay } from '../../src/dead-letter/dead-letter-relay.service';
+import { Metrics } from '../../src/ops/metrics';
 import { KafkaAdapter } from '../../src/kafka/kafka.adapter';
 import { createDataSource } from '../../src/store/data-source';
 import { migratedDatabase } from '../support/database';
@@ -41,7 +42,7 @@ describe(DeadLetterRelay.name, () => {
     const letters = Array.from({ length: 1_200 }, (_, i) => anImportDeadLetter(i)); // ~4.9 MB in all
     const config = testConfig({ DATABASE_URL: 'postgres://unused@127.0.0.1/unused', SOURCE_TOPICS: 'unused:profile-change.v1', DLQ_TOPIC: dlqTopic });
     const logger = createLogger({ level: 'silent' });
-    sut = new DeadLetterRelay(config, logger, systemClock, new KafkaAdapter({ brokers: config.kafka.brokers, clientId: 'relay-test' }, logger), dataSource);
+    sut = new DeadLetterRelay(config, logger, systemClock, new KafkaAdapter({ brokers: config.kafka.brokers, clientId: 'relay-test' }, logger), dataSource, new Metrics());
     await dataSource.transaction((db) => sut!.outbox.add(db, letters));
 
     await sut.onApplicationBootstrap();
