@@ -4,7 +4,7 @@
  * publication, topic prefix, REST port, worker state), and the topic helpers the chain needs.
  */
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './free-port';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { testKafka } from './service';
@@ -35,15 +35,6 @@ export interface CdcConnector {
    * dropping its database, so this goes before the CRM database is dropped.
    */
   reset(): Promise<void>;
-}
-
-/** A TCP port nothing listens on right now, for the worker's REST listener. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { freePort } from './free-port';
 import { TEST_ADMIN_TOKEN, TEST_API_KEY } from './service';
 import { waitFor } from './wait-for';
 
@@ -17,7 +18,7 @@ export class ServiceProcess {
   constructor(private readonly env: Record<string, string>) {}
 
   async start(): Promise<void> {
-    this.port = 20_000 + Math.floor(Math.random() * 20_000);
+    this.port = await freePort();
     this.output = '';
     const child = spawn(process.execPath, [MAIN], {
       env: {
