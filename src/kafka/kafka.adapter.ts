@@ -74,8 +74,11 @@ export class KafkaAdapter {
     }
   }
 
-  /** Creates the topics that do not exist yet; existing ones are left as they are. */
-  async ensureTopics(topics: Array<{ topic: string; partitions?: number }>): Promise<void> {
+  /**
+   * Creates the topics that do not exist yet, with their topic configs (e.g. `cleanup.policy:
+   * compact`); existing ones are left as they are.
+   */
+  async ensureTopics(topics: Array<{ topic: string; partitions?: number; configs?: Record<string, string> }>): Promise<void> {
     const admin = this.client.admin();
     await admin.connect();
     try {
@@ -84,7 +87,11 @@ export class KafkaAdapter {
       if (missing.length === 0) return;
       await admin.createTopics({
         waitForLeaders: true,
-        topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.partitions ?? 1 })),
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions ?? 1,
+          ...(t.configs ? { configEntries: Object.entries(t.configs).map(([name, value]) => ({ name, value })) } : {}),
+        })),
       });
     } finally {
       await admin.disconnect();

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { ExportModule } from '../export/export.module';
 import { ImporterModule } from '../importer/importer.module';
 import { IngestModule } from '../ingest/ingest.module';
 import { HealthController } from './health.controller';
@@ -8,7 +9,7 @@ import { KafkaHealth } from './kafka.health';
 import { PostgresHealth } from './postgres.health';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), IngestModule, ImporterModule],
+  imports: [TerminusModule.forRoot({ logger: false }), IngestModule, ImporterModule, ExportModule],
   controllers: [HealthController, MetricsController],
   providers: [PostgresHealth, KafkaHealth],
 })
