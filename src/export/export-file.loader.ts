@@ -9,8 +9,8 @@ export const CONTACT_ID_COLUMN = 'contact_id';
 
 /** A row of the file that could not be read as a contact: it becomes a dead letter, the rest goes on. */
 export interface MalformedRow {
-  /** The row's line in the file (1 is the header), when the parser knows it. */
-  line: number | undefined;
+  /** Where: `line N` of the file (what the CSV parser reports), or `row N` (1 is the header). */
+  at: string;
   reason: string;
   /** The row's cells as parsed, as JSON; or what the parser had. */
   content: string;
@@ -57,7 +57,8 @@ class FileMeter extends Transform {
 }
 
 /**
- * Turns parsed CSV records into COPY lines `contact_id \t fields \t line`: `fields` holds every
+ * Turns parsed CSV records into COPY lines `contact_id \t fields \t row`, where `row` is the
+ * record's position among the file's records (1 is the header): `fields` holds every
  * column after contact_id whose cell is not empty, with the text CAAC wrote (an empty cell is a
  * field the contact lacks or had cleared).
  */
@@ -82,7 +83,7 @@ class ContactCopyLines extends Transform {
     this.line++;
     const contactId = record[0] ?? '';
     if (contactId === '') {
-      this.onMalformed({ line: this.line, reason: `no ${CONTACT_ID_COLUMN}`, content: JSON.stringify(record) }).then(() => callback(), callback);
+      this.onMalformed({ at: `row ${this.line}`, reason: `no ${CONTACT_ID_COLUMN}`, content: JSON.stringify(record) }).then(() => callback(), callback);
       return;
     }
     const fields: Record<string, string> = {};
@@ -121,7 +122,7 @@ export async function loadExportFile(
   parser.on('skip', (error: CsvError) => {
     skipped++;
     const record = error.record as string[] | undefined;
-    const handled = onMalformed({ line: typeof error.lines === 'number' ? error.lines : undefined, reason: error.message, content: record ? JSON.stringify(record) : '' });
+    const handled = onMalformed({ at: `line ${typeof error.lines === 'number' ? error.lines : '?'}`, reason: error.message, content: record ? JSON.stringify(record) : '' });
     handled.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     pendingSkips.push(handled);
   });

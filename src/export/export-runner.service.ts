@@ -369,7 +369,7 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
         key: null,
         value: row.content,
         errorClass: 'MalformedExportRow',
-        message: `export ${job.id}${row.line !== undefined ? `, line ${row.line}` : ''}: ${row.reason}`,
+        message: `export ${job.id}, ${row.at}: ${row.reason}`,
         ...(job.taskId ? { taskId: job.taskId } : {}),
         at: this.clock.now(),
       },

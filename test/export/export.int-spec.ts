@@ -135,6 +135,22 @@ describe('export: CAAC contacts into caac_contact and the export topic', () => {
     await expect(fetch(`${base}/admin/exports`)).resolves.toMatchObject({ status: 401 });
   });
 
+  it('delivers a done export again on request, leaving the table equal to it', async () => {
+    const list: any = await (await fetch(`${base}/admin/exports`, { headers: ADMIN })).json();
+    const latest = list.exports[0];
+    const expected = await expectedRows(sandbox.url);
+
+    const redelivered = await fetch(`${base}/admin/exports/${latest.id}/redeliver`, { method: 'POST', headers: ADMIN });
+
+    expect(redelivered.status).toBe(202);
+    const job = await jobEnded(base, latest.id);
+    expect(job).toMatchObject({ status: 'done', sha256: latest.sha256, table: { rows: CONTACTS - 100 }, topic: { rows: CONTACTS - 100, tombstones: 0 } });
+    const table = await tableRows(db);
+    expect(table.size).toBe(expected.size);
+    for (const [contactId, fields] of expected) expect([contactId, table.get(contactId)?.fields]).toEqual([contactId, fields]);
+    await expect(fetch(`${base}/admin/exports/99999/redeliver`, { method: 'POST', headers: ADMIN })).resolves.toMatchObject({ status: 404 });
+  });
+
   async function idsOf(customerIds: string[]): Promise<string[]> {
     const { rows } = await db.query(`SELECT contact_id FROM caac_contact WHERE fields->>'customer_id' = ANY($1::text[])`, [customerIds]);
     return rows.map((row) => row.contact_id as string);
