@@ -203,7 +203,8 @@ export class ExportJobRepository {
   async update(id: string, change: ExportJobUpdate): Promise<ExportJob> {
     const entries = Object.entries(change) as Array<[keyof ExportJobUpdate, unknown]>;
     const sets = entries.map(([key], index) => `${UPDATE_COLUMNS[key]} = $${index + 2}`);
-    const rows: JobRow[] = await this.dataSource.query(
+    // TRICKY: TypeORM answers an UPDATE with [rows, affected count], not with the rows alone.
+    const [rows]: [JobRow[], number] = await this.dataSource.query(
       `UPDATE export_job SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`,
       [id, ...entries.map(([, value]) => value)],
     );

@@ -60,7 +60,7 @@ describe('export: CAAC contacts into caac_contact and the export topic', () => {
     expect(started.status).toBe(202);
     const { id } = (await started.json()) as { id: string };
     const job = await jobEnded(base, id);
-    expect(job).toMatchObject({ id, status: 'done', last_error: null });
+    expect(job).toMatchObject({ id, status: 'done', attempts: 0, last_error: null });
     return job;
   }
 
