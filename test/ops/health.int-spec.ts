@@ -51,6 +51,7 @@ describe('GET /health', () => {
     expect(response.body.status).toBe('ok');
     expect(response.body.details.postgres).toEqual({ status: 'up' });
     expect(response.body.details.kafka).toMatchObject({ status: 'up', brokers: 1, consumer: { joined: true } });
+    expect(response.body.details.export).toEqual({ status: 'up', running: null, newest_complete_age_ms: null, stale: false, schedule: null });
   });
 
   it('reports down while Postgres is unreachable, and up again when it is back', async () => {
