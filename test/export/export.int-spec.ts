@@ -5,6 +5,7 @@ import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.ser
 import { migratedDatabase } from '../support/database';
 import { setFaults } from '../support/sandbox-client';
 import { createTopics, startService, testConfig, TEST_API_KEY, uniqueName } from '../support/service';
+import { waitFor } from '../support/wait-for';
 import { ADMIN, aHardContact, expectedRows, jobEnded, removeFromSandbox, seedSandbox, seeded, tableRows, topicState } from './export-fixtures';
 
 const CONTACTS = 20_000;
@@ -81,6 +82,11 @@ describe('export: CAAC contacts into caac_contact and the export topic', () => {
     }
     expect(job).toMatchObject({ row_count: CONTACTS, rows_written: CONTACTS, malformed_rows: 0, table: { rows: CONTACTS }, topic: { rows: CONTACTS, tombstones: 0 }, file_available: true });
     expect(JSON.stringify(job)).not.toContain('signature');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain(`caac_sync_export_rows_total{sink="table"} ${CONTACTS}`);
+    expect(metrics).toContain(`caac_sync_export_rows_total{sink="topic"} ${CONTACTS}`);
+    expect(metrics).toContain(`caac_sync_exports_total{outcome="done"} 1`);
+    expect(metrics).toMatch(/caac_sync_export_newest_complete_age_seconds \d/);
     // The recorded size and SHA-256 are those of the file CAAC serves.
     const task: any = await (await fetch(`${sandbox.url}/cdh/v1/member/export/${job.task_id}`, { headers: { apikey: TEST_API_KEY } })).json();
     const file = Buffer.from(await (await fetch(task.result.download_url)).arrayBuffer());
@@ -98,6 +104,11 @@ describe('export: CAAC contacts into caac_contact and the export topic', () => {
       expect(second.status).toBe(409);
       const { id } = (await first.json()) as { id: string };
       await expect(second.json()).resolves.toMatchObject({ message: `an export is already running (job ${id}); wait for it to end` });
+      const health = await waitFor('the running export in health details', async () => {
+        const body: any = await (await fetch(`${base}/health/ready`)).json();
+        return body.details.export.running ? body.details.export : undefined;
+      }, { timeoutMs: 10_000, intervalMs: 20 });
+      expect(health.running).toMatchObject({ id, status: expect.stringMatching(/^(requested|running|downloading)$/) });
       await expect(jobEnded(base, id)).resolves.toMatchObject({ status: 'done', fields: ['customer_id', 'display_name'] });
     } finally {
       await setFaults(sandbox.url, {});
