@@ -38,23 +38,22 @@ export class KafkaSink {
       onSent(messages.length);
     });
 
+    // Pages follow a key that only grows, so each loop ends after the last row.
     let rows = 0;
-    for (let afterLine = 0; ; ) {
-      const page = await this.contacts.stagedPage(jobId, afterLine, PAGE_ROWS);
-      if (page.length === 0) break;
+    let page = await this.contacts.stagedPage(jobId, 0, PAGE_ROWS);
+    while (page.length > 0) {
       for (const contact of page) {
         await batch.add({ key: contact.contactId, value: `{"contact_id":${JSON.stringify(contact.contactId)},"fields":${contact.fieldsJson}${tail}` });
       }
       rows += page.length;
-      afterLine = page[page.length - 1]!.line;
+      page = await this.contacts.stagedPage(jobId, page[page.length - 1]!.line, PAGE_ROWS);
     }
     let tombstones = 0;
-    for (let afterId = ''; ; ) {
-      const missing = await this.contacts.missingFromExport(jobId, afterId, PAGE_ROWS);
-      if (missing.length === 0) break;
+    let missing = await this.contacts.missingFromExport(jobId, '', PAGE_ROWS);
+    while (missing.length > 0) {
       for (const contactId of missing) await batch.add({ key: contactId, value: null });
       tombstones += missing.length;
-      afterId = missing[missing.length - 1]!;
+      missing = await this.contacts.missingFromExport(jobId, missing[missing.length - 1]!, PAGE_ROWS);
     }
     await batch.flush();
     await this.contacts.recordTopicContacts(jobId);
