@@ -9,7 +9,11 @@ export const CONTACT_ID_COLUMN = 'contact_id';
 
 /** A row of the file that could not be read as a contact: it becomes a dead letter, the rest goes on. */
 export interface MalformedRow {
-  /** Where: `line N` of the file (what the CSV parser reports), or `row N` (1 is the header). */
+  /**
+   * Where: `line N` of the file (what the CSV parser reports), or `record N`, the Nth record read
+   * (1 is the header; records the parser skipped are not counted, since numbering every record
+   * through the parser's per-record hook would double its cost).
+   */
   at: string;
   reason: string;
   /** The row's cells as parsed, as JSON; or what the parser had. */
@@ -83,7 +87,7 @@ class ContactCopyLines extends Transform {
     this.line++;
     const contactId = record[0] ?? '';
     if (contactId === '') {
-      this.onMalformed({ at: `row ${this.line}`, reason: `no ${CONTACT_ID_COLUMN}`, content: JSON.stringify(record) }).then(() => callback(), callback);
+      this.onMalformed({ at: `record ${this.line}`, reason: `no ${CONTACT_ID_COLUMN}`, content: JSON.stringify(record) }).then(() => callback(), callback);
       return;
     }
     const fields: Record<string, string> = {};

@@ -60,7 +60,7 @@ describe(loadExportFile.name, () => {
     expect(loaded).toMatchObject({ rows: 2, malformed: 2 });
     expect(malformed).toEqual([
       { at: 'line 3', reason: expect.stringContaining('Invalid Record Length: expect 2, got 3'), content: '["id-2","C-2","extra"]' },
-      { at: 'row 3', reason: 'no contact_id', content: '["","C-3"]' },
+      { at: 'record 3', reason: 'no contact_id', content: '["","C-3"]' },
     ]);
     await expect(staged(jobId)).resolves.toEqual([
       { contact_id: 'id-1', fields: { customer_id: 'C-1' }, line: '2' },

@@ -70,7 +70,7 @@ describe('export of a file with malformed rows', () => {
       {
         stage: 'export',
         value: '["","C-3","Cy"]',
-        headers: expect.objectContaining({ 'caac-sync.errors.message': `export ${id}, row 3: no contact_id` }),
+        headers: expect.objectContaining({ 'caac-sync.errors.message': `export ${id}, record 3: no contact_id` }),
       },
     ]);
   });
