@@ -163,7 +163,7 @@ export interface AppConfig {
     tableEnabled: boolean;
     topic: string | undefined;
     maxStalenessMs: number;
-    /** First wait between two polls of an export task; it doubles up to EXPORT_POLL_MAX_MS. */
+    /** First wait between two polls of an export task; it doubles up to 30 s (EXPORT_POLL_MAX_MS). */
     pollMs: number;
     kafkaBatchBytes: number;
   };

@@ -337,7 +337,7 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
     if (this.config.export.topic && job.topicDoneAt === null) {
       progress('topic');
       this.sink ??= new KafkaSink(this.kafka, contacts, this.config.export.topic, this.config.export.kafkaBatchBytes);
-      const published = await this.sink.publish(job.id, job.id, job.requestedAt, (sent) => this.metrics.exportRows.inc({ sink: 'topic' }, sent));
+      const published = await this.sink.publish(job.id, job.id, job.requestedAt, (sent) => this.metrics.exportRows.inc({ sink: 'topic' }, sent), signal);
       this.metrics.exportRows.inc({ sink: 'topic_tombstone' }, published.tombstones);
       job = await this.jobs.update(job.id, { topicRows: published.rows, topicTombstones: published.tombstones, topicDoneAt: new Date(this.clock.now()) });
       this.logger.info({ export_id: job.id, topic: this.config.export.topic, rows: published.rows, tombstones: published.tombstones }, 'export published');

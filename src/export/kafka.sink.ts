@@ -28,7 +28,8 @@ export class KafkaSink {
     private readonly batchBytes: number,
   ) {}
 
-  async publish(jobId: string, exportId: string, exportedAt: Date, onSent: (messages: number) => void): Promise<TopicDelivery> {
+  /** Stops between pages once `signal` aborts (shutdown); the next attempt publishes from the start. */
+  async publish(jobId: string, exportId: string, exportedAt: Date, onSent: (messages: number) => void, signal?: AbortSignal): Promise<TopicDelivery> {
     await this.kafka.ensureTopics([{ topic: this.topic, partitions: EXPORT_TOPIC_PARTITIONS, configs: { 'cleanup.policy': 'compact' } }]);
     this.producer ??= await this.kafka.createProducer();
     const producer = this.producer;
@@ -42,6 +43,7 @@ export class KafkaSink {
     let rows = 0;
     let page = await this.contacts.stagedPage(jobId, 0, PAGE_ROWS);
     while (page.length > 0) {
+      signal?.throwIfAborted();
       for (const contact of page) {
         await batch.add({ key: contact.contactId, value: `{"contact_id":${JSON.stringify(contact.contactId)},"fields":${contact.fieldsJson}${tail}` });
       }
@@ -51,6 +53,7 @@ export class KafkaSink {
     let tombstones = 0;
     let missing = await this.contacts.missingFromExport(jobId, '', PAGE_ROWS);
     while (missing.length > 0) {
+      signal?.throwIfAborted();
       for (const contactId of missing) await batch.add({ key: contactId, value: null });
       tombstones += missing.length;
       missing = await this.contacts.missingFromExport(jobId, missing[missing.length - 1]!, PAGE_ROWS);
