@@ -3,8 +3,8 @@ import type { CaacContactRepository } from './caac-contact.repository';
 
 /** Partitions of the export topic when the service creates it: consumers of a brand may read in parallel. */
 export const EXPORT_TOPIC_PARTITIONS = 3;
-/** Staged contacts read from Postgres at a time: a page is a few MB at most. */
-const PAGE_ROWS = 5_000;
+/** Staged contacts read from Postgres at a time: a page is a few hundred KB. */
+const PAGE_ROWS = 1_000;
 
 export interface TopicDelivery {
   rows: number;
