@@ -86,14 +86,23 @@ class ContactCopyLines extends Transform {
     }
     this.line++;
     const contactId = record[0] ?? '';
-    if (contactId === '') {
+    if (contactId === '' || contactId.includes('\u0000')) {
       this.onMalformed({ at: `record ${this.line}`, reason: `no ${CONTACT_ID_COLUMN}`, content: JSON.stringify(record) }).then(() => callback(), callback);
       return;
     }
     const fields: Record<string, string> = {};
     for (let i = 1; i < record.length; i++) {
       const value = record[i]!;
-      if (value !== '') fields[this.columns[i]!] = value;
+      if (value === '') continue;
+      // TRICKY: Postgres text and jsonb cannot hold U+0000; such a row would fail the whole COPY.
+      if (value.includes('\u0000')) {
+        this.onMalformed({ at: `record ${this.line}`, reason: `${this.columns[i]} holds a NUL character, which Postgres cannot store`, content: JSON.stringify(record) }).then(
+          () => callback(),
+          callback,
+        );
+        return;
+      }
+      fields[this.columns[i]!] = value;
     }
     this.rows++;
     callback(null, `${copyText(contactId)}\t${copyText(JSON.stringify(fields))}\t${this.line}\n`);

@@ -232,10 +232,8 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
           await this.finish(job, 'expired', `the export file expired before it was delivered (${describe(error)})`);
           return;
         }
-        if (error instanceof IncompleteStagingError) {
-          job = await this.jobs.update(job.id, { loadedAt: null, lastError: describe(error) });
-          continue;
-        }
+        // The file is loaded again; this counts as an attempt, so it cannot go on for ever.
+        if (error instanceof IncompleteStagingError) job = await this.jobs.update(job.id, { loadedAt: null });
         const attempts = job.attempts + 1;
         if (isDeterministic(error) || attempts >= EXPORT_MAX_ATTEMPTS) {
           await this.finish(job, 'failed', describe(error), attempts);

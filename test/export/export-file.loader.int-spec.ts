@@ -50,17 +50,18 @@ describe(loadExportFile.name, () => {
     const loaded = await loadExportFile(
       sut,
       jobId,
-      aFile('contact_id,customer_id\r\nid-1,C-1\r\nid-2,C-2,extra\r\n,C-3\r\nid-4,C-4\r\n'),
+      aFile('contact_id,customer_id\r\nid-1,C-1\r\nid-2,C-2,extra\r\n,C-3\r\nid-4,C-4\r\nid-5,C-\u00005\r\n'),
       async (row) => {
         malformed.push(row);
       },
       new AbortController().signal,
     );
 
-    expect(loaded).toMatchObject({ rows: 2, malformed: 2 });
+    expect(loaded).toMatchObject({ rows: 2, malformed: 3 });
     expect(malformed).toEqual([
       { at: 'line 3', reason: expect.stringContaining('Invalid Record Length: expect 2, got 3'), content: '["id-2","C-2","extra"]' },
       { at: 'record 3', reason: 'no contact_id', content: '["","C-3"]' },
+      { at: 'record 5', reason: 'customer_id holds a NUL character, which Postgres cannot store', content: '["id-5","C-\\u00005"]' },
     ]);
     await expect(staged(jobId)).resolves.toEqual([
       { contact_id: 'id-1', fields: { customer_id: 'C-1' }, line: '2' },
