@@ -74,4 +74,17 @@ describe('export of a file with malformed rows', () => {
       },
     ]);
   });
+
+  it('fails a job at once, without retrying, when CAAC refuses the request itself', async () => {
+    server.answer = (request): Answer =>
+      request.method === 'POST' ? { status: 422, body: { detail: [{ loc: ['body', 'fields', 0], msg: 'shoe_size: unknown field' }] } } : { status: 404, body: { detail: 'Not Found' } };
+    const before = server.received.length;
+    const started = await fetch(`${base}/admin/exports`, { method: 'POST', headers: { ...ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ fields: ['shoe_size'] }) });
+    const { id } = (await started.json()) as { id: string };
+
+    const job = await jobEnded(base, id);
+
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, task_id: null, last_error: expect.stringContaining('POST /cdh/v1/member/export -> 422') });
+    expect(server.received.slice(before).filter((request) => request.method === 'POST')).toHaveLength(1);
+  });
 });
