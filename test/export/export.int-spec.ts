@@ -162,6 +162,17 @@ describe('export: CAAC contacts into caac_contact and the export topic', () => {
     await expect(fetch(`${base}/admin/exports/99999/redeliver`, { method: 'POST', headers: ADMIN })).resolves.toMatchObject({ status: 404 });
   });
 
+  it('lists an export started elsewhere on the account, from CAAC\'s export list', async () => {
+    const direct: any = await (await fetch(`${sandbox.url}/cdh/v1/member/export`, { method: 'POST', headers: { apikey: TEST_API_KEY, 'content-type': 'application/json' }, body: '{}' })).json();
+
+    const list: any = await (await fetch(`${base}/admin/exports`, { headers: ADMIN })).json();
+
+    // Its status depends on how fast the sandbox is; that it is listed, once, does not.
+    expect(list.elsewhere).toHaveLength(1);
+    expect(list.elsewhere[0]).toMatchObject({ task_id: direct.task_id, status: expect.stringMatching(/^(pending|processing|done)$/), created_at: expect.any(String) });
+    expect(list.exports.map((job: { task_id: string }) => job.task_id)).not.toContain(direct.task_id);
+  });
+
   async function idsOf(customerIds: string[]): Promise<string[]> {
     const { rows } = await db.query(`SELECT contact_id FROM caac_contact WHERE fields->>'customer_id' = ANY($1::text[])`, [customerIds]);
     return rows.map((row) => row.contact_id as string);
