@@ -5,8 +5,9 @@
 #   service, which imports the changes into the sandbox. It seeds the CRM, makes a stream of inserts,
 #   updates (including NULLs) and deletes, publishes a few profile-change.v1 events, waits until
 #   everything is imported, and prints the imports with their task_ids, contacts as CAAC holds
-#   them, and dead letters. Then the service keeps running until Ctrl-C (`--once`: stop after the
-#   report). Logs: .cache/local/*.log
+#   them, and dead letters; then exports CAAC's contacts into the caac_contact table and prints a
+#   few. Then the service keeps running until Ctrl-C (`--once`: stop after the report).
+#   Logs: .cache/local/*.log
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -60,7 +61,7 @@ SOURCE_TOPICS="crm.profile-changes:profile-change.v1,crm.public.customers:debezi
 DATABASE_URL=$LOCAL_DATABASE_URL MIGRATE_ON_START=true \
 CAAC_BASE_URL="http://127.0.0.1:$LOCAL_SANDBOX_PORT" CAAC_API_KEY=sandbox-key \
 ADMIN_TOKEN=$LOCAL_ADMIN_TOKEN HTTP_HOST=127.0.0.1 HTTP_PORT=$LOCAL_HTTP_PORT \
-FLUSH_INTERVAL_MS=${FLUSH_INTERVAL_MS:-3000} KAFKA_SESSION_TIMEOUT_MS=10000 LOG_LEVEL=${LOG_LEVEL:-info} \
+FLUSH_INTERVAL_MS=${FLUSH_INTERVAL_MS:-3000} EXPORT_POLL_MS=500 KAFKA_SESSION_TIMEOUT_MS=10000 LOG_LEVEL=${LOG_LEVEL:-info} \
   node dist/main.js >"$dir/service.log" 2>&1 &
 service=$!
 pids+=($service)
@@ -72,6 +73,8 @@ $ts_node scripts/crm-generator.ts churn 1500
 $ts_node scripts/local/publish-events.ts
 
 $ts_node scripts/local/report.ts
+say "exporting CAAC's contacts into the caac_contact table"
+$ts_node scripts/local/export.ts
 
 if $once; then exit 0; fi
 say "the service keeps running (http://127.0.0.1:$LOCAL_HTTP_PORT/metrics); Ctrl-C stops it"

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { validateCronExpression } from 'cron';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { PROFILE_API_MAX_ROWS } from '../caac/caac.client';
@@ -40,6 +41,13 @@ const httpUrl = (what: string) =>
     },
     { message: `must be an http(s) URL (${what})` },
   );
+
+const topicName = z.string().trim().regex(/^[a-zA-Z0-9._-]{1,249}$/, { message: 'must be a valid Kafka topic name' });
+
+const cronExpression = z
+  .string()
+  .trim()
+  .refine((value) => validateCronExpression(value).valid, { message: 'must be a cron expression, e.g. "0 3 * * *" (03:00 daily)' });
 
 const postgresUrl = required('postgres://user@host:port/database').refine(
   (value) => {
@@ -129,6 +137,15 @@ const envSchema = z.object({
   // Liveness fails when the importer loop (of the leader) has not turned this long past the waits
   // it planned; longer than one import request's whole bounded retry (about 6 minutes).
   HEALTH_IMPORTER_STALL_MS: int(900_000, 1_000, 86_400_000),
+  EXPORT_SCHEDULE: cronExpression.optional(),
+  EXPORT_DATABASE_URL: postgresUrl.optional(),
+  EXPORT_TABLE_ENABLED: bool(true),
+  EXPORT_TOPIC: topicName.optional(),
+  // Profile API: an export's data may be up to 24 h old; an older newest export is reported stale.
+  EXPORT_MAX_STALENESS_MS: int(86_400_000, 60_000),
+  EXPORT_POLL_MS: int(2_000, 10, 600_000),
+  // Kafka's default message.max.bytes is 1 MB per record batch; half of it leaves room for overhead.
+  EXPORT_KAFKA_BATCH_BYTES: int(524_288, 1_024, 16_777_216),
 });
 
 export interface AppConfig {
@@ -186,6 +203,18 @@ export interface AppConfig {
     /** An importer loop that has not turned this long past its planned waits makes the instance not live. */
     importerStallMs: number;
   };
+  export: {
+    /** Cron expression of scheduled exports; undefined: on demand only. */
+    schedule: string | undefined;
+    /** Database of the caac_contact table (and the export's staging); the service's own by default. */
+    databaseUrl: string;
+    tableEnabled: boolean;
+    topic: string | undefined;
+    maxStalenessMs: number;
+    /** First wait between two polls of an export task; it doubles up to 30 s (EXPORT_POLL_MAX_MS). */
+    pollMs: number;
+    kafkaBatchBytes: number;
+  };
 }
 
 /** A configuration that cannot start the service; `problems` has one line per bad variable. */
@@ -222,6 +251,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     }
     if (sourceTopics.some((source) => source.topic === parsed.data.DLQ_TOPIC)) {
       problems.push('DLQ_TOPIC: must not also be a source topic');
+    }
+    const exportTopic = parsed.data.EXPORT_TOPIC;
+    if (exportTopic !== undefined && (exportTopic === parsed.data.DLQ_TOPIC || sourceTopics.some((source) => source.topic === exportTopic))) {
+      problems.push('EXPORT_TOPIC: must not also be a source topic or the dead-letter topic');
+    }
+    if (!parsed.data.EXPORT_TABLE_ENABLED && exportTopic === undefined) {
+      problems.push('EXPORT_TABLE_ENABLED: an export needs a sink; set EXPORT_TOPIC or leave the table on');
     }
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
@@ -269,6 +305,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       partitionStuckMs: e.HEALTH_PARTITION_STUCK_MS,
       ingestStallMs: e.HEALTH_INGEST_STALL_MS,
       importerStallMs: e.HEALTH_IMPORTER_STALL_MS,
+    },
+    export: {
+      schedule: e.EXPORT_SCHEDULE,
+      databaseUrl: e.EXPORT_DATABASE_URL ?? e.DATABASE_URL,
+      tableEnabled: e.EXPORT_TABLE_ENABLED,
+      topic: e.EXPORT_TOPIC,
+      maxStalenessMs: e.EXPORT_MAX_STALENESS_MS,
+      pollMs: e.EXPORT_POLL_MS,
+      kafkaBatchBytes: e.EXPORT_KAFKA_BATCH_BYTES,
     },
   };
 }

@@ -4,6 +4,7 @@ import { PlpgsqlMergeFields1795900000000 } from './1795900000000-plpgsql-merge-f
 import { OneOpenBatchFenced1795930000000 } from './1795930000000-one-open-batch-fenced';
 import { ImportRequestLog1795940000000 } from './1795940000000-import-request-log';
 import { CanonicalTieBreak1795940000001 } from './1795940000001-canonical-tie-break';
+import { ExportJobProgress1795950000000 } from './1795950000000-export-job-progress';
 import { PendingContactCount1795960000000 } from './1795960000000-pending-contact-count';
 
 /** Every migration, oldest first. A new migration is a new timestamped file added here. */
@@ -14,5 +15,6 @@ export const MIGRATIONS = [
   OneOpenBatchFenced1795930000000,
   ImportRequestLog1795940000000,
   CanonicalTieBreak1795940000001,
+  ExportJobProgress1795950000000,
   PendingContactCount1795960000000,
 ];

@@ -240,6 +240,50 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // --- Exports. ---
+
+  /** Request time (epoch ms) of the newest export delivered to every sink; set by the export runner. */
+  newestExportAt: number | undefined;
+
+  readonly exportNewestAge = (() => {
+    const metrics = this;
+    return new Gauge({
+      name: `${METRIC_PREFIX}export_newest_complete_age_seconds`,
+      help: 'Seconds since the newest complete export was requested (its data is up to 24 h older); absent before the first',
+      registers: [this.registry],
+      collect() {
+        if (metrics.newestExportAt === undefined) this.reset();
+        else this.set((Date.now() - metrics.newestExportAt) / 1000);
+      },
+    });
+  })();
+
+  readonly exports = new Counter({
+    name: `${METRIC_PREFIX}exports_total`,
+    help: 'Export jobs by outcome (done, failed, expired) and attempts that failed and were retried (retried)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly exportRows = new Counter({
+    name: `${METRIC_PREFIX}export_rows_total`,
+    help: 'Exported contacts delivered, by sink (table, topic) and tombstones sent (topic_tombstone)',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  });
+
+  readonly exportBytes = new Counter({
+    name: `${METRIC_PREFIX}export_bytes_total`,
+    help: 'Bytes of export files downloaded',
+    registers: [this.registry],
+  });
+
+  readonly exportMalformedRows = new Counter({
+    name: `${METRIC_PREFIX}export_malformed_rows_total`,
+    help: 'Export file rows that could not be read as a contact and went to the dead-letter topic',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
     // Known label values start at 0, so that rates and alerts see a series before the first event.

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { ExportModule } from '../export/export.module';
 import { ImporterModule } from '../importer/importer.module';
 import { IngestModule } from '../ingest/ingest.module';
 import { BrokerProbe } from './broker.probe';
@@ -14,7 +15,7 @@ import { PostgresHealth } from './postgres.health';
 import { ReadinessProbe } from './readiness.probe';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), IngestModule, ImporterModule],
+  imports: [TerminusModule.forRoot({ logger: false }), IngestModule, ImporterModule, ExportModule],
   controllers: [HealthController, MetricsController],
   providers: [BrokerProbe, PostgresHealth, KafkaHealth, ConsumerHealth, ConsumerLag, LivenessProbe, ReadinessProbe, OpsMetricsCollector, PendingCountCompactor],
 })

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { HealthIndicatorResult } from '@nestjs/terminus';
+import { ExportHealth } from '../export/export.health';
 import { ImporterHealth } from '../importer/importer.health';
 import { ConsumerHealth, KafkaHealth } from './kafka.health';
 import { PostgresHealth } from './postgres.health';
@@ -17,8 +18,8 @@ export interface ReadinessResult {
 /**
  * Ready to do its work: Postgres answers, the broker answers, the consumer is in its group with
  * no partition stuck, and CAAC does not refuse the importer's requests as a whole. The breaker
- * being open, a standby role and an import in flight are details, never a reason to be unready
- * (DESIGN §4.6): ingest goes on and the backlog is the buffer. Every check is bounded.
+ * being open, a standby role, an import in flight and the running or a stale export are details,
+ * never a reason to be unready (DESIGN §4.6): ingest goes on and the backlog is the buffer. Every check is bounded.
  */
 @Injectable()
 export class ReadinessProbe {
@@ -27,6 +28,7 @@ export class ReadinessProbe {
     private readonly kafka: KafkaHealth,
     private readonly consumer: ConsumerHealth,
     private readonly importer: ImporterHealth,
+    private readonly exporter: ExportHealth,
   ) {}
 
   async check(): Promise<ReadinessResult> {
@@ -35,6 +37,7 @@ export class ReadinessProbe {
       this.kafka.check(),
       Promise.resolve(this.consumer.check()),
       Promise.resolve(this.importer.check()),
+      Promise.resolve(this.exporter.check()),
     ]);
     const details = Object.assign({}, ...results) as Record<string, CheckResult>;
     const info: Record<string, CheckResult> = {};

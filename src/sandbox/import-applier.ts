@@ -1,4 +1,4 @@
-import type { ContactStore } from './contact-store';
+import type { ChangeTime, ContactStore } from './contact-store';
 import type { KeyField } from './field-rules';
 import type { RowError } from './row-error';
 import { validateRow, type ImportRow } from './row-validation';
@@ -11,7 +11,7 @@ export const TASK_FAILURE_REASON = 'internal error';
  * rule, a field rule, a key held by another contact, too many custom fields) changes nothing and
  * is reported; the others apply. A task failed as a whole applies nothing.
  */
-export function applyImport(store: ContactStore, task: ImportTask): ImportResult {
+export function applyImport(store: ContactStore, task: ImportTask, when?: ChangeTime): ImportResult {
   const data = task.data ?? [];
   const keyOf = (row: ImportRow) => row[task.importKey] ?? null;
   if (task.failure) {
@@ -34,7 +34,7 @@ export function applyImport(store: ContactStore, task: ImportTask): ImportResult
     const rule = task.rowRule(row);
     const rowErrors = rule ? [{ index, key: keyOf(row), field: rule.field, reason: rule.reason }] : validateRow(task.importKey, row, index);
     if (rowErrors.length === 0) {
-      const outcome = store.upsert(task.importKey as KeyField, row, index);
+      const outcome = store.upsert(task.importKey as KeyField, row, index, when);
       if ('error' in outcome) rowErrors.push(outcome.error);
       else if (outcome.created) created++;
       else updated++;

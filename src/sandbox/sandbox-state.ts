@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ApiKeyRegistry } from './api-key-registry';
-import { ContactStore } from './contact-store';
-import { exportColumns, renderExportCsv } from './export-csv';
+import { ContactStore, type ChangeTime } from './contact-store';
+import { contactsAsOf, exportColumns, exportCsvStream } from './export-csv';
 import { FaultInjector } from './fault-injector';
 import { applyImport } from './import-applier';
 import { isoTime } from './iso-time';
@@ -26,7 +27,7 @@ export interface TaskView {
   result?: unknown;
 }
 
-export type Download = { csv: string } | 'not-found' | 'expired';
+export type Download = { csv: Readable } | 'not-found' | 'expired';
 
 /**
  * Everything the sandbox holds, per account (api key): contacts, the import rate window and the
@@ -88,6 +89,7 @@ export class SandboxState {
       done: false,
       success: null,
       fields,
+      cutoff: now - this.config.exportLagMs,
     };
     this.tasks.add(task, (done) => this.completeExport(done));
     this.logger.debug({ task_id: task.id, account, rows }, 'export accepted');
@@ -124,11 +126,23 @@ export class SandboxState {
 
   download(taskId: string, signature: string | null, now: number): Download {
     const task = this.tasks.get(taskId);
-    if (!task || task.kind !== 'export' || task.csv === undefined || task.signature === undefined || signature === null) return 'not-found';
+    if (!task || task.kind !== 'export' || task.columns === undefined || task.signature === undefined || signature === null) return 'not-found';
     const expected = Buffer.from(task.signature);
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'not-found';
-    return now >= task.expiresAt! ? 'expired' : { csv: task.csv };
+    return now >= task.expiresAt! ? 'expired' : { csv: exportCsvStream(this.store(task.account), task.columns, task.cutoff) };
+  }
+
+  /**
+   * The time of a change made now, and how far back exports may still read: the staleness lag
+   * for exports yet to come, and the cutoff of every export whose file can still be downloaded.
+   */
+  changeTime(now: number): ChangeTime {
+    let keepSince = now - this.config.exportLagMs;
+    for (const task of this.tasks.list()) {
+      if (task.kind === 'export' && (task.expiresAt === undefined || now < task.expiresAt)) keepSince = Math.min(keepSince, task.cutoff);
+    }
+    return { at: now, keepSince };
   }
 
   /** Forgets contacts, tasks, the request log, rate windows and faults; keeps the configuration. */
@@ -145,7 +159,7 @@ export class SandboxState {
   }
 
   private completeImport(task: ImportTask): void {
-    const result = applyImport(this.store(task.account), task);
+    const result = applyImport(this.store(task.account), task, this.changeTime(task.finishedAt));
     task.data = undefined;
     task.result = result;
     task.success = result.success;
@@ -153,17 +167,21 @@ export class SandboxState {
   }
 
   private completeExport(task: ExportTask): void {
-    const contacts = this.store(task.account).all();
-    const columns = exportColumns(contacts, task.fields);
-    task.csv = renderExportCsv(contacts, columns);
+    const { columns, rows } = exportColumns(
+      (function* (store: ContactStore) {
+        for (const { contact } of contactsAsOf(store, task.cutoff)) yield contact;
+      })(this.store(task.account)),
+      task.fields,
+    );
+    task.columns = columns;
     task.signature = randomBytes(SIGNATURE_BYTES).toString('hex');
     task.expiresAt = task.finishedAt + this.config.exportTtlMs;
     task.success = true;
     task.result = {
-      row_count: contacts.length,
+      row_count: rows,
       download_url: `${this.publicUrl}/files/exports/${task.id}.csv?signature=${task.signature}`,
       expires_at: isoTime(task.expiresAt),
     };
-    this.logger.debug({ task_id: task.id, rows: contacts.length }, 'export done');
+    this.logger.debug({ task_id: task.id, rows }, 'export done');
   }
 }

@@ -43,8 +43,11 @@ export interface ExportResult {
 export interface ExportTask extends TaskCommon {
   kind: 'export';
   fields: string[] | undefined;
+  /** The export shows the contacts as they were at this time: accepted minus SANDBOX_EXPORT_LAG_MS. */
+  cutoff: number;
   result?: ExportResult;
-  csv?: string;
+  /** The file's columns after contact_id, fixed when the task is done; rows are read at download. */
+  columns?: string[];
   signature?: string;
   expiresAt?: number;
 }

@@ -12,6 +12,8 @@ export interface SandboxConfig {
   maxBodyBytes: number;
   maxCustomFields: number;
   exportTtlMs: number;
+  /** An export shows the contacts as they were this long before it was requested (the API's staleness). */
+  exportLagMs: number;
   taskMinMs: number;
   taskMsPerRow: number;
   taskPendingMs: number;
@@ -37,6 +39,7 @@ export const SANDBOX_DEFAULTS: Readonly<SandboxConfig> = {
   maxBodyBytes: 10 * 1024 * 1024, // Profile API: 10 MB a request
   maxCustomFields: 200, // Profile API: custom fields a contact may hold
   exportTtlMs: 7 * 24 * 60 * 60 * 1000, // download links live a week
+  exportLagMs: 0, // the real API's data may be up to 24 h old; 0 keeps tests exact
   taskMinMs: 1_000, // a real backend takes at least a second per task
   taskMsPerRow: 0.1,
   taskPendingMs: 100,
@@ -89,6 +92,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv): SandboxConfig {
   config.maxBodyBytes = number('SANDBOX_MAX_BODY_BYTES', config.maxBodyBytes, { min: 1, integer: true });
   config.maxCustomFields = number('SANDBOX_MAX_CUSTOM_FIELDS', config.maxCustomFields, { min: 0, integer: true });
   config.exportTtlMs = number('SANDBOX_EXPORT_TTL_MS', config.exportTtlMs, { min: 0, integer: true });
+  config.exportLagMs = number('SANDBOX_EXPORT_LAG_MS', config.exportLagMs, { min: 0, integer: true });
   config.taskMinMs = number('SANDBOX_TASK_MIN_MS', config.taskMinMs, { min: 0, integer: true });
   config.taskMsPerRow = number('SANDBOX_TASK_MS_PER_ROW', config.taskMsPerRow, { min: 0, integer: false });
   config.taskPendingMs = number('SANDBOX_TASK_PENDING_MS', config.taskPendingMs, { min: 0, integer: true });

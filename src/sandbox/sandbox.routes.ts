@@ -128,7 +128,7 @@ export class ProfileApiRoutes {
     const found = this.state.download(id, url.searchParams.get('signature'), this.settledNow());
     if (found === 'not-found') throw HttpError.notFound('no such export file, or a wrong signature');
     if (found === 'expired') throw new HttpError(410, 'this export file has expired');
-    return { kind: 'csv', status: 200, body: found.csv };
+    return { kind: 'csv-stream', status: 200, body: found.csv };
   }
 
   private authenticate(req: IncomingMessage, entry: LoggedRequest | undefined): number {

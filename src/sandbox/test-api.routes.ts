@@ -1,4 +1,4 @@
-import type { Contact } from './contact-store';
+import type { Contact, ContactRecord } from './contact-store';
 import { parseFaultSettings } from './fault-injector';
 import { KEY_FIELDS, isKeyField, type KeyField } from './field-rules';
 import { HttpError, allow, type ValidationIssue } from './http-error';
@@ -12,6 +12,9 @@ import type { SandboxRequest } from './sandbox.routes';
 export const TEST_API_PREFIX = '/__sandbox';
 const DEFAULT_PAGE = 1_000;
 const MAX_PAGE = 10_000;
+
+/** A contact as the test API shows it: CAAC's id first, then its fields. */
+const view = (record: ContactRecord): Contact => ({ contact_id: record.id, ...record.fields });
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -28,6 +31,9 @@ export class TestApiRoutes {
       case `${TEST_API_PREFIX}/contacts`:
         allow(method, ['GET', 'POST']);
         return method === 'GET' ? this.getContacts(url) : this.seedContacts(await readJsonBody(req, this.state.config.maxBodyBytes));
+      case `${TEST_API_PREFIX}/contacts/remove`:
+        allow(method, ['POST']);
+        return this.removeContacts(await readJsonBody(req, this.state.config.maxBodyBytes));
       case `${TEST_API_PREFIX}/requests`:
         allow(method, ['GET']);
         return json(200, { requests: this.state.log.toJSON(), tasks: this.tasks() });
@@ -52,13 +58,13 @@ export class TestApiRoutes {
       if (!isKeyField(keyType)) issues.push({ loc: ['query', 'key_type'], msg: `must be one of ${KEY_FIELDS.join(', ')}`, type: 'value_error' });
       if (key === null) issues.push({ loc: ['query', 'key'], msg: 'field required with key_type', type: 'missing' });
       if (issues.length > 0) throw HttpError.unprocessable(issues);
-      const contact = store.find(keyType as KeyField, key!);
-      return json(200, { contact: contact ? { ...contact } : null });
+      const record = store.findRecord(keyType as KeyField, key!);
+      return json(200, { contact: record ? view(record) : null });
     }
     const limit = integerParam(url, 'limit', DEFAULT_PAGE, 1, MAX_PAGE);
     const offset = integerParam(url, 'cursor', 0, 0, Number.MAX_SAFE_INTEGER);
-    const all = store.all();
-    const page = all.slice(offset, offset + limit).map((contact) => ({ ...contact }));
+    const all = store.live();
+    const page = all.slice(offset, offset + limit).map(view);
     return json(200, { contacts: page, next_cursor: offset + limit < all.length ? String(offset + limit) : null });
   }
 
@@ -68,6 +74,7 @@ export class TestApiRoutes {
     if (!Array.isArray(body.contacts)) throw HttpError.unprocessable([{ loc: ['body', 'contacts'], msg: 'must be an array of contacts', type: 'type_error' }]);
     const store = this.state.store(this.account(body.api_key ?? null, ['body', 'api_key']));
     const before = store.snapshot();
+    const when = this.state.changeTime(Date.now());
     const issues: ValidationIssue[] = [];
     body.contacts.forEach((contact: unknown, index) => {
       const loc = ['body', 'contacts', index];
@@ -81,7 +88,7 @@ export class TestApiRoutes {
         return;
       }
       const errors = validateRow(keyField, contact, index);
-      const failed = errors.length > 0 ? errors : [store.upsert(keyField, contact as Contact, index)].flatMap((outcome) => ('error' in outcome ? [outcome.error] : []));
+      const failed = errors.length > 0 ? errors : [store.upsert(keyField, contact as Contact, index, when)].flatMap((outcome) => ('error' in outcome ? [outcome.error] : []));
       for (const error of failed) issues.push({ loc: error.field === null ? loc : [...loc, error.field], msg: error.reason, type: 'value_error' });
     });
     if (issues.length > 0) {
@@ -89,6 +96,23 @@ export class TestApiRoutes {
       throw HttpError.unprocessable(issues);
     }
     return json(200, { seeded: body.contacts.length });
+  }
+
+  /**
+   * Removes contacts, each named by the first key field it carries (`{"contacts": [{"customer_id":
+   * "C-1"}]}`), as CAAC does when a brand deletes them; unknown ones are skipped. For export tests.
+   */
+  private removeContacts(body: unknown): Reply {
+    if (!isObject(body) || !Array.isArray(body.contacts)) throw HttpError.unprocessable([{ loc: ['body', 'contacts'], msg: 'must be an array of contacts', type: 'type_error' }]);
+    const store = this.state.store(this.account(body.api_key ?? null, ['body', 'api_key']));
+    const when = this.state.changeTime(Date.now());
+    let removed = 0;
+    for (const contact of body.contacts as unknown[]) {
+      if (!isObject(contact)) continue;
+      const keyField = KEY_FIELDS.find((field) => typeof contact[field] === 'string');
+      if (keyField && store.remove(keyField, contact[keyField] as string, when)) removed++;
+    }
+    return json(200, { removed });
   }
 
   private setFaults(body: unknown): Reply {

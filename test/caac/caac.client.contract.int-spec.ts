@@ -123,7 +123,7 @@ describe(`${CaacClient.name} contract with the sandbox`, () => {
         result: { success: true, totalNum: 2, createdNum: 2, updatedNum: 0, failedNum: 0 },
       });
       const contact = await fetch(`${sandbox.url}/__sandbox/contacts?key_type=customer_id&key=${rows[0]!.customer_id}`);
-      await expect(contact.json()).resolves.toEqual({ contact: rows[0] });
+      await expect(contact.json()).resolves.toEqual({ contact: { contact_id: expect.any(String), ...rows[0] } });
       const { requests } = await sandboxLog(sandbox.url);
       expect(requests.filter((r) => r.method === 'POST')).toEqual([expect.objectContaining({ path: IMPORT_PATH, status: 202, rows: 2, task_id: taskId })]);
     });
@@ -173,8 +173,8 @@ describe(`${CaacClient.name} contract with the sandbox`, () => {
       });
       expect(list).toEqual([done]);
       expect(parse(csv, { columns: true })).toEqual([
-        { customer_id: 'E-1', display_name: 'Ada, "the first"', city: 'Taipei' },
-        { customer_id: 'E-2', display_name: '林', city: '' },
+        { contact_id: expect.any(String), customer_id: 'E-1', display_name: 'Ada, "the first"', city: 'Taipei' },
+        { contact_id: expect.any(String), customer_id: 'E-2', display_name: '林', city: '' },
       ]);
     });
   });

@@ -57,6 +57,23 @@ describe(loadConfig.name, () => {
     expect(sut.defaultPhoneRegion).toBe('TW');
     expect(sut.http.port).toBe(3000);
     expect(sut.health).toEqual({ partitionStuckMs: 120_000, ingestStallMs: 300_000, importerStallMs: 900_000 });
+    expect(sut.export).toEqual({
+      schedule: undefined,
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/caac',
+      tableEnabled: true,
+      topic: undefined,
+      maxStalenessMs: 86_400_000,
+      pollMs: 2_000,
+      kafkaBatchBytes: 524_288,
+    });
+  });
+
+  it('reads the export settings', () => {
+    const sut = loadConfig(
+      aValidEnv({ EXPORT_SCHEDULE: '0 3 * * *', EXPORT_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/brand', EXPORT_TOPIC: 'caac.contacts', EXPORT_TABLE_ENABLED: 'false' }),
+    );
+
+    expect(sut.export).toMatchObject({ schedule: '0 3 * * *', databaseUrl: 'postgres://postgres@127.0.0.1:5432/brand', topic: 'caac.contacts', tableEnabled: false });
   });
 
   it.each(['KAFKA_BROKERS', 'SOURCE_TOPICS', 'DATABASE_URL', 'CAAC_BASE_URL', 'CAAC_API_KEY', 'ADMIN_TOKEN'])(
@@ -96,6 +113,10 @@ describe(loadConfig.name, () => {
     ['SOURCE_TOPICS', 'crm.changes:avro', /^SOURCE_TOPICS: "crm.changes:avro": format must be one of/],
     ['SOURCE_TOPICS', 'crm.customers:debezium', /^SOURCE_TOPICS: .*needs a mapping file/],
     ['SOURCE_TOPICS', 'a:debezium:/nonexistent/mapping.json', /^SOURCE_TOPICS: mapping file \/nonexistent\/mapping.json .* does not exist/],
+    ['EXPORT_SCHEDULE', 'every night', /^EXPORT_SCHEDULE: must be a cron expression/],
+    ['EXPORT_DATABASE_URL', 'mysql://root@localhost/db', /^EXPORT_DATABASE_URL: must be a postgres:\/\/ connection URL/],
+    ['EXPORT_TOPIC', 'crm.profile-changes', /^EXPORT_TOPIC: must not also be a source topic or the dead-letter topic/],
+    ['EXPORT_TABLE_ENABLED', 'false', /^EXPORT_TABLE_ENABLED: an export needs a sink/],
   ])('explains a malformed %s (%s)', (name, value, expected) => {
     const problems = problemsOf(aValidEnv({ [name]: value }));
 

@@ -1,4 +1,5 @@
 import { ContactStore } from '../../src/sandbox/contact-store';
+import { contactsAsOf } from '../../src/sandbox/export-csv';
 
 describe(ContactStore.name, () => {
   const aStore = (maxCustomFields = 200) => new ContactStore(maxCustomFields);
@@ -55,5 +56,38 @@ describe(ContactStore.name, () => {
     expect(sut.all()).toEqual([{ customer_id: 'C-1' }]);
     expect(sut.find('line_uid', 'U-2')).toBeUndefined();
     expect(sut.find('customer_id', 'C-1')).toEqual({ customer_id: 'C-1' });
+  });
+
+  describe('as of a cutoff', () => {
+    const ids = () => {
+      let n = 0;
+      return () => `id-${++n}`;
+    };
+    const asOf = (store: ContactStore, cutoff: number) => [...contactsAsOf(store, cutoff)];
+
+    it('shows each contact as it was at the cutoff: later creations absent, later changes and removals undone', () => {
+      const sut = new ContactStore(200, ids());
+      sut.upsert('customer_id', { customer_id: 'C-1', city: 'Taipei' }, 0, { at: 100, keepSince: 0 });
+      sut.upsert('customer_id', { customer_id: 'C-2' }, 1, { at: 100, keepSince: 0 });
+      sut.upsert('customer_id', { customer_id: 'C-1', city: 'Tainan' }, 0, { at: 200, keepSince: 0 });
+      sut.remove('customer_id', 'C-2', { at: 250, keepSince: 0 });
+      sut.upsert('customer_id', { customer_id: 'C-3' }, 0, { at: 300, keepSince: 0 });
+
+      expect(asOf(sut, 50)).toEqual([]);
+      expect(asOf(sut, 150)).toEqual([{ id: 'id-1', contact: { customer_id: 'C-1', city: 'Taipei' } }, { id: 'id-2', contact: { customer_id: 'C-2' } }]);
+      expect(asOf(sut, 260)).toEqual([{ id: 'id-1', contact: { customer_id: 'C-1', city: 'Tainan' } }]);
+      expect(asOf(sut, 300)).toEqual([{ id: 'id-1', contact: { customer_id: 'C-1', city: 'Tainan' } }, { id: 'id-3', contact: { customer_id: 'C-3' } }]);
+      expect(sut.all()).toEqual([{ customer_id: 'C-1', city: 'Tainan' }, { customer_id: 'C-3' }]);
+    });
+
+    it('keeps no version that no export can read any more', () => {
+      const sut = new ContactStore(200, ids());
+      sut.upsert('customer_id', { customer_id: 'C-1', city: 'Taipei' }, 0);
+      sut.upsert('customer_id', { customer_id: 'C-1', city: 'Tainan' }, 0, { at: 200, keepSince: 100 });
+      sut.upsert('customer_id', { customer_id: 'C-1', city: 'Hsinchu' }, 0, { at: 300, keepSince: 250 });
+
+      expect(sut.slots()[0]!.history).toEqual([{ until: 300, fields: { customer_id: 'C-1', city: 'Tainan' } }]);
+      expect(asOf(sut, 260)).toEqual([{ id: 'id-1', contact: { customer_id: 'C-1', city: 'Tainan' } }]);
+    });
   });
 });

@@ -40,16 +40,48 @@ describe('Sandbox export', () => {
     expect(task).toMatchObject({ kind: 'export', rows: 2, status: 'done', success: true });
   });
 
-  it('downloads every field any contact holds, keys first then sorted, without an api key', async () => {
+  async function contactIds(...customerIds: string[]): Promise<string[]> {
+    return Promise.all(customerIds.map(async (id) => (await ctx.sut.contactWithId('customer_id', id))!.contact_id as string));
+  }
+
+  it('downloads contact_id, then every field any contact holds, keys first then sorted, streamed, without an api key', async () => {
     const done = await exportDone();
+    const [c1, c2] = await contactIds('C-1', 'C-2');
 
     const download = await ctx.sut.as(null).get(done.result.download_url);
 
     expect(download.status).toBe(200);
     expect(download.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(download.headers.get('transfer-encoding')).toBe('chunked');
     expect(download.body).toBe(
-      'display_email,customer_id,city,cl_custom_score,display_name,star_mark\r\n' + ',C-1,,12.5,"Ada, ""the first""",true\r\n' + 'bo@example.com,C-2,Taipei,,,\r\n',
+      'contact_id,display_email,customer_id,city,cl_custom_score,display_name,star_mark\r\n' +
+        `${c1},,C-1,,12.5,"Ada, ""the first""",true\r\n` +
+        `${c2},bo@example.com,C-2,Taipei,,,\r\n`,
     );
+  });
+
+  it('shows the contacts as they were SANDBOX_EXPORT_LAG_MS before the request', async () => {
+    const lagging = await startTestSandbox({ exportLagMs: 400 });
+    const client = new SandboxHttp(lagging.url);
+    try {
+      await client.post('/__sandbox/contacts', { contacts: [{ customer_id: 'C-1', city: 'Taipei' }, { customer_id: 'C-2' }] });
+      const [c1, c2] = [(await client.contactWithId('customer_id', 'C-1'))!.contact_id, (await client.contactWithId('customer_id', 'C-2'))!.contact_id];
+      await pause(600);
+      await client.importDone([{ customer_id: 'C-1', city: 'Tainan' }, { customer_id: 'C-3' }]);
+      await client.post('/__sandbox/contacts/remove', { contacts: [{ customer_id: 'C-2' }] });
+
+      const accepted = await client.post(EXPORT_PATH, { fields: ['customer_id', 'city'] });
+      const done = await client.doneTask('export', accepted.body.task_id);
+      const download = await client.get(done.result.download_url);
+
+      expect(done.result.row_count).toBe(2);
+      expect(parse(download.body, { columns: true })).toEqual([
+        { contact_id: c1, customer_id: 'C-1', city: 'Taipei' },
+        { contact_id: c2, customer_id: 'C-2', city: '' },
+      ]);
+    } finally {
+      await lagging.close();
+    }
   });
 
   it('writes a CSV that a parser reads back to the contacts: quotes, commas, line breaks, non-ASCII, numbers and booleans', async () => {
@@ -63,18 +95,20 @@ describe('Sandbox export', () => {
     const download = await ctx.sut.get(done.result.download_url);
 
     expect(done.result.row_count).toBe(4);
+    const [c1, c2, c10, c11] = await contactIds('C-1', 'C-2', 'C-10', 'C-11');
     expect(parse(download.body, { columns: true })).toEqual([
-      { customer_id: 'C-1', display_name: 'Ada, "the first"', company: '', address: '', cl_custom_points: '', star_mark: 'true' },
-      { customer_id: 'C-2', display_name: '', company: '', address: '', cl_custom_points: '', star_mark: '' },
-      { customer_id: 'C-10', display_name: 'line one\nline two', company: 'Lin, "Lucky" & Co.', address: '', cl_custom_points: '0', star_mark: 'false' },
-      { customer_id: 'C-11', display_name: '林美玲 🎵', address: ' leading and trailing spaces ', company: '', cl_custom_points: '-12.75', star_mark: '' },
+      { contact_id: c1, customer_id: 'C-1', display_name: 'Ada, "the first"', company: '', address: '', cl_custom_points: '', star_mark: 'true' },
+      { contact_id: c2, customer_id: 'C-2', display_name: '', company: '', address: '', cl_custom_points: '', star_mark: '' },
+      { contact_id: c10, customer_id: 'C-10', display_name: 'line one\nline two', company: 'Lin, "Lucky" & Co.', address: '', cl_custom_points: '0', star_mark: 'false' },
+      { contact_id: c11, customer_id: 'C-11', display_name: '林美玲 🎵', address: ' leading and trailing spaces ', company: '', cl_custom_points: '-12.75', star_mark: '' },
     ]);
   });
 
   it('downloads only the requested fields, in their order', async () => {
     const done = await exportDone({ fields: ['city', 'customer_id', 'age'] });
+    const [c1, c2] = await contactIds('C-1', 'C-2');
 
-    await expect(ctx.sut.get(done.result.download_url)).resolves.toMatchObject({ status: 200, body: 'city,customer_id,age\r\n,C-1,\r\nTaipei,C-2,\r\n' });
+    await expect(ctx.sut.get(done.result.download_url)).resolves.toMatchObject({ status: 200, body: `contact_id,city,customer_id,age\r\n${c1},,C-1,\r\n${c2},Taipei,C-2,\r\n` });
   });
 
   it('snapshots the contacts when the export is done', async () => {

@@ -120,7 +120,15 @@ export class SandboxHttp {
     return (await this.doneTask('import', await this.startImport(data, importKey))).result;
   }
 
+  /** The contact's fields as CAAC holds them, without its contact_id (see contactWithId). */
   async contact(keyType: string, key: string, apiKey?: string): Promise<Record<string, unknown> | null> {
+    const contact = await this.contactWithId(keyType, key, apiKey);
+    if (contact === null) return null;
+    const { contact_id: _id, ...fields } = contact;
+    return fields;
+  }
+
+  async contactWithId(keyType: string, key: string, apiKey?: string): Promise<Record<string, unknown> | null> {
     const query = new URLSearchParams({ key_type: keyType, key, ...(apiKey ? { api_key: apiKey } : {}) });
     return (await this.get(`/__sandbox/contacts?${query}`)).body.contact;
   }

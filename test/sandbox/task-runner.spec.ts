@@ -8,7 +8,7 @@ describe(TaskRunner.name, () => {
   let sut: TaskRunner;
 
   function anExportTask(overrides: Partial<ExportTask> = {}): ExportTask {
-    return { id: `T-${Math.random()}`, kind: 'export', account: 0, rows: 0, ...taskTiming(now, 0, RULES), done: false, success: null, fields: undefined, ...overrides };
+    return { id: `T-${Math.random()}`, kind: 'export', account: 0, rows: 0, ...taskTiming(now, 0, RULES), done: false, success: null, fields: undefined, cutoff: now, ...overrides };
   }
 
   beforeEach(() => {

@@ -31,6 +31,30 @@ describe('Sandbox test API', () => {
       await expect(ctx.sut.contact('customer_id', 'C-1')).resolves.toBeNull();
     });
 
+    it('gives each contact it creates a contact_id of its own, kept through updates', async () => {
+      await ctx.sut.post('/__sandbox/contacts', { contacts: [{ customer_id: 'C-1' }, { customer_id: 'C-2' }] });
+      const before = await ctx.sut.contactWithId('customer_id', 'C-1');
+      await ctx.sut.importDone([{ customer_id: 'C-1', line_uid: 'U-1', display_name: 'Ada' }]);
+
+      const after = await ctx.sut.contactWithId('line_uid', 'U-1');
+      const other = await ctx.sut.contactWithId('customer_id', 'C-2');
+
+      expect(before).toEqual({ contact_id: expect.stringMatching(/^[0-9a-f-]{36}$/), customer_id: 'C-1' });
+      expect(after).toEqual({ contact_id: before!.contact_id, customer_id: 'C-1', line_uid: 'U-1', display_name: 'Ada' });
+      expect(Object.keys(after!)[0]).toBe('contact_id');
+      expect(other!.contact_id).not.toBe(before!.contact_id);
+    });
+
+    it('removes contacts named by a key, skipping unknown ones', async () => {
+      await ctx.sut.post('/__sandbox/contacts', { contacts: [{ customer_id: 'C-1', line_uid: 'U-1' }, { customer_id: 'C-2' }] });
+
+      const removed = await ctx.sut.post('/__sandbox/contacts/remove', { contacts: [{ line_uid: 'U-1' }, { customer_id: 'C-404' }] });
+
+      expect(removed).toMatchObject({ status: 200, body: { removed: 1 } });
+      await expect(ctx.sut.contact('customer_id', 'C-1')).resolves.toBeNull();
+      await expect(ctx.sut.get('/__sandbox/contacts')).resolves.toMatchObject({ body: { contacts: [{ contact_id: expect.any(String), customer_id: 'C-2' }], next_cursor: null } });
+    });
+
     it('pages through contacts in a stable order', async () => {
       const contacts = Array.from({ length: 5 }, (_, i) => ({ customer_id: `C-${i}` }));
       await ctx.sut.post('/__sandbox/contacts', { contacts });
@@ -39,10 +63,11 @@ describe('Sandbox test API', () => {
       const second = await ctx.sut.get(`/__sandbox/contacts?limit=2&cursor=${first.body.next_cursor}`);
       const last = await ctx.sut.get(`/__sandbox/contacts?limit=2&cursor=${second.body.next_cursor}`);
 
+      const withIds = contacts.map((contact) => ({ contact_id: expect.any(String), ...contact }));
       expect([first.body, second.body, last.body]).toEqual([
-        { contacts: contacts.slice(0, 2), next_cursor: '2' },
-        { contacts: contacts.slice(2, 4), next_cursor: '4' },
-        { contacts: contacts.slice(4), next_cursor: null },
+        { contacts: withIds.slice(0, 2), next_cursor: '2' },
+        { contacts: withIds.slice(2, 4), next_cursor: '4' },
+        { contacts: withIds.slice(4), next_cursor: null },
       ]);
       await expect(ctx.sut.get('/__sandbox/contacts?limit=0')).resolves.toMatchObject({ status: 422 });
       await expect(ctx.sut.get('/__sandbox/contacts?key_type=age&key=1')).resolves.toMatchObject({ status: 422 });

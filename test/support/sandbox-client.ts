@@ -23,13 +23,21 @@ export async function sandboxLog(url: string): Promise<{ requests: SandboxReques
   return (await response.json()) as { requests: SandboxRequest[]; tasks: SandboxTask[] };
 }
 
+/** The sandbox's contacts by customer_id, as CAAC holds their fields (without `contact_id`). */
 export async function sandboxContacts(url: string): Promise<Map<string, Record<string, unknown>>> {
   const contacts = new Map<string, Record<string, unknown>>();
+  for (const { contact_id: _id, ...fields } of await sandboxContactList(url)) contacts.set(String(fields.customer_id), fields);
+  return contacts;
+}
+
+/** Every contact of the sandbox's first account, in creation order, each with its `contact_id`. */
+export async function sandboxContactList(url: string): Promise<Array<Record<string, unknown>>> {
+  const contacts: Array<Record<string, unknown>> = [];
   let cursor: string | null = '0';
   while (cursor !== null) {
-    const response = await fetch(`${url}/__sandbox/contacts?limit=1000&cursor=${cursor}`);
+    const response = await fetch(`${url}/__sandbox/contacts?limit=10000&cursor=${cursor}`);
     const page = (await response.json()) as { contacts: Array<Record<string, unknown>>; next_cursor: string | null };
-    for (const contact of page.contacts) contacts.set(String(contact.customer_id), contact);
+    contacts.push(...page.contacts);
     cursor = page.next_cursor;
   }
   return contacts;

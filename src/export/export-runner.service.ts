@@ -1,0 +1,376 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { Client, Pool } from 'pg';
+import { DataSource } from 'typeorm';
+import { CaacClient } from '../caac/caac.client';
+import { CaacError } from '../caac/caac.errors';
+import type { ExportTask } from '../caac/caac.types';
+import { CLOCK, type Clock } from '../common/clock';
+import type { Logger } from '../common/logger';
+import { LOGGER } from '../common/nest-logger';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { DeadLetterOutboxRepository } from '../dead-letter/dead-letter-outbox.repository';
+import { KafkaAdapter } from '../kafka/kafka.adapter';
+import { Metrics } from '../ops/metrics';
+import { CaacContactRepository, IncompleteStagingError } from './caac-contact.repository';
+import { ExportFileError, loadExportFile, type MalformedRow } from './export-file.loader';
+import { ExportJobRepository, type ExportJob } from './export-job.repository';
+import { KafkaSink } from './kafka.sink';
+
+/** Polls of an export task back off from EXPORT_POLL_MS, doubling, to this. */
+export const EXPORT_POLL_MAX_MS = 30_000;
+/** An export task not done after this long is given up (CAAC's exports take minutes, not a day). */
+export const EXPORT_TASK_MAX_MS = 6 * 60 * 60 * 1000;
+/** Failed attempts of one job before it is failed for good; only transient failures are retried. */
+export const EXPORT_MAX_ATTEMPTS = 5;
+const RETRY_BASE_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+/** How often an instance looks for a running job nobody works on (a crash, another instance's request). */
+export const EXPORT_RESUME_CHECK_MS = 5_000;
+/** Connections to the export database: one COPY, one reader, one spare. */
+const EXPORT_POOL_MAX = 3;
+/** An export whose task CAAC created this long before our request was sent may still be ours. */
+const ADOPT_SKEW_MS = 5_000;
+const LOCK_CONNECT_TIMEOUT_MS = 5_000;
+
+/** A failure the next attempt cannot fix: the job ends as failed (or expired) at once. */
+function isDeterministic(error: unknown): boolean {
+  if (error instanceof ExportFileError) return true;
+  return error instanceof CaacError && (error.code === 'permanent' || error.code === 'auth');
+}
+
+function isExpired(error: unknown): boolean {
+  return error instanceof CaacError && error.reason === 'expired';
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** What the running export is doing, for health details. */
+export interface ExportProgress {
+  id: string;
+  status: string;
+  taskId: string | null;
+  step: 'request' | 'poll' | 'download' | 'table' | 'topic' | 'finish' | 'waiting';
+}
+
+/**
+ * Runs the account's exports one at a time (DESIGN §2, §4.2): request -> poll the task through the
+ * client's status limiter, with backoff -> download the file while it is valid, streaming it
+ * through the CSV parser into a staging table -> merge into `caac_contact` in one transaction ->
+ * publish to the export topic -> record the outcome. Each step is recorded on the job row, so a
+ * crash repeats only the unfinished steps: the table gets an export exactly once (the merge is one
+ * transaction, and repeating it changes nothing), the topic at least once.
+ *
+ * One at a time, twice over: the unique index `export_job_one_running` refuses a second running
+ * job, and only the instance holding the account's export advisory lock works on it. Exports use
+ * the client's status bucket, never the import bucket, so they cost imports no slot.
+ *
+ * TRICKY: the importer's leader does not start this runner yet; every instance with the importer
+ * enabled runs one, and the advisory lock picks the instance that works on a job.
+ */
+@Injectable()
+export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly stopping = new AbortController();
+  private readonly jobs: ExportJobRepository;
+  private readonly outbox: DeadLetterOutboxRepository;
+  private pool: Pool | undefined;
+  private contactsRepository: CaacContactRepository | undefined;
+  private sink: KafkaSink | undefined;
+  private schemaReady = false;
+  private active: Promise<void> | undefined;
+  private again = false;
+  private progress: ExportProgress | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly client: CaacClient,
+    private readonly dataSource: DataSource,
+    private readonly kafka: KafkaAdapter,
+    private readonly metrics: Metrics,
+    private readonly scheduler: SchedulerRegistry,
+  ) {
+    this.jobs = new ExportJobRepository(dataSource);
+    this.outbox = new DeadLetterOutboxRepository(dataSource);
+  }
+
+  get account(): string {
+    return this.config.caac.account;
+  }
+
+  /** False in an ingest-only instance (IMPORTER_ENABLED=false): it records requests, another instance runs them. */
+  get enabled(): boolean {
+    return this.config.importerEnabled;
+  }
+
+  /** The sinks an export delivers to, as recorded on the job. */
+  get target(): string {
+    return [this.config.export.tableEnabled ? 'table' : undefined, this.config.export.topic ? 'topic' : undefined].filter(Boolean).join('+');
+  }
+
+  running(): ExportProgress | undefined {
+    return this.progress;
+  }
+
+  onApplicationBootstrap(): void {
+    void this.jobs
+      .newestDone(this.account)
+      .then((job) => {
+        if (job && this.metrics.newestExportAt === undefined) this.metrics.newestExportAt = job.requestedAt.getTime();
+      })
+      .catch(() => undefined);
+    if (!this.enabled) return;
+    if (this.config.export.schedule) {
+      const job = CronJob.from({ cronTime: this.config.export.schedule, onTick: () => void this.requestScheduled(), start: true });
+      this.scheduler.addCronJob('export', job);
+      this.logger.info({ schedule: this.config.export.schedule }, 'exports scheduled');
+    }
+    this.scheduler.addInterval('export-resume', setInterval(() => this.kick(), EXPORT_RESUME_CHECK_MS));
+    this.kick();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping.abort();
+    if (this.scheduler.doesExist('cron', 'export')) this.scheduler.deleteCronJob('export');
+    if (this.scheduler.doesExist('interval', 'export-resume')) this.scheduler.deleteInterval('export-resume');
+    await this.active;
+    await this.sink?.close();
+    await this.pool?.end().catch(() => undefined);
+  }
+
+  /** Records a new export (ExportAlreadyRunningError while one runs) and starts working on it. */
+  async request(fields: string[] | null): Promise<ExportJob> {
+    const job = await this.jobs.create(this.account, fields, this.target);
+    this.logger.info({ export_id: job.id, fields: fields?.length ?? 'all' }, 'export requested');
+    this.kick();
+    return job;
+  }
+
+  /** Delivers a done job's still-valid file again (ExportAlreadyRunningError while one runs). */
+  async redeliver(job: ExportJob): Promise<ExportJob> {
+    const reopened = await this.jobs.reopen(job.id, this.account);
+    this.logger.info({ export_id: job.id }, 'export redelivery requested');
+    this.kick();
+    return reopened;
+  }
+
+  /** Works on the running job now unless this instance already is; never throws. */
+  kick(): void {
+    if (!this.enabled || this.stopping.signal.aborted) return;
+    if (this.active) {
+      this.again = true;
+      return;
+    }
+    this.active = this.drain()
+      .catch((error: unknown) => {
+        if (!this.stopping.signal.aborted) this.logger.warn({ err: error }, 'export runner failed; it tries again');
+      })
+      .finally(() => {
+        this.active = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async requestScheduled(): Promise<void> {
+    try {
+      await this.request(null);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'scheduled export not started');
+    }
+  }
+
+  /** Under the account's export lock, runs jobs until none is left running. */
+  private async drain(): Promise<void> {
+    if (!(await this.jobs.running(this.account))) return;
+    const lock = new Client({ connectionString: this.config.database.url, connectionTimeoutMillis: LOCK_CONNECT_TIMEOUT_MS, application_name: 'caac-sync-export-lock' });
+    const lost = new AbortController();
+    lock.on('error', () => lost.abort(new Error('export lock connection lost')));
+    await lock.connect();
+    try {
+      const { rows } = await lock.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('caac-sync.exporter'), hashtext($1)) AS locked`, [this.account]);
+      if (!rows[0]!.locked) return;
+      const signal = AbortSignal.any([this.stopping.signal, lost.signal]);
+      for (let job = await this.jobs.running(this.account); job && !signal.aborted; job = await this.jobs.running(this.account)) {
+        await this.runJob(job, signal);
+      }
+    } finally {
+      this.progress = undefined;
+      await lock.end().catch(() => undefined);
+    }
+  }
+
+  private async exportStore(): Promise<CaacContactRepository> {
+    if (!this.contactsRepository) {
+      this.pool = new Pool({ connectionString: this.config.export.databaseUrl, max: EXPORT_POOL_MAX, application_name: 'caac-sync-export' });
+      this.pool.on('error', (error) => this.logger.warn({ err: error }, 'export database connection failed'));
+      this.contactsRepository = new CaacContactRepository(this.pool);
+    }
+    if (!this.schemaReady) {
+      await this.contactsRepository.ensureSchema();
+      this.schemaReady = true;
+    }
+    return this.contactsRepository;
+  }
+
+  /** Takes one job to an end (done, failed, expired), retrying transient failures with backoff. */
+  private async runJob(initial: ExportJob, signal: AbortSignal): Promise<void> {
+    let job = initial;
+    while (!signal.aborted) {
+      try {
+        job = await this.step(job, signal);
+        if (!['requested', 'running', 'downloading'].includes(job.status)) return;
+      } catch (error) {
+        if (signal.aborted) return;
+        if (isExpired(error)) {
+          await this.finish(job, 'expired', `the export file expired before it was delivered (${describe(error)})`);
+          return;
+        }
+        // The file is loaded again; this counts as an attempt, so it cannot go on for ever.
+        if (error instanceof IncompleteStagingError) job = await this.jobs.update(job.id, { loadedAt: null });
+        const attempts = job.attempts + 1;
+        if (isDeterministic(error) || attempts >= EXPORT_MAX_ATTEMPTS) {
+          await this.finish(job, 'failed', describe(error), attempts);
+          return;
+        }
+        this.metrics.exports.inc({ outcome: 'retried' });
+        job = await this.jobs.update(job.id, { attempts, lastError: describe(error) });
+        const delayMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempts - 1));
+        this.logger.warn({ err: error, export_id: job.id, attempt: attempts, retry_in_ms: delayMs }, 'export step failed; retrying');
+        this.progress = { id: job.id, status: job.status, taskId: job.taskId, step: 'waiting' };
+        await this.clock.sleep(delayMs, signal).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Does the job's next step and returns the job as recorded after it. */
+  private async step(job: ExportJob, signal: AbortSignal): Promise<ExportJob> {
+    switch (job.status) {
+      case 'requested':
+        this.progress = { id: job.id, status: job.status, taskId: job.taskId, step: 'request' };
+        return this.requestTask(job, signal);
+      case 'running':
+        this.progress = { id: job.id, status: job.status, taskId: job.taskId, step: 'poll' };
+        return this.awaitFile(job, signal);
+      case 'downloading':
+        return this.deliver(job, signal);
+      default:
+        return job;
+    }
+  }
+
+  private async requestTask(job: ExportJob, signal: AbortSignal): Promise<ExportJob> {
+    let taskId: string;
+    try {
+      taskId = (await this.client.startExport(job.fields ?? undefined, signal)).taskId;
+    } catch (error) {
+      // The request may have been accepted without us seeing the answer: look for it in the list.
+      if (!(error instanceof CaacError) || error.code !== 'outcome_unknown') throw error;
+      const adopted = (await this.client.listExports(signal)).find((task) => Date.parse(task.createdAt ?? '') >= job.requestedAt.getTime() - ADOPT_SKEW_MS);
+      if (!adopted) throw error;
+      taskId = adopted.taskId;
+    }
+    this.logger.info({ export_id: job.id, task_id: taskId }, 'export accepted by CAAC');
+    return this.jobs.update(job.id, { status: 'running', taskId, startedAt: new Date(this.clock.now()) });
+  }
+
+  private async awaitFile(job: ExportJob, signal: AbortSignal): Promise<ExportJob> {
+    const since = (job.startedAt ?? job.requestedAt).getTime();
+    let delayMs = this.config.export.pollMs;
+    let task: ExportTask;
+    for (;;) {
+      task = await this.client.getExportTask(job.taskId!, signal);
+      if (task.status === 'done') break;
+      if (this.clock.now() - since > EXPORT_TASK_MAX_MS) throw new CaacError('permanent', `export task ${job.taskId} not done after ${EXPORT_TASK_MAX_MS} ms`);
+      await this.clock.sleep(delayMs, signal);
+      delayMs = Math.min(EXPORT_POLL_MAX_MS, delayMs * 2);
+    }
+    if (!task.result) throw new CaacError('permanent', `export task ${job.taskId} ended without a file`);
+    return this.jobs.update(job.id, {
+      status: 'downloading',
+      rowCount: task.result.rowCount,
+      downloadUrl: task.result.downloadUrl,
+      expiresAt: new Date(task.result.expiresAt),
+    });
+  }
+
+  private async deliver(initial: ExportJob, signal: AbortSignal): Promise<ExportJob> {
+    let job = initial;
+    const contacts = await this.exportStore();
+    const progress = (step: ExportProgress['step']) => (this.progress = { id: job.id, status: job.status, taskId: job.taskId, step });
+
+    if (job.loadedAt !== null && (await contacts.stagedCount(job.id)) !== job.rowsWritten) {
+      job = await this.jobs.update(job.id, { loadedAt: null });
+    }
+    if (job.loadedAt === null) {
+      progress('download');
+      if (job.expiresAt && job.expiresAt.getTime() <= this.clock.now()) {
+        throw new CaacError('permanent', `GET download: the file expired at ${job.expiresAt.toISOString()}`, { reason: 'expired' });
+      }
+      const file = await this.client.downloadExport(job.downloadUrl!, signal);
+      const loaded = await loadExportFile(contacts, job.id, file, (row) => this.deadLetter(job, row), signal);
+      this.metrics.exportBytes.inc(loaded.bytes);
+      job = await this.jobs.update(job.id, {
+        rowsWritten: loaded.rows,
+        malformedRows: loaded.malformed,
+        byteCount: loaded.bytes,
+        sha256: loaded.sha256,
+        loadedAt: new Date(this.clock.now()),
+      });
+      this.logger.info({ export_id: job.id, rows: loaded.rows, bytes: loaded.bytes, malformed: loaded.malformed }, 'export file staged');
+    }
+    if (this.config.export.tableEnabled && job.tableDoneAt === null) {
+      progress('table');
+      const merged = await contacts.mergeIntoTable(job.id, job.rowsWritten, job.id, job.requestedAt);
+      this.metrics.exportRows.inc({ sink: 'table' }, merged.rows);
+      job = await this.jobs.update(job.id, { tableRows: merged.rows, tableDoneAt: new Date(this.clock.now()) });
+      this.logger.info({ export_id: job.id, rows: merged.rows, deleted: merged.deleted }, 'export merged into caac_contact');
+    }
+    if (this.config.export.topic && job.topicDoneAt === null) {
+      progress('topic');
+      this.sink ??= new KafkaSink(this.kafka, contacts, this.config.export.topic, this.config.export.kafkaBatchBytes);
+      const published = await this.sink.publish(job.id, job.id, job.requestedAt, (sent) => this.metrics.exportRows.inc({ sink: 'topic' }, sent), signal);
+      this.metrics.exportRows.inc({ sink: 'topic_tombstone' }, published.tombstones);
+      job = await this.jobs.update(job.id, { topicRows: published.rows, topicTombstones: published.tombstones, topicDoneAt: new Date(this.clock.now()) });
+      this.logger.info({ export_id: job.id, topic: this.config.export.topic, rows: published.rows, tombstones: published.tombstones }, 'export published');
+    }
+    progress('finish');
+    await contacts.dropStaging(job.id);
+    return this.finish(job, 'done', null);
+  }
+
+  private async finish(job: ExportJob, status: 'done' | 'failed' | 'expired', lastError: string | null, attempts = job.attempts): Promise<ExportJob> {
+    const ended = await this.jobs.update(job.id, { status, finishedAt: new Date(this.clock.now()), lastError, attempts });
+    this.metrics.exports.inc({ outcome: status });
+    if (status === 'done') {
+      this.metrics.newestExportAt = Math.max(this.metrics.newestExportAt ?? 0, job.requestedAt.getTime());
+      this.logger.info({ export_id: job.id, rows: job.rowsWritten }, 'export done');
+    } else {
+      this.logger.warn({ export_id: job.id, status, reason: lastError }, 'export ended without delivery');
+      if (this.contactsRepository) await this.contactsRepository.dropStaging(job.id).catch(() => undefined);
+    }
+    this.progress = undefined;
+    return ended;
+  }
+
+  private async deadLetter(job: ExportJob, row: MalformedRow): Promise<void> {
+    this.metrics.exportMalformedRows.inc();
+    await this.outbox.add(this.dataSource.manager, [
+      {
+        stage: 'export',
+        key: null,
+        value: row.content,
+        errorClass: 'MalformedExportRow',
+        message: `export ${job.id}, ${row.at}: ${row.reason}`,
+        ...(job.taskId ? { taskId: job.taskId } : {}),
+        at: this.clock.now(),
+      },
+    ]);
+  }
+}
