@@ -12,6 +12,7 @@ import { LOGGER } from '../common/nest-logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { DeadLetterOutboxRepository } from '../dead-letter/dead-letter-outbox.repository';
 import { KafkaAdapter } from '../kafka/kafka.adapter';
+import { ImporterLeader } from '../importer/importer-leader.service';
 import { Metrics } from '../ops/metrics';
 import { CaacContactRepository, IncompleteStagingError } from './caac-contact.repository';
 import { ExportFileError, loadExportFile, type MalformedRow } from './export-file.loader';
@@ -64,12 +65,12 @@ export interface ExportProgress {
  * crash repeats only the unfinished steps: the table gets an export exactly once (the merge is one
  * transaction, and repeating it changes nothing), the topic at least once.
  *
- * One at a time, twice over: the unique index `export_job_one_running` refuses a second running
- * job, and only the instance holding the account's export advisory lock works on it. Exports use
- * the client's status bucket, never the import bucket, so they cost imports no slot.
- *
- * TRICKY: the importer's leader does not start this runner yet; every instance with the importer
- * enabled runs one, and the advisory lock picks the instance that works on a job.
+ * Run by the account's importer leader (an instance that leads picks a recorded job up within
+ * EXPORT_RESUME_CHECK_MS; a request made on it starts at once). One at a time, twice over: the
+ * unique index `export_job_one_running` refuses a second running job, and only the instance holding
+ * the account's export advisory lock works on it, so a leader that just took over waits for a
+ * deposed one's export to end. Exports use the client's status bucket, never the import bucket, so
+ * they cost imports no slot.
  */
 @Injectable()
 export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -93,6 +94,7 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly kafka: KafkaAdapter,
     private readonly metrics: Metrics,
     private readonly scheduler: SchedulerRegistry,
+    private readonly leader: ImporterLeader,
   ) {
     this.jobs = new ExportJobRepository(dataSource);
     this.outbox = new DeadLetterOutboxRepository(dataSource);
@@ -158,9 +160,9 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
     return reopened;
   }
 
-  /** Works on the running job now unless this instance already is; never throws. */
+  /** Works on the running job now, when this instance leads and is not at it already; never throws. */
   kick(): void {
-    if (!this.enabled || this.stopping.signal.aborted) return;
+    if (!this.enabled || this.stopping.signal.aborted || !this.leader.isLeader()) return;
     if (this.active) {
       this.again = true;
       return;
