@@ -110,27 +110,7 @@ export class ExportAlreadyRunningError extends Error {
 const UNIQUE_VIOLATION = '23505';
 
 /** A job's progress fields, as the runner records them step by step. */
-export type ExportJobUpdate = Partial<{
-  status: ExportJobStatus;
-  taskId: string | null;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  rowCount: number | null;
-  rowsWritten: number;
-  malformedRows: number;
-  byteCount: number | null;
-  sha256: string | null;
-  downloadUrl: string | null;
-  expiresAt: Date | null;
-  loadedAt: Date | null;
-  tableRows: number | null;
-  tableDoneAt: Date | null;
-  topicRows: number | null;
-  topicTombstones: number | null;
-  topicDoneAt: Date | null;
-  attempts: number;
-  lastError: string | null;
-}>;
+export type ExportJobUpdate = Partial<Omit<ExportJob, 'id' | 'account' | 'fields' | 'target' | 'requestedAt' | 'updatedAt'>>;
 
 const UPDATE_COLUMNS: Record<keyof ExportJobUpdate, string> = {
   status: 'status',

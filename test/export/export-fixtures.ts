@@ -6,17 +6,6 @@ import { waitFor } from '../support/wait-for';
 
 export const ADMIN = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
-/** A small deterministic random source, so a failing case can be replayed. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const AWKWARD = ['Lin, "Lucky" & Co.', 'line one\r\nline two', 'bare\nnewline', 'cr\ronly', '林美玲 🎵', '😀👍🏽 emoji', 'タナカ・ハナコ', '"quoted"', ' spaced ', 'tab\there', 'back\\slash', "o'neil", '', ','];
 

@@ -6,7 +6,8 @@ import { migratedDatabase } from '../support/database';
 import { setFaults } from '../support/sandbox-client';
 import { createTopics, startService, testConfig, TEST_API_KEY, uniqueName } from '../support/service';
 import { waitFor } from '../support/wait-for';
-import { ADMIN, aHardContact, expectedRows, jobEnded, removeFromSandbox, seedSandbox, seeded, tableRows, topicState } from './export-fixtures';
+import { ADMIN, aHardContact, expectedRows, jobEnded, removeFromSandbox, seedSandbox, tableRows, topicState } from './export-fixtures';
+import { seededRandom } from '../support/profile-events';
 
 const CONTACTS = 20_000;
 
@@ -38,7 +39,7 @@ describe('export: CAAC contacts into caac_contact and the export topic', () => {
       }),
     );
     base = (await sut.getUrl()).replace('[::1]', '127.0.0.1');
-    const random = seeded(12);
+    const random = seededRandom(12);
     const contacts = Array.from({ length: CONTACTS }, (_, i) => aHardContact(i, random));
     // Fields set, then cleared: CAAC drops them, so the export has an empty cell and the table no key.
     for (const contact of contacts.slice(0, 50)) contact.city = 'Taipei';
