@@ -25,7 +25,7 @@ class CoreModule {
         { provide: Metrics, useFactory: () => new Metrics() },
         {
           provide: KafkaAdapter,
-          useFactory: () => new KafkaAdapter({ brokers: config.kafka.brokers, clientId: config.kafka.clientId }, logger),
+          useFactory: () => new KafkaAdapter({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security }, logger),
         },
       ],
       exports: [APP_CONFIG, LOGGER, CLOCK, Metrics, KafkaAdapter],

@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, Kafka, logLevel, Partitioners, type LogEntry } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, Partitioners, type LogEntry, type SASLOptions } from 'kafkajs';
 import { RecordRejectedError } from '../common/failure-kind';
 import type { Logger } from '../common/logger';
 import { withTimeout } from '../common/with-timeout';
@@ -9,6 +9,14 @@ import { withTimeout } from '../common/with-timeout';
 export interface KafkaConnection {
   brokers: string[];
   clientId: string;
+  /** Absent: plaintext without SASL. */
+  security?: KafkaSecurity;
+}
+
+/** TLS (PEM contents, not file names) and SASL of a connection; see KAFKA_SSL* and KAFKA_SASL_*. */
+export interface KafkaSecurity {
+  ssl: false | { ca?: string; cert?: string; key?: string };
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
 }
 
 export interface OutgoingMessage {
@@ -66,9 +74,14 @@ export class KafkaAdapter {
     readonly connection: KafkaConnection,
     private readonly logger: Logger,
   ) {
+    const { ssl, sasl } = connection.security ?? { ssl: false };
     this.client = new Kafka({
       clientId: connection.clientId,
       brokers: connection.brokers,
+      // TRICKY: a CA of our own replaces Node's trusted roots for this connection only; host names
+      // are still verified against the brokers' certificates (rejectUnauthorized stays on).
+      ssl: ssl === false ? false : Object.keys(ssl).length === 0 ? true : { ...ssl, rejectUnauthorized: true },
+      ...(sasl && { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions }),
       connectionTimeout: 3_000,
       requestTimeout: 30_000,
       logLevel: logLevel.WARN,
