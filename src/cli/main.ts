@@ -37,9 +37,14 @@ program
   .command('status')
   .description('backlog by key type, consumer lag, the in-flight import, the last imports and the last export of a running service')
   .option('--url <url>', 'the running service', `http://127.0.0.1:${process.env.HTTP_PORT ?? '3000'}`)
+  // No default shown for the URL: --help must not print a password from the environment.
+  .option('--crm-database-url <url>', "the CRM's Postgres, to check the CDC connector's replication slot (default: CRM_DATABASE_URL; unset: no check)")
+  .option('--cdc-slot <name>', "the CDC connector's replication slot (default: CDC_SLOT, else caac_sync_crm)", process.env.CDC_SLOT ?? 'caac_sync_crm')
   .option('--json', 'print the report as JSON')
-  .action(async (options: { url: string; json?: boolean }) => {
-    const report = await withContext((context) => status(context, options.url.replace(/\/+$/, '')));
+  .action(async (options: { url: string; json?: boolean; crmDatabaseUrl?: string; cdcSlot: string }) => {
+    const crmDatabaseUrl = options.crmDatabaseUrl ?? process.env.CRM_DATABASE_URL;
+    const cdc = crmDatabaseUrl ? { databaseUrl: crmDatabaseUrl, slot: options.cdcSlot } : undefined;
+    const report = await withContext((context) => status(context, options.url.replace(/\/+$/, ''), cdc));
     print(options.json ? JSON.stringify(report, null, 2) : formatStatus(report).join('\n'));
   });
 

@@ -1,3 +1,4 @@
+import { cdcSlotState } from './cdc-slot';
 import type { CliContext } from './cli-context';
 
 /** A status call that takes longer than this fails: the service is up or it is not. */
@@ -23,7 +24,7 @@ export interface StatusReport {
  * per source partition (from the broker), the in-flight import and the last ones, the last export.
  * The service answers over its admin API (`url`, ADMIN_TOKEN); the lag comes from Kafka directly.
  */
-export async function status(context: CliContext, url: string): Promise<StatusReport> {
+export async function status(context: CliContext, url: string, cdc?: { databaseUrl: string; slot: string }): Promise<StatusReport> {
   const { config } = context;
   const get = async (path: string, admin = true): Promise<{ status: number; body: unknown }> => {
     const response = await fetch(`${url}${path}`, {
@@ -45,6 +46,18 @@ export async function status(context: CliContext, url: string): Promise<StatusRe
   const details = ((health.body as { details?: Record<string, { status: string } & Record<string, unknown>> } | null)?.details ?? {});
   const importer = details.importer ?? null;
   if (health.status !== 200) warnings.push(`not ready: ${Object.entries(details).filter(([, d]) => d.status !== 'up').map(([name, d]) => `${name} (${String(d.message ?? 'down')})`).join(', ') || health.status}`);
+  if (cdc) {
+    const slot = await cdcSlotState(cdc.databaseUrl, cdc.slot).catch((error: Error) => {
+      warnings.push(`could not check the CDC replication slot ${cdc.slot}: ${error.message}`);
+      return undefined;
+    });
+    if (slot && !slot.active) {
+      warnings.push(
+        `the CDC replication slot ${slot.slot} is inactive and holds ${Math.round(slot.retainedWalBytes / 1_048_576)} MiB of WAL on the CRM database, ` +
+          'more every minute: start the connector, or drop the slot (docker/connect.sh reset)',
+      );
+    }
+  }
   const exportList = exports.status === 200 ? ((exports.body as { exports?: Array<Record<string, unknown>> }).exports ?? []) : [];
   return {
     service: url,

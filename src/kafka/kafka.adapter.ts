@@ -208,7 +208,8 @@ export class KafkaAdapter {
       for (const topic of topics) {
         const ends = await admin.fetchTopicOffsets(topic);
         const group = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
-        for (const end of ends) {
+        // The broker lists partitions in no particular order; readers expect them in order.
+        for (const end of [...ends].sort((a, b) => a.partition - b.partition)) {
           const at = group.find((entry) => entry.partition === end.partition)?.offset;
           const from = at === undefined || Number(at) < 0 ? BigInt(end.low) : BigInt(at);
           lags.push({ topic, partition: end.partition, end: BigInt(end.high), committed: at === undefined || Number(at) < 0 ? null : BigInt(at), lag: BigInt(end.high) - from });

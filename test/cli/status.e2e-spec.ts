@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
 import { runCli } from '../support/cli-process';
 import { migratedDatabase } from '../support/database';
+import { withAdmin } from '../support/infrastructure';
 import { produce } from '../support/kafka-io';
 import { waitUntilStaged } from '../support/pipeline';
 import { aProfileChange } from '../support/profile-events';
@@ -78,6 +79,27 @@ describe('npm run cli -- status', () => {
 
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`^service   ${url}  ready\nbacklog   display_email: 1 \\(oldest \\d+ s\\), customer_id: 3 \\(oldest \\d+ s\\)\nlag       ${topic}: 0\nimporter  disabled; in flight: none\nimports   none yet\nexport    none\n$`));
+  });
+
+  it("warns about an inactive replication slot of the CDC connector, which keeps the CRM database's WAL", async () => {
+    const slot = uniqueName('caac_sync_test_slot').replace(/[^a-z0-9_]/g, '_');
+    const crm = process.env.TEST_ADMIN_DATABASE_URL!;
+    await withAdmin(crm, async (client) => {
+      await client.query(`SET statement_timeout = 20000`); // a logical slot waits for running transactions
+      await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+    });
+    try {
+      const run = await runCli(['status', '--url', url, '--json', '--crm-database-url', crm, '--cdc-slot', slot], env);
+
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout).warnings).toEqual([
+        expect.stringMatching(new RegExp(`^the CDC replication slot ${slot} is inactive and holds \\d+ MiB of WAL on the CRM database, more every minute: start the connector, or drop the slot \\(docker/connect.sh reset\\)$`)),
+      ]);
+    } finally {
+      await withAdmin(crm, (client) => client.query(`SELECT pg_drop_replication_slot($1)`, [slot]));
+    }
+    const gone = await runCli(['status', '--url', url, '--json', '--crm-database-url', crm, '--cdc-slot', slot], env);
+    expect(JSON.parse(gone.stdout).warnings).toEqual([]);
   });
 
   it('fails with a clear line when the service refuses the admin token', async () => {
