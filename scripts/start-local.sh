@@ -8,11 +8,24 @@
 #   them, and dead letters; then exports CAAC's contacts into the caac_contact table and prints a
 #   few. Then the service keeps running until Ctrl-C (`--once`: stop after the report).
 #   Logs: .cache/local/*.log
+#
+# Stopping (Ctrl-C, `--once`, or a failure) stops every process it started (the broker only if it
+# started it) and removes what it made: the CDC replication slot and publication, which would
+# otherwise keep the CRM database's WAL forever, the Connect worker's state, the databases
+# caac_sync_local and crm, and the demo's topics. `--keep` keeps them for a look afterwards
+# (`docker/connect.sh reset` removes the slot later).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 once=false
-[ "${1:-}" = "--once" ] && once=true
+keep=false
+for arg in "$@"; do
+  case "$arg" in
+    --once) once=true ;;
+    --keep) keep=true ;;
+    *) echo "usage: $0 [--once] [--keep]" >&2; exit 2 ;;
+  esac
+done
 dir=.cache/local
 mkdir -p "$dir"
 export LOCAL_DATABASE_URL=${LOCAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/caac_sync_local}
@@ -24,11 +37,26 @@ ts_node="node_modules/.bin/ts-node --transpile-only"
 pids=()
 
 say() { echo "start-local: $*" >&2; }
+started_broker=false
+started_connect=false
+cleaned=false
 cleanup() {
+  $cleaned && return 0
+  cleaned=true
+  trap - INT TERM
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if $keep; then
+    ! $started_connect || bash docker/connect.sh stop || true
+    say "kept the replication slot, the publication, the databases and the topics (--keep); docker/connect.sh reset drops the slot"
+  else
+    ! $started_connect || bash docker/connect.sh reset || say "could not reset the CDC connector; run docker/connect.sh reset"
+    $ts_node scripts/local/teardown.ts || say "could not remove the databases or topics (see above)"
+  fi
+  ! $started_broker || bash docker/kafka.sh stop || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 wait_http() { # url, what, seconds
   local deadline=$((SECONDS + $3))
@@ -39,6 +67,8 @@ wait_http() { # url, what, seconds
 }
 
 bash docker/postgres.sh logical
+# A broker that already answers (another checkout's, or a shared one) is used and left running.
+bash docker/kafka.sh status 2>/dev/null || started_broker=true
 bash docker/kafka.sh start
 say "building"
 npm run build --silent
@@ -53,6 +83,7 @@ curl -fsS -X POST "http://127.0.0.1:$LOCAL_SANDBOX_PORT/__sandbox/reset" >/dev/n
 say "preparing the CRM database, its CDC connector and the topics"
 $ts_node scripts/local/prepare.ts
 $ts_node scripts/crm-generator.ts schema
+started_connect=true
 bash docker/connect.sh start
 
 say "starting the service on 127.0.0.1:$LOCAL_HTTP_PORT"

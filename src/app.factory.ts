@@ -4,8 +4,15 @@ import type { AppConfig } from './config/app-config';
 import type { Logger } from './common/logger';
 import { NestPinoLogger } from './common/nest-logger';
 import { AppModule } from './app.module';
+import { hardenHttpServer } from './http/http-server';
+import { ChangeConsumer } from './ingest/change-consumer.service';
+import { KafkaBatchTransport } from './kafka/kafka-batch.transport';
+import { serveOpenApi } from './http/openapi';
 
-/** Builds the whole service; `main.ts` and the end-to-end tests start it the same way. */
+/**
+ * Builds the whole service and starts its Kafka consumer; `main.ts` and the end-to-end tests start
+ * it the same way, then listen on HTTP. A hybrid application: the consumer is a Nest transport.
+ */
 export async function createApp(config: AppConfig, logger: Logger): Promise<INestApplication> {
   const app = await NestFactory.create(AppModule.forRoot(config, logger), {
     logger: new NestPinoLogger(logger),
@@ -13,5 +20,11 @@ export async function createApp(config: AppConfig, logger: Logger): Promise<INes
     bodyParser: true,
   });
   app.enableShutdownHooks();
+  hardenHttpServer(app);
+  serveOpenApi(app);
+  app.connectMicroservice({ strategy: new KafkaBatchTransport(() => app.get(ChangeConsumer).createBatchConsumer()) });
+  // The bootstrap hooks first (source topics checked, dead-letter producer ready), then the consumer.
+  await app.init();
+  await app.startAllMicroservices();
   return app;
 }

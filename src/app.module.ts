@@ -1,4 +1,4 @@
-import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { type DynamicModule, Global, type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from './config/app-config';
 import { systemClock, CLOCK } from './common/clock';
 import type { Logger } from './common/logger';
@@ -10,6 +10,8 @@ import { IngestModule } from './ingest/ingest.module';
 import { Metrics } from './ops/metrics';
 import { OpsModule } from './ops/ops.module';
 import { StoreModule } from './store/store.module';
+import { AccessLogModule } from './http/access-log.module';
+import { AdminAuditMiddleware } from './http/admin-audit.middleware';
 
 /** What every part of the service may inject: configuration, logger, clock, the Kafka adapter. */
 @Global()
@@ -25,7 +27,7 @@ class CoreModule {
         { provide: Metrics, useFactory: () => new Metrics() },
         {
           provide: KafkaAdapter,
-          useFactory: () => new KafkaAdapter({ brokers: config.kafka.brokers, clientId: config.kafka.clientId }, logger),
+          useFactory: () => new KafkaAdapter({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security }, logger),
         },
       ],
       exports: [APP_CONFIG, LOGGER, CLOCK, Metrics, KafkaAdapter],
@@ -34,11 +36,16 @@ class CoreModule {
 }
 
 @Module({})
-export class AppModule {
+export class AppModule implements NestModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule],
+      imports: [CoreModule.forRoot(config, logger), AccessLogModule.forRoot(logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule],
+      providers: [AdminAuditMiddleware],
     };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(AdminAuditMiddleware).forRoutes({ path: 'admin/*path', method: RequestMethod.ALL });
   }
 }

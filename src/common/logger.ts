@@ -22,6 +22,10 @@ const REDACTED_PATHS = [
   'req.headers.authorization',
   'config.caac.apiKey',
   'config.adminToken',
+  'sasl.password',
+  '*.sasl.password',
+  'config.kafka.security.sasl.password',
+  'config.kafka.security.ssl.key',
 ];
 
 /**

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { validateCronExpression } from 'cron';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
@@ -49,6 +49,31 @@ const cronExpression = z
   .trim()
   .refine((value) => validateCronExpression(value).valid, { message: 'must be a cron expression, e.g. "0 3 * * *" (03:00 daily)' });
 
+/** Hosts a plain-http CAAC_BASE_URL may name: the request never leaves the machine. */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+const caacUrl = httpUrl('the Profile API base URL').refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol !== 'http:' || isLoopbackHost(url.hostname);
+    } catch {
+      return true; // reported by httpUrl
+    }
+  },
+  // The api key travels in a header: over plain http anyone on the path reads it.
+  { message: 'must be an https:// URL unless its host is a loopback address (the api key travels in a header)' },
+);
+
+/**
+ * Placeholders that this repository's examples ship (`.env.example`, `docker-compose.yml`): a
+ * service started with one of them has an admin token everyone who read the repository knows.
+ */
+export const PLACEHOLDER_ADMIN_TOKENS = ['change-me-to-a-long-random-token', 'change-me-local-admin-token'];
+
 const postgresUrl = required('postgres://user@host:port/database').refine(
   (value) => {
     try {
@@ -67,6 +92,17 @@ const envSchema = z.object({
   KAFKA_CLIENT_ID: z.string().trim().min(1).default('caac-sync'),
   // Kafka's group.min.session.timeout.ms defaults to 6 s; a dead member blocks its partitions this long.
   KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
+  // TLS to the brokers; the CA file is needed only when the brokers' certificates are not signed by
+  // a CA Node already trusts. A client certificate and key are for brokers that require mTLS.
+  KAFKA_SSL: bool(false),
+  KAFKA_SSL_CA_FILE: z.string().trim().min(1).optional(),
+  KAFKA_SSL_CERT_FILE: z.string().trim().min(1).optional(),
+  KAFKA_SSL_KEY_FILE: z.string().trim().min(1).optional(),
+  KAFKA_SASL_MECHANISM: z
+    .enum(['plain', 'scram-sha-256', 'scram-sha-512'], { message: 'must be plain, scram-sha-256 or scram-sha-512' })
+    .optional(),
+  KAFKA_SASL_USERNAME: z.string().trim().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
   SOURCE_TOPICS: required('topic:format[:mapping-file], comma separated'),
   DLQ_TOPIC: z
     .string()
@@ -93,7 +129,7 @@ const envSchema = z.object({
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_MAX: int(10, 2, 200),
   MIGRATE_ON_START: bool(false),
-  CAAC_BASE_URL: httpUrl('the Profile API base URL'),
+  CAAC_BASE_URL: caacUrl,
   CAAC_API_KEY: required('the Profile API key'),
   CAAC_ACCOUNT: z
     .string()
@@ -121,9 +157,11 @@ const envSchema = z.object({
     .transform((value) => value.toUpperCase())
     .refine((value) => isSupportedCountry(value), { message: 'must be an ISO 3166 region code, e.g. TW' })
     .default('TW'),
-  ADMIN_TOKEN: required('bearer token for /admin, at least 16 characters').refine((value) => value.length >= 16, {
-    message: 'must be at least 16 characters',
-  }),
+  ADMIN_TOKEN: required('bearer token for /admin, at least 16 characters')
+    .refine((value) => value.length >= 16, { message: 'must be at least 16 characters' })
+    .refine((value) => !PLACEHOLDER_ADMIN_TOKENS.includes(value), {
+      message: 'is the placeholder of .env.example or docker-compose.yml; set a long random token of your own (e.g. `openssl rand -hex 24`)',
+    }),
   HTTP_HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: int(3000, 0, 65_535),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -148,9 +186,18 @@ const envSchema = z.object({
   EXPORT_KAFKA_BATCH_BYTES: int(524_288, 1_024, 16_777_216),
 });
 
+/** TLS and SASL of the Kafka connection; file contents are read once, at start. */
+export interface KafkaSecurityConfig {
+  /** False: plaintext. Otherwise TLS, with the CA and client certificate given (PEM). */
+  ssl: false | { ca?: string; cert?: string; key?: string };
+  /** Absent: no SASL. The password is a secret: never logged or echoed. */
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+}
+
 export interface AppConfig {
   kafka: {
     brokers: string[];
+    security: KafkaSecurityConfig;
     groupId: string;
     clientId: string;
     sessionTimeoutMs: number;
@@ -260,12 +307,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       problems.push('EXPORT_TABLE_ENABLED: an export needs a sink; set EXPORT_TOPIC or leave the table on');
     }
   }
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const security = parsed.success ? kafkaSecurity(parsed.data, problems) : undefined;
+  if (!parsed.success || problems.length > 0 || !security) throw new ConfigError(problems);
 
   const e = parsed.data;
   return {
     kafka: {
       brokers: e.KAFKA_BROKERS.split(',').map((broker) => broker.trim()),
+      security,
       groupId: e.KAFKA_GROUP_ID,
       clientId: e.KAFKA_CLIENT_ID,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
@@ -315,6 +364,50 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       pollMs: e.EXPORT_POLL_MS,
       kafkaBatchBytes: e.EXPORT_KAFKA_BATCH_BYTES,
     },
+  };
+}
+
+/**
+ * The Kafka connection's TLS and SASL from the KAFKA_SSL* and KAFKA_SASL_* variables; a problem is
+ * pushed to `problems` (never a value: the key and the password are secrets).
+ */
+function kafkaSecurity(e: z.infer<typeof envSchema>, problems: string[]): KafkaSecurityConfig | undefined {
+  const found = problems.length;
+  const read = (name: 'KAFKA_SSL_CA_FILE' | 'KAFKA_SSL_CERT_FILE' | 'KAFKA_SSL_KEY_FILE'): string | undefined => {
+    const file = e[name];
+    if (file === undefined) return undefined;
+    if (!e.KAFKA_SSL) {
+      problems.push(`${name}: is set but KAFKA_SSL is not true`);
+      return undefined;
+    }
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      problems.push(`${name}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      return undefined;
+    }
+  };
+  const ca = read('KAFKA_SSL_CA_FILE');
+  const cert = read('KAFKA_SSL_CERT_FILE');
+  const key = read('KAFKA_SSL_KEY_FILE');
+  if ((e.KAFKA_SSL_CERT_FILE === undefined) !== (e.KAFKA_SSL_KEY_FILE === undefined)) {
+    problems.push('KAFKA_SSL_CERT_FILE: a client certificate and KAFKA_SSL_KEY_FILE go together');
+  }
+
+  const { KAFKA_SASL_MECHANISM: mechanism, KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = e;
+  if (mechanism === undefined) {
+    if (username !== undefined) problems.push('KAFKA_SASL_USERNAME: is set but KAFKA_SASL_MECHANISM is not');
+    if (password !== undefined) problems.push('KAFKA_SASL_PASSWORD: is set but KAFKA_SASL_MECHANISM is not');
+  } else {
+    if (username === undefined) problems.push(`KAFKA_SASL_USERNAME: is required with KAFKA_SASL_MECHANISM`);
+    if (password === undefined) problems.push(`KAFKA_SASL_PASSWORD: is required with KAFKA_SASL_MECHANISM`);
+    // SCRAM never sends the password; PLAIN sends it as it is, readable by anyone on the path.
+    if (mechanism === 'plain' && !e.KAFKA_SSL) problems.push('KAFKA_SASL_MECHANISM: plain sends the password in clear; it needs KAFKA_SSL=true');
+  }
+  if (problems.length > found) return undefined;
+  return {
+    ssl: e.KAFKA_SSL ? { ...(ca !== undefined && { ca }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) } : false,
+    ...(mechanism !== undefined && { sasl: { mechanism, username: username!, password: password! } }),
   };
 }
 

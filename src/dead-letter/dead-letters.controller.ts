@@ -1,8 +1,11 @@
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Controller, Get, UseGuards } from '@nestjs/common';
 import { AdminTokenGuard } from '../ops/admin-token.guard';
 import { DeadLetterRelay } from './dead-letter-relay.service';
 
 @Controller('admin/dead-letters')
+@ApiTags('admin')
+@ApiBearerAuth('admin-token')
 @UseGuards(AdminTokenGuard)
 export class DeadLettersController {
   constructor(private readonly relay: DeadLetterRelay) {}

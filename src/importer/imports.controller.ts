@@ -1,3 +1,4 @@
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { BadRequestException, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { Inject } from '@nestjs/common';
 import { DataSource } from 'typeorm';
@@ -38,6 +39,8 @@ function batchId(id: string): string {
 }
 
 @Controller('admin')
+@ApiTags('admin')
+@ApiBearerAuth('admin-token')
 @UseGuards(AdminTokenGuard)
 export class ImportsController {
   private readonly batches: ImportBatchRepository;

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CLOCK, type Clock } from '../common/clock';
@@ -57,12 +57,12 @@ interface PartState {
 /**
  * Reads the source topics in batches and makes each batch durable in Postgres: the batch's
  * coalesced changes and its partition offset in one transaction (invariant 1), bad events on the
- * dead-letter topic before the offset moves (invariant 8). A provider with lifecycle hooks rather
- * than a Nest microservice transport: the transport hands over one message at a time and hides
- * offset control, which this consumer needs.
+ * dead-letter topic before the offset moves (invariant 8). Nest runs the consumer as a transport
+ * strategy of the hybrid application (KafkaBatchTransport, started after the bootstrap hooks and
+ * stopped before the shutdown hooks); IngestBatchController hands each batch to `stageWithRetry`.
  */
 @Injectable()
-export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown, ConsumerStatus {
+export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShutdown, ConsumerStatus {
   private consumer: BatchConsumer | undefined;
   private producer: MessageProducer | undefined;
   private deadLetters: DeadLetterPublisher | undefined;
@@ -106,6 +106,11 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
     const limits = await openDeadLetterTopic(this.kafka, kafka);
     this.producer = await this.kafka.createProducer();
     this.deadLetters = new DeadLetterPublisher(this.producer, kafka.dlqTopic, limits);
+  }
+
+  /** The consumer of the source topics; KafkaBatchTransport starts and stops it. */
+  createBatchConsumer(): BatchConsumer {
+    const { kafka } = this.config;
     this.consumer = new BatchConsumer(
       this.kafka,
       {
@@ -122,12 +127,13 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
       },
       this.logger,
     );
-    await this.consumer.start((batch, context) => this.stageWithRetry(batch, context));
+    return this.consumer;
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    // Stop fetching and let the batch in hand finish its transaction; then the producer can go.
-    await this.consumer?.stop();
+  async onApplicationShutdown(): Promise<void> {
+    // TRICKY: Nest closes the transport (stop fetching, the batch in hand finishes its transaction
+    // and sends its dead letters) between the before-shutdown and the shutdown hooks; only then
+    // may the producer go, so this is a shutdown hook, not a before-shutdown one.
     await this.producer?.disconnect();
   }
 
@@ -136,7 +142,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, BeforeApplication
    * away, timeouts): a batch Postgres refuses for its data is isolated inside `stage`, and the
    * dead-letter publisher makes every letter fit, so no deterministic failure loops here.
    */
-  private async stageWithRetry(batch: ConsumedBatch, context: BatchContext): Promise<void> {
+  async stageWithRetry(batch: ConsumedBatch, context: BatchContext): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.stage(batch);

@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, Kafka, logLevel, Partitioners, type LogEntry } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, Partitioners, type IHeaders, type LogEntry, type SASLOptions } from 'kafkajs';
 import { RecordRejectedError } from '../common/failure-kind';
 import type { Logger } from '../common/logger';
 import { withTimeout } from '../common/with-timeout';
@@ -9,6 +9,14 @@ import { withTimeout } from '../common/with-timeout';
 export interface KafkaConnection {
   brokers: string[];
   clientId: string;
+  /** Absent: plaintext without SASL. */
+  security?: KafkaSecurity;
+}
+
+/** TLS (PEM contents, not file names) and SASL of a connection; see KAFKA_SSL* and KAFKA_SASL_*. */
+export interface KafkaSecurity {
+  ssl: false | { ca?: string; cert?: string; key?: string };
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
 }
 
 export interface OutgoingMessage {
@@ -21,6 +29,27 @@ export interface MessageProducer {
   /** Rejects with a RecordRejectedError when the broker refuses the records themselves (see below). */
   send(topic: string, messages: OutgoingMessage[]): Promise<void>;
   disconnect(): Promise<void>;
+}
+
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  /** The offset the next message will get. */
+  end: bigint;
+  /** The group's committed offset; null when it has committed none. */
+  committed: bigint | null;
+  lag: bigint;
+}
+
+/** A message as read back from a topic; header values as text. */
+export interface ReadMessage {
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  /** The record's timestamp, epoch ms. */
+  timestamp: number;
 }
 
 export interface TopicSpec {
@@ -66,9 +95,14 @@ export class KafkaAdapter {
     readonly connection: KafkaConnection,
     private readonly logger: Logger,
   ) {
+    const { ssl, sasl } = connection.security ?? { ssl: false };
     this.client = new Kafka({
       clientId: connection.clientId,
       brokers: connection.brokers,
+      // TRICKY: a CA of our own replaces Node's trusted roots for this connection only; host names
+      // are still verified against the brokers' certificates (rejectUnauthorized stays on).
+      ssl: ssl === false ? false : Object.keys(ssl).length === 0 ? true : { ...ssl, rejectUnauthorized: true },
+      ...(sasl && { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions }),
       connectionTimeout: 3_000,
       requestTimeout: 30_000,
       logLevel: logLevel.WARN,
@@ -161,6 +195,84 @@ export class KafkaAdapter {
     }
   }
 
+  /**
+   * Per partition of `topics`: the end of the log and what `groupId` has committed; `lag` is the
+   * messages between them (the whole log when the group has committed nothing).
+   */
+  async consumerLag(groupId: string, topics: string[]): Promise<PartitionLag[]> {
+    const admin = this.client.admin();
+    await admin.connect();
+    try {
+      const committed = await admin.fetchOffsets({ groupId, topics });
+      const lags: PartitionLag[] = [];
+      for (const topic of topics) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const group = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
+        // The broker lists partitions in no particular order; readers expect them in order.
+        for (const end of [...ends].sort((a, b) => a.partition - b.partition)) {
+          const at = group.find((entry) => entry.partition === end.partition)?.offset;
+          const from = at === undefined || Number(at) < 0 ? BigInt(end.low) : BigInt(at);
+          lags.push({ topic, partition: end.partition, end: BigInt(end.high), committed: at === undefined || Number(at) < 0 ? null : BigInt(at), lag: BigInt(end.high) - from });
+        }
+      }
+      return lags;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * Reads `topic` from its start up to its end as it is when the call begins (later messages are
+   * left for a later call), in partition order, one message at a time. No consumer group is left
+   * behind: the reader's own group is deleted afterwards. Fails after `timeoutMs`.
+   */
+  async readToEnd(topic: string, handle: (message: ReadMessage) => Promise<void> | void, timeoutMs: number): Promise<number> {
+    const admin = this.client.admin();
+    await admin.connect();
+    const groupId = `${this.connection.clientId}-reader-${process.pid}-${Date.now()}`;
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const ends = new Map(offsets.map((at) => [at.partition, BigInt(at.high)]));
+      // TRICKY: done means "the message just before the end was handed over". A log whose last
+      // offset is a transaction marker would never get there; only idempotent, non-transactional
+      // producers (the service's) write the topics read here, and the timeout bounds the rest.
+      const open = new Set(offsets.filter((at) => BigInt(at.high) > BigInt(at.low)).map((at) => at.partition));
+      if (open.size === 0) return 0;
+      let read = 0;
+      const consumer = this.client.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 5 } });
+      await consumer.connect();
+      try {
+        await consumer.subscribe({ topics: [topic], fromBeginning: true });
+        await withTimeout(
+          new Promise<void>((done, fail) => {
+            consumer
+              .run({
+                autoCommit: false,
+                eachMessage: async ({ partition, message }) => {
+                  const offset = BigInt(message.offset);
+                  if (!open.has(partition) || offset >= ends.get(partition)!) return;
+                  await handle({ partition, offset: message.offset, key: message.key, value: message.value, headers: stringHeaders(message.headers), timestamp: Number(message.timestamp) });
+                  read++;
+                  if (offset + 1n >= ends.get(partition)!) open.delete(partition);
+                  if (open.size === 0) done();
+                },
+              })
+              .catch(fail);
+            consumer.on(consumer.events.CRASH, (event) => fail(event.payload.error));
+          }),
+          timeoutMs,
+          `reading ${topic}`,
+        );
+        return read;
+      } finally {
+        await consumer.disconnect();
+        await admin.deleteGroups([groupId]).catch(() => undefined);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   /** An idempotent producer that waits for all in-sync replicas. */
   async createProducer(): Promise<MessageProducer> {
     const producer = this.client.producer({
@@ -181,6 +293,12 @@ export class KafkaAdapter {
       disconnect: () => producer.disconnect(),
     };
   }
+}
+
+function stringHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) out[name] = Array.isArray(value) ? String(value[0]) : value.toString();
+  return out;
 }
 
 function positiveInt(value: string | undefined): number | undefined {

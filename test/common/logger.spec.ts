@@ -80,4 +80,21 @@ describe(createLogger.name, () => {
 
     expect(lines()[0]!.err).toMatchObject({ type: 'Error', message: 'connect ECONNREFUSED 127.0.0.1:5432', code: 'ECONNREFUSED', port: 5432, stack: expect.stringContaining('ECONNREFUSED') });
   });
+
+  it('never writes the SASL password, the TLS key, the api key or the admin token, wherever they sit', () => {
+    const { sut, text } = aCapturedLogger();
+    const secrets = ['sasl-PASSWORD-1', 'tls-KEY-PEM-2', 'api-KEY-3', 'admin-TOKEN-4'];
+    const config = {
+      kafka: { security: { ssl: { ca: 'CA', key: secrets[1] }, sasl: { mechanism: 'plain', username: 'u', password: secrets[0] } } },
+      caac: { apiKey: secrets[2] },
+      adminToken: secrets[3],
+    };
+
+    sut.info({ config }, 'configuration');
+    sut.info({ sasl: config.kafka.security.sasl }, 'sasl');
+    sut.info({ req: { headers: { authorization: `Bearer ${secrets[3]}`, apikey: secrets[2] } } }, 'request');
+
+    for (const secret of secrets) expect(text()).not.toContain(secret);
+    expect(text()).toContain('[redacted]');
+  });
 });

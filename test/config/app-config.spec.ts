@@ -37,6 +37,7 @@ describe(loadConfig.name, () => {
 
     expect(sut.kafka).toEqual({
       brokers: ['127.0.0.1:9092'],
+      security: { ssl: false },
       groupId: 'caac-sync',
       clientId: 'caac-sync',
       sessionTimeoutMs: 30_000,
@@ -106,6 +107,14 @@ describe(loadConfig.name, () => {
     ['MIGRATE_ON_START', 'maybe', /^MIGRATE_ON_START: must be true or false/],
     ['DEFAULT_PHONE_REGION', 'XX', /^DEFAULT_PHONE_REGION: must be an ISO 3166 region code/],
     ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN: must be at least 16 characters/],
+    ['ADMIN_TOKEN', 'change-me-to-a-long-random-token', /^ADMIN_TOKEN: is the placeholder of .env.example or docker-compose.yml; set a long random token/],
+    ['ADMIN_TOKEN', 'change-me-local-admin-token', /^ADMIN_TOKEN: is the placeholder of .env.example or docker-compose.yml/],
+    ['CAAC_BASE_URL', 'http://api.user360.cresclab.com', /^CAAC_BASE_URL: must be an https:\/\/ URL unless its host is a loopback address/],
+    ['CAAC_BASE_URL', 'http://10.0.0.7:4010', /^CAAC_BASE_URL: must be an https:\/\/ URL unless its host is a loopback address/],
+    ['KAFKA_SSL', 'sometimes', /^KAFKA_SSL: must be true or false/],
+    ['KAFKA_SASL_MECHANISM', 'gssapi', /^KAFKA_SASL_MECHANISM: must be plain, scram-sha-256 or scram-sha-512/],
+    ['KAFKA_SASL_USERNAME', 'caac-sync', /^KAFKA_SASL_USERNAME: is set but KAFKA_SASL_MECHANISM is not/],
+    ['KAFKA_SSL_CA_FILE', '/etc/hostname', /^KAFKA_SSL_CA_FILE: is set but KAFKA_SSL is not true/],
     ['DLQ_TOPIC', 'bad topic!', /^DLQ_TOPIC: must be a valid Kafka topic name/],
     ['DLQ_PARTITIONS', '0', /^DLQ_PARTITIONS: must be at least 1/],
     ['DLQ_REPLICATION_FACTOR', 'three', /^DLQ_REPLICATION_FACTOR: must be a whole number/],
@@ -122,6 +131,79 @@ describe(loadConfig.name, () => {
 
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(expected);
+  });
+
+  it.each(['http://127.0.0.1:4010', 'http://localhost:4010', 'http://[::1]:4010', 'https://api.user360.cresclab.com'])(
+    'takes %s as CAAC_BASE_URL: https, or plain http that never leaves the machine',
+    (url) => {
+      expect(loadConfig(aValidEnv({ CAAC_BASE_URL: url })).caac.baseUrl).toBe(url);
+    },
+  );
+
+  describe('secure Kafka', () => {
+    const SASL_PASSWORD = 'sasl-password-DO-NOT-LEAK-99';
+    const pemFiles = () => {
+      const dir = mkdtempSync(join(tmpdir(), 'caac-config-tls-'));
+      const file = (name: string, text: string) => {
+        writeFileSync(join(dir, name), text);
+        return join(dir, name);
+      };
+      return { ca: file('ca.pem', 'CA PEM'), cert: file('client.pem', 'CERT PEM'), key: file('client.key', 'KEY PEM') };
+    };
+
+    it('is plaintext without SASL by default', () => {
+      expect(loadConfig(aValidEnv()).kafka.security).toEqual({ ssl: false });
+    });
+
+    it('reads the CA, the client certificate and its key, and takes SCRAM credentials', () => {
+      const files = pemFiles();
+
+      const sut = loadConfig(
+        aValidEnv({
+          KAFKA_SSL: 'true',
+          KAFKA_SSL_CA_FILE: files.ca,
+          KAFKA_SSL_CERT_FILE: files.cert,
+          KAFKA_SSL_KEY_FILE: files.key,
+          KAFKA_SASL_MECHANISM: 'scram-sha-512',
+          KAFKA_SASL_USERNAME: 'caac-sync',
+          KAFKA_SASL_PASSWORD: SASL_PASSWORD,
+        }),
+      );
+
+      expect(sut.kafka.security).toEqual({
+        ssl: { ca: 'CA PEM', cert: 'CERT PEM', key: 'KEY PEM' },
+        sasl: { mechanism: 'scram-sha-512', username: 'caac-sync', password: SASL_PASSWORD },
+      });
+    });
+
+    it("trusts Node's own CAs when KAFKA_SSL has no CA file (a managed Kafka with a public certificate)", () => {
+      expect(loadConfig(aValidEnv({ KAFKA_SSL: 'yes' })).kafka.security).toEqual({ ssl: {} });
+    });
+
+    it('names each missing or unreadable piece, never the password', () => {
+      const problems = problemsOf(
+        aValidEnv({
+          KAFKA_SSL: 'true',
+          KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem',
+          KAFKA_SSL_CERT_FILE: pemFiles().cert,
+          KAFKA_SASL_MECHANISM: 'scram-sha-256',
+          KAFKA_SASL_PASSWORD: SASL_PASSWORD,
+        }),
+      );
+
+      expect(problems).toEqual([
+        'KAFKA_SSL_CA_FILE: cannot read /nonexistent/ca.pem (ENOENT)',
+        'KAFKA_SSL_CERT_FILE: a client certificate and KAFKA_SSL_KEY_FILE go together',
+        'KAFKA_SASL_USERNAME: is required with KAFKA_SASL_MECHANISM',
+      ]);
+      expect(problems.join('\n')).not.toContain(SASL_PASSWORD);
+    });
+
+    it('refuses PLAIN without TLS: it would send the password in clear', () => {
+      const problems = problemsOf(aValidEnv({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'caac-sync', KAFKA_SASL_PASSWORD: SASL_PASSWORD }));
+
+      expect(problems).toEqual(['KAFKA_SASL_MECHANISM: plain sends the password in clear; it needs KAFKA_SSL=true']);
+    });
   });
 
   it('takes the dead-letter topic settings', () => {

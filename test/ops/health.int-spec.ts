@@ -1,7 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import request from 'supertest';
-import { ChangeConsumer } from '../../src/ingest/change-consumer.service';
 import { KafkaAdapter } from '../../src/kafka/kafka.adapter';
 import { BROKER_CACHE_MS } from '../../src/ops/broker.probe';
 import { freshDatabase, migrate } from '../support/database';
@@ -157,7 +156,8 @@ describe('GET /health', () => {
   });
 
   it('fails liveness once the consume loop has stopped while the process lives on', async () => {
-    await sut.get(ChangeConsumer).beforeApplicationShutdown();
+    // The consume loop is the hybrid application's transport: close it, and only it.
+    await Promise.all(sut.getMicroservices().map((transport) => transport.close()));
 
     const dead = await liveWith(503);
 

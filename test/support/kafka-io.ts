@@ -1,7 +1,7 @@
 import { ConfigResourceTypes, type IHeaders } from 'kafkajs';
 import { testKafka } from './service';
 
-export async function produce(topic: string, messages: Array<{ partition?: number; key?: string | null; value: Buffer | string | null }>): Promise<void> {
+export async function produce(topic: string, messages: Array<{ partition?: number; key?: string | null; value: Buffer | string | null; headers?: Record<string, string> }>): Promise<void> {
   const producer = testKafka().producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {

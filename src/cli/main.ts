@@ -1,0 +1,104 @@
+import 'reflect-metadata';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from '../config/app-config';
+import { backfill, BACKFILL_BAD_ROWS_LISTED } from './backfill.command';
+import { BackfillMappingError } from './backfill-mapping';
+import { CliContext } from './cli-context';
+import { replayDeadLetters } from './dlq-replay.command';
+import { formatStatus, status } from './status.command';
+
+// The command line of caac-profile-sync: `npm run cli -- <command> --help`. It reads the same
+// environment as the service. stdout carries the command's result, stderr progress and problems.
+// Exit codes: 0 done, 1 failed, 2 done but some input was refused (bad rows).
+
+const splitList = (value: string): string[] => value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+const isoTime = (value: string): number => {
+  const at = Date.parse(value);
+  if (!Number.isFinite(at)) throw new InvalidArgumentError('must be an ISO-8601 time, e.g. 2026-12-01T00:00:00Z');
+  return at;
+};
+const print = (text: string) => console.log(text);
+
+async function withContext<T>(work: (context: CliContext) => Promise<T>): Promise<T> {
+  const context = new CliContext(process.env);
+  try {
+    return await work(context);
+  } finally {
+    await context.close();
+  }
+}
+
+const program = new Command()
+  .name('caac-sync')
+  .description('Operate caac-profile-sync: its status, dead-letter replay, CRM backfill. Reads the service\'s environment (.env).')
+  .showHelpAfterError();
+
+program
+  .command('status')
+  .description('backlog by key type, consumer lag, the in-flight import, the last imports and the last export of a running service')
+  .option('--url <url>', 'the running service', `http://127.0.0.1:${process.env.HTTP_PORT ?? '3000'}`)
+  // No default shown for the URL: --help must not print a password from the environment.
+  .option('--crm-database-url <url>', "the CRM's Postgres, to check the CDC connector's replication slot (default: CRM_DATABASE_URL; unset: no check)")
+  .option('--cdc-slot <name>', "the CDC connector's replication slot (default: CDC_SLOT, else caac_sync_crm)", process.env.CDC_SLOT ?? 'caac_sync_crm')
+  .option('--json', 'print the report as JSON')
+  .action(async (options: { url: string; json?: boolean; crmDatabaseUrl?: string; cdcSlot: string }) => {
+    const crmDatabaseUrl = options.crmDatabaseUrl ?? process.env.CRM_DATABASE_URL;
+    const cdc = crmDatabaseUrl ? { databaseUrl: crmDatabaseUrl, slot: options.cdcSlot } : undefined;
+    const report = await withContext((context) => status(context, options.url.replace(/\/+$/, ''), cdc));
+    print(options.json ? JSON.stringify(report, null, 2) : formatStatus(report).join('\n'));
+  });
+
+program
+  .command('dlq:replay')
+  .description(
+    'read the dead-letter topic and send matching letters back once: decode/validate letters as their original bytes to their source topic ' +
+      '(with caac-sync.replay.* headers), import letters as pending changes',
+  )
+  .addOption(new Option('--stage <stages>', 'only these stages, comma separated').argParser(splitList))
+  .option('--class <classes>', 'only these error classes, e.g. InvalidField,SchemaViolation', splitList)
+  .option('--source-topic <topics>', 'only letters of these source topics', splitList)
+  .option('--since <time>', 'only letters that failed at or after this time (ISO-8601)', isoTime)
+  .option('--until <time>', 'only letters that failed before this time (ISO-8601)', isoTime)
+  .option('--dry-run', 'count what would be replayed; send nothing')
+  .option('--json', 'print the summary as JSON')
+  .action(async (options: { stage?: string[]; class?: string[]; sourceTopic?: string[]; since?: number; until?: number; dryRun?: boolean; json?: boolean }) => {
+    const summary = await withContext((context) =>
+      replayDeadLetters(context, {
+        dryRun: options.dryRun === true,
+        filter: {
+          ...(options.stage && { stages: options.stage }),
+          ...(options.class && { classes: options.class }),
+          ...(options.sourceTopic && { sourceTopics: options.sourceTopic }),
+          ...(options.since !== undefined && { since: options.since }),
+          ...(options.until !== undefined && { until: options.until }),
+        },
+      }),
+    );
+    if (options.json) return print(JSON.stringify(summary, null, 2));
+    print(`${summary.dryRun ? 'dry run: would replay' : `run ${summary.run}: replayed`} from ${summary.read} letters read:`);
+    for (const [what, count] of Object.entries(summary.matched)) print(`  ${count}\t${what}`);
+    if (!summary.dryRun) print(`republished ${summary.republished}, re-queued ${summary.requeued}`);
+    print(`duplicates skipped ${summary.duplicates}; others skipped: ${JSON.stringify(summary.skipped)}`);
+  });
+
+program
+  .command('backfill')
+  .description('publish a CRM CSV (header row first) as profile-change.v1 events on the source topic; bad rows are listed with their line numbers and not published')
+  .argument('<file.csv>', 'the CSV file')
+  .requiredOption('--mapping <file>', 'JSON mapping: {"key":{"column":"customer_id","type":"customer_id"},"occurred_at":"updated_at","fields":{"email":"display_email"}}')
+  .option('--topic <topic>', 'the source topic (default: the profile-change.v1 topic of SOURCE_TOPICS)')
+  .option('--occurred-at <time>', "occurred_at of every row when the mapping names no column for it (default: the file's modification time)", (value: string) => new Date(isoTime(value)).toISOString())
+  .option('--dry-run', 'check every row; publish nothing')
+  .action(async (file: string, options: { mapping: string; topic?: string; occurredAt?: string; dryRun?: boolean }) => {
+    const summary = await withContext((context) => backfill(context, file, options));
+    for (const bad of summary.bad) console.error(`line ${bad.line}: ${bad.reason}`);
+    if (summary.badCount > summary.bad.length) console.error(`… and ${summary.badCount - summary.bad.length} more bad rows (the first ${BACKFILL_BAD_ROWS_LISTED} are listed)`);
+    print(`${summary.rows} rows: ${options.dryRun ? 'would publish' : 'published'} ${summary.published} to ${summary.topic}, refused ${summary.badCount}`);
+    if (summary.badCount > 0) process.exitCode = 2;
+  });
+
+program.parseAsync(process.argv).catch((error: Error) => {
+  // A configuration or mapping problem is the user's to fix: its lines, not a stack.
+  console.error(error instanceof ConfigError || error instanceof BackfillMappingError ? error.message : `caac-sync: ${error.message}`);
+  process.exitCode = 1;
+});

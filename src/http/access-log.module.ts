@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger } from '../common/logger';
+
+/** The request id header: taken from the caller (a proxy's id) when sane, else made here, and echoed. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+/** A caller's id longer than this, or with other characters, is replaced: it goes into every log line. */
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const given = req.headers[REQUEST_ID_HEADER];
+  const id = typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
+
+/**
+ * One access log line per request, through pino-http on the process's own logger (so the same
+ * redaction applies: `authorization` never appears). The line has the request id, method, path,
+ * status and time taken; headers are left out but the user agent, as they say little and may
+ * carry secrets of a caller's own.
+ */
+@Module({})
+export class AccessLogModule {
+  static forRoot(logger: Logger): DynamicModule {
+    return {
+      module: AccessLogModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            logger,
+            genReqId: requestId,
+            customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
+            customErrorMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
+            // 5xx is the service's fault (error), 4xx the caller's (info, like the rest).
+            customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+            serializers: {
+              req: (req: { id: unknown; method: string; url: string; headers: Record<string, unknown> }) => ({
+                id: req.id,
+                method: req.method,
+                url: req.url,
+                userAgent: req.headers['user-agent'],
+              }),
+              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+            },
+            wrapSerializers: false,
+          },
+        }),
+      ],
+    };
+  }
+}
