@@ -1,3 +1,4 @@
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, UseGuards } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CaacClient } from '../caac/caac.client';
@@ -65,6 +66,8 @@ function parseFields(body: unknown): string[] | null {
 
 /** Admin routes of exports (DESIGN §4.6): start one, list them (with CAAC's list), one, redeliver. */
 @Controller('admin/exports')
+@ApiTags('admin')
+@ApiBearerAuth('admin-token')
 @UseGuards(AdminTokenGuard)
 export class ExportsController {
   private readonly jobs: ExportJobRepository;
