@@ -11,6 +11,18 @@ export const REPO = resolve(__dirname, '..');
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const ADMIN_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/**
+ * The service's command as `npm run start:prod` runs it (package.json), V8 flags included, so a
+ * benchmark measures the memory of the service as shipped; BENCH_NODE_ARGS adds flags (profiling).
+ */
+export function serviceCommand(): string[] {
+  const scripts = (JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const [node, ...args] = scripts['start:prod']!.split(' ').filter(Boolean);
+  if (node !== 'node') throw new Error(`start:prod must run node directly, got: ${scripts['start:prod']}`);
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return [...extra, ...args.map((arg) => (arg.startsWith('-') ? arg : resolve(REPO, arg)))];
+}
+
 /** Starts the local broker and makes sure Postgres answers, unless KAFKA_BROKERS / DATABASE_URL were given. */
 export function startInfrastructure(): void {
   startPostgres();

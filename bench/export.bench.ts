@@ -8,11 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { startSandbox } from '../src/sandbox/sandbox.server';
-import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, REPO, startInfrastructure } from './bench-support';
+import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, serviceCommand, startInfrastructure } from './bench-support';
 
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 1_000_000);
 const RUN = `${Date.now()}`;
@@ -58,7 +57,7 @@ async function main(): Promise<void> {
     await kafkaAdmin.connect();
     await kafkaAdmin.createTopics({ waitForLeaders: true, topics: [{ topic: `bench.export.source.${RUN}`, numPartitions: 1 }] });
     await kafkaAdmin.disconnect();
-    service = spawn(process.execPath, [resolve(REPO, 'dist/main.js')], {
+    service = spawn(process.execPath, serviceCommand(), {
       env: {
         PATH: process.env.PATH,
         KAFKA_BROKERS,

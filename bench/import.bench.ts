@@ -10,11 +10,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { Client } from 'pg';
 import { startSandbox } from '../src/sandbox/sandbox.server';
-import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, REPO, startInfrastructure } from './bench-support';
+import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, serviceCommand, startInfrastructure } from './bench-support';
 
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 100_000);
 const TRICKLE_S = Number(process.env.BENCH_TRICKLE_S ?? 40);
@@ -39,7 +38,7 @@ function event(customerId: string, i: number, at = Date.now()): string {
 }
 
 function startService(url: string, sandboxUrl: string, importer: boolean): ChildProcess {
-  return spawn(process.execPath, [resolve(REPO, 'dist/main.js')], {
+  return spawn(process.execPath, serviceCommand(), {
     env: {
       PATH: process.env.PATH,
       KAFKA_BROKERS,

@@ -6,10 +6,9 @@
  *   BENCH_EVENTS=200000 npm run bench:ingest # a quicker run
  */
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
-import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, profileChangeEvents, REPO, startInfrastructure } from './bench-support';
+import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, profileChangeEvents, serviceCommand, startInfrastructure } from './bench-support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 100_000);
@@ -63,8 +62,7 @@ async function consumeOnly(): Promise<number> {
 
 async function ingest(url: string): Promise<{ eventsPerS: number; peakRssMb: number; seconds: number }> {
   // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, resolve(REPO, 'dist/main.js')], {
+  const child = spawn(process.execPath, serviceCommand(), {
     env: {
       PATH: process.env.PATH,
       KAFKA_BROKERS,
