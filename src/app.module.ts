@@ -9,6 +9,7 @@ import { DeadLetterModule } from './dead-letter/dead-letter.module';
 import { IngestModule } from './ingest/ingest.module';
 import { Metrics } from './ops/metrics';
 import { OpsModule } from './ops/ops.module';
+import { ReconcileModule } from './reconcile/reconcile.module';
 import { StoreModule } from './store/store.module';
 
 /** What every part of the service may inject: configuration, logger, clock, the Kafka adapter. */
@@ -38,7 +39,7 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule],
+      imports: [CoreModule.forRoot(config, logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule, ReconcileModule],
     };
   }
 }
