@@ -34,7 +34,7 @@ const stampedPatch: fc.Arbitrary<StampedPatch> = fc.array(fc.tuple(fieldName, st
 
 /** A patch as both merges must agree on it, byte for byte: each value in its canonical (hashed) form. */
 function canonical(patch: StampedPatch): Record<string, { h: string; ts: number; seq: number; at: number; v: unknown }> {
-  return Object.fromEntries(Object.entries(patch).map(([field, { value, ts, seq }]) => [field, { h: fieldHash(value), ts, seq, at: 0, v: value }]));
+  return Object.fromEntries(Object.entries(patch).map(([field, { value, ts, seq }]) => [field, { h: fieldHash(value), ts, seq, at: 0, v: Object.is(value, -0) ? 0 : value }]));
 }
 
 describe('caac_sync_merge_fields (the SQL merge of stamped patches)', () => {
