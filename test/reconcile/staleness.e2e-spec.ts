@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
 import { fieldHash } from '../../src/profile';
-import { seedSandbox } from '../export/export-fixtures';
+import { ADMIN, seedSandbox } from '../export/export-fixtures';
 import { migratedDatabase } from '../support/database';
 import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
 import { sandboxContacts } from '../support/sandbox-client';
@@ -80,6 +80,14 @@ describe('reconcile under export staleness', () => {
     await expect(knownHash('C-old', 'city')).resolves.toBe(fieldHash('Taipei'));
     const { rows: drift } = await db.query(`SELECT export_id::text AS export_id, key_type, key_value, field, sent_value, caac_value FROM contact_drift`);
     expect(drift).toEqual([{ export_id: id, key_type: 'customer_id', key_value: 'C-old', field: 'display_name', sent_value: 'Sent', caac_value: 'Edited in CAAC' }]);
+    const route: any = await (await fetch(`${base}/admin/exports/${id}/drift?limit=1`, { headers: ADMIN })).json();
+    expect(route).toMatchObject({
+      export_id: id,
+      summary: reconcile,
+      rows_kept: true,
+      drift: [{ key_type: 'customer_id', key_value: 'C-old', field: 'display_name', sent_value: 'Sent', caac_value: 'Edited in CAAC', sent_at: expect.any(String) }],
+      next_cursor: null,
+    });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('caac_sync_drift_fields{field="display_name"} 1');
     expect(metrics).toContain('caac_sync_drift_contacts 1');
