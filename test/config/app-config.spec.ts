@@ -63,6 +63,7 @@ describe(loadConfig.name, () => {
       tableEnabled: true,
       topic: undefined,
       maxStalenessMs: 86_400_000,
+      driftPolicy: 'report',
       pollMs: 2_000,
       kafkaBatchBytes: 524_288,
     });
@@ -117,11 +118,18 @@ describe(loadConfig.name, () => {
     ['EXPORT_DATABASE_URL', 'mysql://root@localhost/db', /^EXPORT_DATABASE_URL: must be a postgres:\/\/ connection URL/],
     ['EXPORT_TOPIC', 'crm.profile-changes', /^EXPORT_TOPIC: must not also be a source topic or the dead-letter topic/],
     ['EXPORT_TABLE_ENABLED', 'false', /^EXPORT_TABLE_ENABLED: an export needs a sink/],
+    ['EXPORT_MAX_STALENESS_MS', '999', /^EXPORT_MAX_STALENESS_MS: must be at least 1000/],
+    ['DRIFT_POLICY', 'caac-wins', /^DRIFT_POLICY: /],
   ])('explains a malformed %s (%s)', (name, value, expected) => {
     const problems = problemsOf(aValidEnv({ [name]: value }));
 
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(expected);
+  });
+
+  it('reports drift by default and takes crm-wins', () => {
+    expect(loadConfig(aValidEnv({})).export.driftPolicy).toBe('report');
+    expect(loadConfig(aValidEnv({ DRIFT_POLICY: 'crm-wins' })).export.driftPolicy).toBe('crm-wins');
   });
 
   it('takes the dead-letter topic settings', () => {
