@@ -72,6 +72,9 @@ interface RunResult {
   learned?: number;
   sync_s: number;
   peak_rss_mb: number;
+  /** contact_state per contact (customer_id rows, TOAST-compressed size): as stored, and without the values, import times and batch ids kept since reconcile. */
+  state_bytes_per_contact: number;
+  state_bytes_per_contact_hashes_only: number;
 }
 
 async function run(withExport: boolean): Promise<RunResult> {
@@ -153,6 +156,13 @@ async function run(withExport: boolean): Promise<RunResult> {
     });
     result.sync_s = Number(((Date.now() - syncStarted) / 1000).toFixed(2));
     result.peak_rss_mb = peakRssMb(service.pid!);
+    const sizes = await db.query(
+      `SELECT round(avg(pg_column_size(fields)))::int AS stored,
+              round(avg(pg_column_size((SELECT jsonb_object_agg(key, value - 'v' - 'at' - 'b') FROM jsonb_each(fields)))))::int AS hashes_only
+         FROM contact_state WHERE key_type = 'customer_id'`,
+    );
+    result.state_bytes_per_contact = sizes.rows[0].stored;
+    result.state_bytes_per_contact_hashes_only = sizes.rows[0].hashes_only;
     const { requests } = (await (await fetch(`${sandbox.url}/__sandbox/requests`)).json()) as { requests: Array<{ method: string; path: string; status: number; rows?: number }> };
     const accepted = requests.filter((r) => r.method === 'POST' && r.path.endsWith('/member/import') && r.status === 202);
     result.imports = accepted.length;
