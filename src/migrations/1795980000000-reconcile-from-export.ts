@@ -11,6 +11,11 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - `dx`, `dh`: on a field whose export value differed from the one last sent (drift): the export
  *   id and the hash that had been sent. An import of the field replaces the entry, and the marks.
  */
+/** caac_sync_field_hash's expression over a canonical text, written inline (see below). */
+function hashOf(canonical: string): string {
+  return `rtrim(translate(encode(sha256(convert_to(${canonical}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;
+}
+
 export class ReconcileFromExport1795980000000 implements MigrationInterface {
   name = 'ReconcileFromExport1795980000000';
 
@@ -20,18 +25,21 @@ export class ReconcileFromExport1795980000000 implements MigrationInterface {
     // An absent cell is a field the contact lacks: null, or an empty text. A custom cell written
     // exactly as JavaScript writes a number is that number first (the sandbox, like CAAC, writes
     // numbers so), else its text. star_mark is a boolean; every other field is text.
+    // TRICKY: PL/pgSQL with the hash written inline (caac_sync_field_hash's exact expression): a
+    // SQL function called per cell from PL/pgSQL is set up anew each time, several times slower.
     await db.query(`
       CREATE FUNCTION caac_sync_export_cell_hashes(field text, cell text) RETURNS text[]
-      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT CASE
-          WHEN cell IS NULL THEN ARRAY[caac_sync_field_hash('null'::jsonb), caac_sync_field_hash('""'::jsonb)]
-          WHEN field = 'star_mark' THEN
-            CASE cell WHEN 'true' THEN ARRAY[caac_sync_field_hash('true'::jsonb)]
-                      WHEN 'false' THEN ARRAY[caac_sync_field_hash('false'::jsonb)]
-                      ELSE ARRAY[]::text[] END
-          WHEN field LIKE 'cl\\_custom\\_%' AND cell ~ '^-?(0|[1-9][0-9]*)(\\.[0-9]*[1-9])?(e[+-][1-9][0-9]*)?$' AND cell <> '-0'
-            THEN ARRAY[caac_sync_field_hash(to_jsonb(cell::numeric)), caac_sync_field_hash(to_jsonb(cell))]
-          ELSE ARRAY[caac_sync_field_hash(to_jsonb(cell))] END
+      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+      BEGIN
+        IF cell IS NULL THEN
+          RETURN ARRAY[${hashOf(`'n'`)}, ${hashOf(`'s:'`)}];
+        ELSIF field = 'star_mark' THEN
+          RETURN CASE cell WHEN 'true' THEN ARRAY[${hashOf(`'b:true'`)}] WHEN 'false' THEN ARRAY[${hashOf(`'b:false'`)}] ELSE ARRAY[]::text[] END;
+        ELSIF field LIKE 'cl\\_custom\\_%' AND cell <> '-0' AND cell ~ '^-?(0|[1-9][0-9]*)(\\.[0-9]*[1-9])?(e[+-][1-9][0-9]*)?$' THEN
+          RETURN ARRAY[${hashOf(`'d:' || trim_scale(cell::numeric)::text`)}, ${hashOf(`'s:' || cell`)}];
+        END IF;
+        RETURN ARRAY[${hashOf(`'s:' || cell`)}];
+      END
       $$`);
 
     // What an export teaches about one contact's fields. state: its contact_state fields (or {}),

@@ -1,6 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import { KEY_TYPES, type KeyType } from '../profile';
 
+/** Contacts reconciled per statement: a few seconds of work, far inside the 60 s statement timeout. */
+export const RECONCILE_CHUNK = 5_000;
+
 /** A complete export that reconcile has not yet learned from. */
 export interface ExportToReconcile {
   id: string;
@@ -43,15 +46,27 @@ function normalisedKey(keyType: KeyType): string {
 
 /**
  * Reads what the export stored in caac_contact and writes what it teaches into contact_state,
- * set-based (caac_sync_reconcile_fields), in the caller's transaction.
+ * set-based (caac_sync_reconcile_fields). `learn` commits chunk by chunk (each statement on its
+ * own, on one connection, for its temporary table): a crash leaves learned chunks learned, and
+ * their drift rows kept, so running the export again completes it.
  */
 export class ReconcileRepository {
-  /** The newest complete export in caac_contact not yet reconciled, locked for this transaction. */
+  /** Only one reconcile at a time, on this connection's session (released with it). */
+  async tryLock(db: EntityManager): Promise<boolean> {
+    const rows: Array<{ locked: boolean }> = await db.query(`SELECT pg_try_advisory_lock(hashtext('caac_sync_reconcile')) AS locked`);
+    return rows[0]!.locked;
+  }
+
+  async unlock(db: EntityManager): Promise<void> {
+    await db.query(`SELECT pg_advisory_unlock(hashtext('caac_sync_reconcile'))`);
+  }
+
+  /** The newest complete export in caac_contact not yet reconciled. */
   async nextExport(db: EntityManager, account: string): Promise<ExportToReconcile | undefined> {
     const rows: Array<{ id: string; requested_at: Date; fields: string[] | null }> = await db.query(
       `SELECT id::text AS id, requested_at, fields FROM export_job
         WHERE account = $1 AND status = 'done' AND table_done_at IS NOT NULL AND reconciled_at IS NULL
-        ORDER BY id DESC LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        ORDER BY id DESC LIMIT 1`,
       [account],
     );
     const row = rows[0];
@@ -76,47 +91,73 @@ export class ReconcileRepository {
    * has never seen are learned. A key value two exported contacts share is skipped: which one
    * the service means cannot be known. Drifted fields are listed in contact_drift.
    */
-  async reconcile(db: EntityManager, job: ExportToReconcile, cutoffMs: number): Promise<Omit<ReconcileOutcome, 'requeued'>> {
+  async learn(db: EntityManager, job: ExportToReconcile, cutoffMs: number): Promise<{ matched: number; learned: number }> {
     let matched = 0;
     let learned = 0;
+    await db.query(`CREATE TEMP TABLE IF NOT EXISTS reconcile_key (key_value text PRIMARY KEY, fields jsonb NOT NULL, known boolean NOT NULL)`);
     for (const keyType of KEY_TYPES) {
-      // TRICKY: the UPDATE computes from the row as it is when locked (READ COMMITTED re-reads a
-      // row an import changed meanwhile), so an import recorded concurrently is never overwritten.
-      const rows: Array<{ matched: number; learned: number }> = await db.query(
-        `WITH src AS (
-           SELECT ${normalisedKey(keyType)} AS key_value, c.fields FROM caac_contact c
-            WHERE c.export_id = $2 AND c.fields ? $1),
-         uniq AS (
-           SELECT key_value, (array_agg(fields))[1] AS fields FROM src GROUP BY key_value HAVING count(*) = 1),
-         updated AS (
-           UPDATE contact_state s
-              SET fields = caac_sync_reconcile_fields(s.fields, s.updated_at, u.fields, $3::text[], $4, $2)
-             FROM uniq u
-            WHERE s.key_type = $1 AND s.key_value = u.key_value
-              AND caac_sync_reconcile_fields(s.fields, s.updated_at, u.fields, $3::text[], $4, $2) <> s.fields
-           RETURNING s.key_value, s.fields),
-         inserted AS (
-           INSERT INTO contact_state (key_type, key_value, fields)
-           SELECT $1, u.key_value, caac_sync_reconcile_fields('{}'::jsonb, now(), u.fields, $3::text[], $4, $2)
-             FROM uniq u
-            WHERE NOT EXISTS (SELECT 1 FROM contact_state s WHERE s.key_type = $1 AND s.key_value = u.key_value)
-           ON CONFLICT (key_type, key_value) DO NOTHING
-           RETURNING key_value),
-         drifted AS (
-           INSERT INTO contact_drift (export_id, key_type, key_value, field, sent_value, sent_at, caac_value)
-           SELECT $2, $1, up.key_value, f.key, f.value->'dv', to_timestamp((f.value->>'dat')::bigint / 1000.0), u.fields->>f.key
-             FROM updated up JOIN uniq u ON u.key_value = up.key_value, jsonb_each(up.fields) f
-            WHERE f.value->>'dx' = $2::text
-           RETURNING 1)
-         -- (Every part of one statement sees contact_state as it was before it: these are the rows that existed.)
-         SELECT (SELECT count(*) FROM uniq u WHERE EXISTS (SELECT 1 FROM contact_state s WHERE s.key_type = $1 AND s.key_value = u.key_value))::int AS matched,
-                (SELECT count(*) FROM inserted)::int AS learned,
-                (SELECT count(*) FROM drifted)::int AS drifted`,
-        [keyType, job.id, job.fields, cutoffMs],
+      // The export's contacts by this key, decided up front (new or known) before anything is
+      // written: a probe of contact_state while the same statement inserts into it would walk the
+      // rows inserted so far. ANALYZE first, so the probes use the whole key (bounded sample: cheap).
+      await db.query(`TRUNCATE reconcile_key`);
+      await db.query(`ANALYZE contact_state`);
+      await db.query(
+        `INSERT INTO reconcile_key (key_value, fields, known)
+         SELECT u.key_value, u.fields, EXISTS (SELECT 1 FROM contact_state s WHERE s.key_type = $1 AND s.key_value = u.key_value)
+           FROM (SELECT key_value, (array_agg(fields))[1] AS fields
+                   FROM (SELECT ${normalisedKey(keyType)} AS key_value, c.fields FROM caac_contact c WHERE c.export_id = $2 AND c.fields ? $1) src
+                  GROUP BY key_value HAVING count(*) = 1) u`,
+        [keyType, job.id],
       );
-      matched += rows[0]!.matched;
-      learned += rows[0]!.learned;
+      await db.query(`ANALYZE reconcile_key`);
+      let after = '';
+      for (;;) {
+        // Chunks keep each statement well inside the statement timeout, whatever the export's size.
+        const chunk: Array<{ last: string | null; matched: number; learned: number }> = await db.query(
+          `WITH chunk AS MATERIALIZED (
+             SELECT key_value, fields, known FROM reconcile_key WHERE key_value > $5 ORDER BY key_value LIMIT ${RECONCILE_CHUNK}),
+           updated AS (
+             -- TRICKY: computed from the row as it is when locked (READ COMMITTED re-reads a row an
+             -- import changed meanwhile), so an import recorded concurrently is never overwritten.
+             -- Computed twice (condition and value) so that an unchanged row is never written.
+             UPDATE contact_state s
+                SET fields = caac_sync_reconcile_fields(s.fields, s.updated_at, k.fields, $3::text[], $4, $2)
+               FROM chunk k
+              WHERE k.known AND s.key_type = $1 AND s.key_value = k.key_value
+                AND caac_sync_reconcile_fields(s.fields, s.updated_at, k.fields, $3::text[], $4, $2) <> s.fields
+             RETURNING s.key_value, s.fields),
+           inserted AS (
+             INSERT INTO contact_state (key_type, key_value, fields)
+             SELECT $1, k.key_value, caac_sync_reconcile_fields('{}'::jsonb, now(), k.fields, $3::text[], $4, $2)
+               FROM chunk k WHERE NOT k.known
+             ON CONFLICT (key_type, key_value) DO NOTHING
+             RETURNING 1),
+           drifted AS (
+             INSERT INTO contact_drift (export_id, key_type, key_value, field, sent_value, sent_at, caac_value)
+             SELECT $2, $1, up.key_value, f.key, f.value->'dv', to_timestamp((f.value->>'dat')::bigint / 1000.0), k.fields->>f.key
+               FROM updated up JOIN chunk k ON k.key_value = up.key_value, jsonb_each(up.fields) f
+              WHERE f.value->>'dx' = $2::text
+             RETURNING 1)
+           SELECT (SELECT max(key_value) FROM chunk) AS last,
+                  (SELECT count(*) FROM chunk WHERE known)::int AS matched,
+                  (SELECT count(*) FROM inserted)::int AS learned,
+                  (SELECT count(*) FROM drifted)::int AS drifted`,
+          [keyType, job.id, job.fields, cutoffMs, after],
+        );
+        const { last, matched: m, learned: l } = chunk[0]!;
+        if (last === null) break;
+        matched += m;
+        learned += l;
+        after = last;
+      }
     }
+    await db.query(`DROP TABLE reconcile_key`);
+    return { matched, learned };
+  }
+
+  /** The export's drift, counted; the drift rows of older exports dropped. */
+  async summarise(db: EntityManager, exportId: string): Promise<Pick<ReconcileOutcome, 'driftFields' | 'driftContacts'>> {
+    const job = { id: exportId };
     // Only the latest export's drift is kept.
     await db.query(`DELETE FROM contact_drift WHERE export_id <> $1`, [job.id]);
     const counts: Array<{ field: string; n: number }> = await db.query(
@@ -127,7 +168,7 @@ export class ReconcileRepository {
       `SELECT count(*)::int AS n FROM (SELECT DISTINCT key_type, key_value FROM contact_drift WHERE export_id = $1) d`,
       [job.id],
     );
-    return { matched, learned, driftFields: Object.fromEntries(counts.map((row) => [row.field, row.n])), driftContacts: contacts[0]!.n };
+    return { driftFields: Object.fromEntries(counts.map((row) => [row.field, row.n])), driftContacts: contacts[0]!.n };
   }
 
   /**

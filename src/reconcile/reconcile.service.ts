@@ -13,8 +13,8 @@ export const RECONCILE_CHECK_MS = 1_000;
 /**
  * Teaches the importer what CAAC holds, from each complete export (issue 13). One-way: the export
  * runner writes caac_contact and marks its job done; this reads the job rows and the table, never
- * the runner. On the importer leader only, one export in one transaction (a crash redoes it whole;
- * the job row lock keeps a second instance off it). Needs caac_contact in the service's own
+ * the runner. On the importer leader only, under an advisory lock, chunk by chunk (a crash leaves
+ * what was learned; the job is marked reconciled, with its drift summary, only at the end). Needs caac_contact in the service's own
  * database (EXPORT_DATABASE_URL unset), since it joins it with contact_state in SQL.
  */
 @Injectable()
@@ -59,24 +59,44 @@ export class ReconcileService implements OnApplicationBootstrap, BeforeApplicati
   /** Learns the newest complete export not yet learned; returns its id and outcome, if there was one. */
   async runOnce(): Promise<{ exportId: string; outcome: ReconcileOutcome | { superseded: true } } | undefined> {
     const started = Date.now();
-    const done = await this.dataSource.transaction(async (db) => {
-      const job = await this.repository.nextExport(db, this.config.caac.account);
-      if (!job) return undefined;
-      await this.repository.markSuperseded(db, this.config.caac.account, job.id);
-      if (!(await this.repository.tableHolds(db, job.id))) {
-        await this.repository.markReconciled(db, job.id, { superseded: true });
-        return { exportId: job.id, outcome: { superseded: true } as const };
+    // One connection for the whole run: the advisory lock and learn's temporary table live in its session.
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    let done: { exportId: string; outcome: ReconcileOutcome | { superseded: true } } | undefined;
+    try {
+      const db = runner.manager;
+      if (!(await this.repository.tryLock(db))) return undefined;
+      try {
+        const job = await this.repository.nextExport(db, this.config.caac.account);
+        if (!job) return undefined;
+        await this.repository.markSuperseded(db, this.config.caac.account, job.id);
+        if (!(await this.repository.tableHolds(db, job.id))) {
+          await this.repository.markReconciled(db, job.id, { superseded: true });
+          return { exportId: job.id, outcome: { superseded: true } };
+        }
+        const cutoffMs = job.exportedAt.getTime() - this.config.export.maxStalenessMs;
+        const learned = await this.repository.learn(db, job, cutoffMs);
+        await runner.startTransaction();
+        try {
+          const drift = await this.repository.summarise(db, job.id);
+          const requeued = this.config.export.driftPolicy === 'crm-wins' ? await this.repository.requeueDrift(db, job.id) : 0;
+          const outcome: ReconcileOutcome = { ...learned, ...drift, requeued };
+          await this.repository.markReconciled(db, job.id, outcome);
+          await runner.commitTransaction();
+          done = { exportId: job.id, outcome };
+        } catch (error) {
+          await runner.rollbackTransaction().catch(() => undefined);
+          throw error;
+        }
+      } finally {
+        await this.repository.unlock(db).catch(() => undefined);
       }
-      const cutoffMs = job.exportedAt.getTime() - this.config.export.maxStalenessMs;
-      const learned = await this.repository.reconcile(db, job, cutoffMs);
-      const requeued = this.config.export.driftPolicy === 'crm-wins' ? await this.repository.requeueDrift(db, job.id) : 0;
-      const outcome: ReconcileOutcome = { ...learned, requeued };
-      await this.repository.markReconciled(db, job.id, outcome);
-      return { exportId: job.id, outcome };
-    });
+    } finally {
+      await runner.release();
+    }
     if (!done) return undefined;
-    if (!('superseded' in done.outcome)) {
-      const outcome = done.outcome;
+    const outcome = done.outcome;
+    if (!('superseded' in outcome)) {
       this.metrics.reconciledExports.inc();
       this.metrics.driftFields.reset();
       for (const [field, count] of Object.entries(outcome.driftFields)) this.metrics.driftFields.set({ field }, count);

@@ -53,6 +53,11 @@ describe(ReconcileRepository.name, () => {
     return { id, exportedAt: EXPORTED_AT, fields };
   }
 
+  /** learn then summarise, on one connection, as the service runs them. */
+  async function reconcile(job: { id: string; exportedAt: Date; fields: string[] | null }) {
+    return dataSource.transaction(async (tx) => ({ ...(await sut.learn(tx, job, CUTOFF)), ...(await sut.summarise(tx, job.id)) }));
+  }
+
   async function state(keyType: string, keyValue: string): Promise<Record<string, any> | undefined> {
     const { rows } = await db.query(`SELECT fields FROM contact_state WHERE key_type = $1 AND key_value = $2`, [keyType, keyValue]);
     return rows[0]?.fields;
@@ -65,7 +70,7 @@ describe(ReconcileRepository.name, () => {
   it('learns contacts it never saw under every import key in the row, e-mail lower-cased, typed as the importer hashes', async () => {
     const job = await anExport([{ customer_id: 'C-1', display_email: ' Amy@Example.COM', star_mark: 'true', cl_custom_points: '12.5', age: '30' }]);
 
-    const outcome = await dataSource.transaction((tx) => sut.reconcile(tx, job, CUTOFF));
+    const outcome = await reconcile(job);
 
     expect(outcome).toEqual({ matched: 0, learned: 2, driftFields: {}, driftContacts: 0 });
     const learned = (value: unknown) => ({ h: fieldHash(value as string), ts: 0, seq: -1, l: true });
@@ -80,7 +85,7 @@ describe(ReconcileRepository.name, () => {
       { customer_id: 'C-2', display_email: 'Shared@example.com' },
     ]);
 
-    await dataSource.transaction((tx) => sut.reconcile(tx, job, CUTOFF));
+    await reconcile(job);
 
     await expect(state('display_email', 'shared@example.com')).resolves.toBeUndefined();
     await expect(state('customer_id', 'C-2')).resolves.toMatchObject({ display_email: { l: true } });
@@ -93,7 +98,7 @@ describe(ReconcileRepository.name, () => {
     });
     const job = await anExport([{ customer_id: 'C-1', display_name: 'Old name' }], ['customer_id', 'display_name']);
 
-    const outcome = await dataSource.transaction((tx) => sut.reconcile(tx, job, CUTOFF));
+    const outcome = await reconcile(job);
 
     expect(outcome).toEqual({ matched: 1, learned: 0, driftFields: {}, driftContacts: 0 });
     await expect(state('customer_id', 'C-1')).resolves.toMatchObject({
@@ -108,7 +113,7 @@ describe(ReconcileRepository.name, () => {
     await known('customer_id', 'C-2', { city: legacy }, new Date(RECENTLY));
     const job = await anExport([{ customer_id: 'C-1', company: 'Acme' }, { customer_id: 'C-2' }]);
 
-    const outcome = await dataSource.transaction((tx) => sut.reconcile(tx, job, CUTOFF));
+    const outcome = await reconcile(job);
 
     expect(outcome).toEqual({ matched: 2, learned: 0, driftFields: { city: 1 }, driftContacts: 1 });
     await expect(state('customer_id', 'C-1')).resolves.toMatchObject({ city: { h: fieldHash(null), ts: 1_000, seq: -1, l: true, dx: Number(job.id), dh: legacy.h } });
@@ -123,7 +128,8 @@ describe(ReconcileRepository.name, () => {
     const job = await anExport([{ customer_id: 'C-1', city: 'Tainan', company: 'Edited Co' }]);
 
     const requeued = await dataSource.transaction(async (tx) => {
-      await sut.reconcile(tx, job, CUTOFF);
+      await sut.learn(tx, job, CUTOFF);
+      await sut.summarise(tx, job.id);
       return sut.requeueDrift(tx, job.id);
     });
 
