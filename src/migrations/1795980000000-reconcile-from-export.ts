@@ -83,7 +83,10 @@ export class ReconcileFromExport1795980000000 implements MigrationInterface {
             result := result || jsonb_build_object(field, jsonb_build_object('h', learned_hash, 'ts', entry->'ts', 'seq', -1, 'l', true));
           ELSE
             result := result || jsonb_build_object(field, jsonb_build_object('h', learned_hash, 'ts', entry->'ts', 'seq', -1, 'l', true,
-              'dx', export_id, 'dh', entry->'h', 'dv', entry->'v', 'dseq', entry->'seq', 'dat', imported_at));
+              'dx', export_id, 'dh', entry->'h', 'dseq', entry->'seq', 'dat', imported_at)
+              -- TRICKY: no "dv" when the sent value is unknown (recorded before values were kept):
+              -- a JSON null there would read as "the service cleared it" and crm-wins would clear it.
+              || CASE WHEN entry ? 'v' THEN jsonb_build_object('dv', entry->'v') ELSE '{}'::jsonb END);
           END IF;
         END LOOP;
         FOR field, cell IN SELECT key, value FROM jsonb_each_text(coalesce(exported, '{}'::jsonb)) LOOP

@@ -118,8 +118,22 @@ describe(ReconcileRepository.name, () => {
     expect(outcome).toEqual({ matched: 2, learned: 0, driftFields: { city: 1 }, driftContacts: 1 });
     await expect(state('customer_id', 'C-1')).resolves.toMatchObject({ city: { h: fieldHash(null), ts: 1_000, seq: -1, l: true, dx: Number(job.id), dh: legacy.h } });
     await expect(state('customer_id', 'C-2')).resolves.toMatchObject({ city: legacy });
-    const { rows } = await db.query(`SELECT key_value, field, sent_value, caac_value FROM contact_drift`);
-    expect(rows).toEqual([{ key_value: 'C-1', field: 'city', sent_value: null, caac_value: null }]);
+    const { rows } = await db.query(`SELECT key_value, field, sent_value IS NULL AS unknown, caac_value FROM contact_drift`);
+    expect(rows).toEqual([{ key_value: 'C-1', field: 'city', unknown: true, caac_value: null }]);
+    // Its sent value is unknown: crm-wins leaves it to the report rather than clearing the field.
+    await expect(dataSource.transaction((tx) => sut.requeueDrift(tx, job.id))).resolves.toBe(0);
+  });
+
+  it('reports a field the service cleared and CAAC holds again, and crm-wins clears it again', async () => {
+    await known('customer_id', 'C-1', { city: anImportedField(null) });
+    const job = await anExport([{ customer_id: 'C-1', city: 'Taipei' }]);
+
+    await reconcile(job);
+    const requeued = await dataSource.transaction((tx) => sut.requeueDrift(tx, job.id));
+
+    expect(requeued).toBe(1);
+    const { rows } = await db.query(`SELECT fields FROM pending_change WHERE key_value = 'C-1'`);
+    expect(rows[0].fields).toEqual({ city: { v: null, ts: 1_000, seq: 3 } });
   });
 
   it('queues the value last sent for crm-wins with its old stamp, under a newer pending change', async () => {
