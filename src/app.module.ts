@@ -9,6 +9,7 @@ import { DeadLetterModule } from './dead-letter/dead-letter.module';
 import { IngestModule } from './ingest/ingest.module';
 import { Metrics } from './ops/metrics';
 import { OpsModule } from './ops/ops.module';
+import { ReconcileModule } from './reconcile/reconcile.module';
 import { StoreModule } from './store/store.module';
 import { AccessLogModule } from './http/access-log.module';
 import { AdminAuditMiddleware } from './http/admin-audit.middleware';
@@ -40,7 +41,7 @@ export class AppModule implements NestModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), AccessLogModule.forRoot(logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule],
+      imports: [CoreModule.forRoot(config, logger), AccessLogModule.forRoot(logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule, ReconcileModule],
       providers: [AdminAuditMiddleware],
     };
   }

@@ -180,7 +180,10 @@ const envSchema = z.object({
   EXPORT_TABLE_ENABLED: bool(true),
   EXPORT_TOPIC: topicName.optional(),
   // Profile API: an export's data may be up to 24 h old; an older newest export is reported stale.
-  EXPORT_MAX_STALENESS_MS: int(86_400_000, 60_000),
+  // The low floor lets tests and sandboxes with a scaled SANDBOX_EXPORT_LAG_MS use the same rule.
+  EXPORT_MAX_STALENESS_MS: int(86_400_000, 1_000),
+  // What a field CAAC holds differently from the value last sent does: reported, or sent again.
+  DRIFT_POLICY: z.enum(['report', 'crm-wins']).default('report'),
   EXPORT_POLL_MS: int(2_000, 10, 600_000),
   // Kafka's default message.max.bytes is 1 MB per record batch; half of it leaves room for overhead.
   EXPORT_KAFKA_BATCH_BYTES: int(524_288, 1_024, 16_777_216),
@@ -258,6 +261,8 @@ export interface AppConfig {
     tableEnabled: boolean;
     topic: string | undefined;
     maxStalenessMs: number;
+    /** Drift (CAAC differs from the value last sent): `report` only, or `crm-wins` queues the sent value again. */
+    driftPolicy: 'report' | 'crm-wins';
     /** First wait between two polls of an export task; it doubles up to 30 s (EXPORT_POLL_MAX_MS). */
     pollMs: number;
     kafkaBatchBytes: number;
@@ -361,6 +366,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       tableEnabled: e.EXPORT_TABLE_ENABLED,
       topic: e.EXPORT_TOPIC,
       maxStalenessMs: e.EXPORT_MAX_STALENESS_MS,
+      driftPolicy: e.DRIFT_POLICY,
       pollMs: e.EXPORT_POLL_MS,
       kafkaBatchBytes: e.EXPORT_KAFKA_BATCH_BYTES,
     },

@@ -1,8 +1,14 @@
 import type { EntityManager } from 'typeorm';
 import { fieldHash, type ImportedField, type KeyType, type StampedPatch } from '../profile';
 
-/** Stored form of contact_state.fields: {"field": {"h": hash, "ts", "seq"}}. */
-type StoredState = Record<string, { h: string; ts: number; seq: number }>;
+/**
+ * Stored form of contact_state.fields: {"field": {"h": hash, "ts", "seq", "at", "v", "b"}}: the hash
+ * and stamp of the value last imported, when that import was recorded (epoch ms; reconcile's
+ * staleness rule), the value itself (what DRIFT_POLICY=crm-wins sends again) and the import
+ * batch that sent it (absent when a change only confirmed what CAAC held). Reconcile adds
+ * learned entries and drift marks (migration 1795980000000).
+ */
+type StoredState = Record<string, { h: string; ts: number; seq: number; at?: number; v?: unknown; b?: string }>;
 
 export class ContactStateRepository {
   /** What was last imported per field, for the given contacts of one key type. */
@@ -25,13 +31,13 @@ export class ContactStateRepository {
    * Records what CAAC now holds after a successful import. Per field the newer stamp wins, so a
    * late-recorded older import can never mask a newer one (invariants 2 and 5).
    */
-  async recordImported(db: EntityManager, keyType: KeyType, contacts: Array<{ keyValue: string; fields: StampedPatch }>): Promise<void> {
+  async recordImported(db: EntityManager, keyType: KeyType, contacts: Array<{ keyValue: string; fields: StampedPatch }>, at: number, batchId?: string): Promise<void> {
     if (contacts.length === 0) return;
     const rows = contacts.map(({ keyValue, fields }) => {
       const state: StoredState = {};
       for (const field of Object.keys(fields)) {
         const { value, ts, seq } = fields[field]!;
-        state[field] = { h: fieldHash(value), ts, seq };
+        state[field] = { h: fieldHash(value), ts, seq, at, v: value, ...(batchId === undefined ? {} : { b: batchId }) };
       }
       return { k: keyValue, f: state };
     });

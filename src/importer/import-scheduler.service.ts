@@ -229,7 +229,7 @@ export class ImportScheduler {
           items.push(item);
           bytes += size;
         }
-        await this.state.recordImported(db, keyType, confirmed);
+        await this.state.recordImported(db, keyType, confirmed, this.clock.now());
         if (putBack.length > 0) {
           await this.pending.merge(db, putBack);
           break;
@@ -450,7 +450,7 @@ export class ImportScheduler {
     if (result.success && listed === 0 && failedNum <= 0) {
       await this.dataSource.transaction(async (db) => {
         await this.batches.markEnded(db, fence, batch.id, from, 'done', counts);
-        await this.state.recordImported(db, batch.keyType, items);
+        await this.state.recordImported(db, batch.keyType, items, this.clock.now(), batch.id);
       });
       this.metrics.imports.inc({ outcome: 'done' });
       this.logger.info({ batchId: batch.id, taskId, ...counts }, 'import done');
@@ -497,7 +497,7 @@ export class ImportScheduler {
         ...counts,
         error: `${letters.length} rows dead-lettered, ${requeued.length} rows sent again`,
       });
-      await this.state.recordImported(db, batch.keyType, applied);
+      await this.state.recordImported(db, batch.keyType, applied, this.clock.now(), batch.id);
       await this.outbox.add(db, letters);
       await this.pending.merge(db, requeued);
     });

@@ -6,6 +6,7 @@ import { ImportRequestLog1795940000000 } from './1795940000000-import-request-lo
 import { CanonicalTieBreak1795940000001 } from './1795940000001-canonical-tie-break';
 import { ExportJobProgress1795950000000 } from './1795950000000-export-job-progress';
 import { PendingContactCount1795960000000 } from './1795960000000-pending-contact-count';
+import { ReconcileFromExport1795980000000 } from './1795980000000-reconcile-from-export';
 
 /** Every migration, oldest first. A new migration is a new timestamped file added here. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   CanonicalTieBreak1795940000001,
   ExportJobProgress1795950000000,
   PendingContactCount1795960000000,
+  ReconcileFromExport1795980000000,
 ];

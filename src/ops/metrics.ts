@@ -115,6 +115,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Set from the latest reconciled export (DESIGN §4.6 drift): where CAAC differs from what was sent.
+  readonly driftFields = new Gauge({
+    name: `${METRIC_PREFIX}drift_fields`,
+    help: 'Fields of the latest reconciled export whose CAAC value differs from the one last sent, by field',
+    labelNames: ['field'] as const,
+    registers: [this.registry],
+  });
+
+  readonly driftContacts = new Gauge({
+    name: `${METRIC_PREFIX}drift_contacts`,
+    help: 'Contacts of the latest reconciled export with at least one drifted field',
+    registers: [this.registry],
+  });
+
+  readonly reconciledExports = new Counter({
+    name: `${METRIC_PREFIX}reconciled_exports_total`,
+    help: 'Complete exports learned into what the importer believes CAAC holds',
+    registers: [this.registry],
+  });
+
   readonly importerLeader = new Gauge({
     name: `${METRIC_PREFIX}importer_leader`,
     help: '1 while this instance is the importer of its CAAC account',

@@ -64,6 +64,7 @@ describe(loadConfig.name, () => {
       tableEnabled: true,
       topic: undefined,
       maxStalenessMs: 86_400_000,
+      driftPolicy: 'report',
       pollMs: 2_000,
       kafkaBatchBytes: 524_288,
     });
@@ -126,6 +127,8 @@ describe(loadConfig.name, () => {
     ['EXPORT_DATABASE_URL', 'mysql://root@localhost/db', /^EXPORT_DATABASE_URL: must be a postgres:\/\/ connection URL/],
     ['EXPORT_TOPIC', 'crm.profile-changes', /^EXPORT_TOPIC: must not also be a source topic or the dead-letter topic/],
     ['EXPORT_TABLE_ENABLED', 'false', /^EXPORT_TABLE_ENABLED: an export needs a sink/],
+    ['EXPORT_MAX_STALENESS_MS', '999', /^EXPORT_MAX_STALENESS_MS: must be at least 1000/],
+    ['DRIFT_POLICY', 'caac-wins', /^DRIFT_POLICY: /],
   ])('explains a malformed %s (%s)', (name, value, expected) => {
     const problems = problemsOf(aValidEnv({ [name]: value }));
 
@@ -204,6 +207,11 @@ describe(loadConfig.name, () => {
 
       expect(problems).toEqual(['KAFKA_SASL_MECHANISM: plain sends the password in clear; it needs KAFKA_SSL=true']);
     });
+  });
+
+  it('reports drift by default and takes crm-wins', () => {
+    expect(loadConfig(aValidEnv({})).export.driftPolicy).toBe('report');
+    expect(loadConfig(aValidEnv({ DRIFT_POLICY: 'crm-wins' })).export.driftPolicy).toBe('crm-wins');
   });
 
   it('takes the dead-letter topic settings', () => {

@@ -6,6 +6,7 @@ import { freshDatabase, migrateToJustBefore } from '../support/database';
 
 const TABLES = [
   'consumer_offset',
+  'contact_drift',
   'contact_state',
   'dead_letter_outbox',
   'export_job',

@@ -33,8 +33,8 @@ const stampedPatch: fc.Arbitrary<StampedPatch> = fc.array(fc.tuple(fieldName, st
 });
 
 /** A patch as both merges must agree on it, byte for byte: each value in its canonical (hashed) form. */
-function canonical(patch: StampedPatch): Record<string, { h: string; ts: number; seq: number }> {
-  return Object.fromEntries(Object.entries(patch).map(([field, { value, ts, seq }]) => [field, { h: fieldHash(value), ts, seq }]));
+function canonical(patch: StampedPatch): Record<string, { h: string; ts: number; seq: number; at: number; v: unknown }> {
+  return Object.fromEntries(Object.entries(patch).map(([field, { value, ts, seq }]) => [field, { h: fieldHash(value), ts, seq, at: 0, v: Object.is(value, -0) ? 0 : value }]));
 }
 
 describe('caac_sync_merge_fields (the SQL merge of stamped patches)', () => {
@@ -101,7 +101,7 @@ describe('caac_sync_merge_fields (the SQL merge of stamped patches)', () => {
       fc.asyncProperty(fc.array(stampedPatch, { minLength: 1, maxLength: 5 }), async (imports) => {
         const keyValue = `C-${++contact}`;
         // One import after another, each recorded on its own, as the importer does.
-        for (const fields of imports) await sut.recordImported(dataSource.manager, 'customer_id', [{ keyValue, fields }]);
+        for (const fields of imports) await sut.recordImported(dataSource.manager, 'customer_id', [{ keyValue, fields }], 0);
 
         const [stored] = (await db.query(`SELECT fields FROM contact_state WHERE key_type = 'customer_id' AND key_value = $1`, [keyValue])).rows;
         const inMemory = canonical(imports.reduce((merged, fields) => mergeStamped(merged, fields), Object.create(null) as StampedPatch));

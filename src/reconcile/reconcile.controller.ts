@@ -1,0 +1,115 @@
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Query, UseGuards } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { AdminTokenGuard } from '../ops/admin-token.guard';
+import { isKeyType, KEY_TYPES, normaliseKeyValue, type PhoneRegion } from '../profile';
+import { ContactStoryRepository } from './contact-story.repository';
+import { ReconcileRepository } from './reconcile.repository';
+
+/** Drift rows per page by default, and at most: a page stays a small response. */
+const DRIFT_PAGE_DEFAULT = 100;
+const DRIFT_PAGE_MAX = 1_000;
+
+function encodeCursor(row: { keyType: string; keyValue: string; field: string }): string {
+  return Buffer.from(JSON.stringify([row.keyType, row.keyValue, row.field])).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): [string, string, string] | undefined {
+  if (cursor === undefined || cursor === '') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 3 && parsed.every((part) => typeof part === 'string')) return parsed as [string, string, string];
+  } catch {
+    // reported below
+  }
+  throw new BadRequestException('cursor must be a next_cursor this route returned');
+}
+
+/**
+ * Admin routes of reconcile (DESIGN §4.6): an export's drift, and one contact's story, which
+ * answers "why does CAAC show this?" from the service's own tables.
+ */
+@Controller('admin')
+@ApiTags('admin')
+@ApiBearerAuth('admin-token')
+@UseGuards(AdminTokenGuard)
+export class ReconcileController {
+  private readonly reconcile = new ReconcileRepository();
+  private readonly stories = new ContactStoryRepository();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  /** The drifted fields of an export, a page at a time; only the latest reconciled export keeps them. */
+  @Get('exports/:id/drift')
+  async drift(@Param('id') id: string, @Query('limit') limitText?: string, @Query('cursor') cursorText?: string) {
+    if (!/^\d{1,18}$/.test(id)) throw new BadRequestException('export id must be a positive whole number');
+    const limit = limitText === undefined ? DRIFT_PAGE_DEFAULT : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > DRIFT_PAGE_MAX) throw new BadRequestException(`limit must be a whole number from 1 to ${DRIFT_PAGE_MAX}`);
+    const cursor = decodeCursor(cursorText);
+    const jobs: Array<{ reconciled_at: Date | null; reconcile: Record<string, unknown> | null; newest: string | null }> = await this.dataSource.query(
+      `SELECT reconciled_at, reconcile,
+              (SELECT max(export_id)::text FROM contact_drift) AS newest
+         FROM export_job WHERE id = $1`,
+      [id],
+    );
+    const job = jobs[0];
+    if (!job) throw new NotFoundException(`export ${id} does not exist`);
+    if (job.reconciled_at === null) throw new NotFoundException(`export ${id} has not been reconciled (it is not complete, or reconcile has not reached it yet)`);
+    const rows = await this.reconcile.driftPage(this.dataSource.manager, id, limit + 1, cursor);
+    const page = rows.slice(0, limit);
+    return {
+      export_id: id,
+      reconciled_at: job.reconciled_at,
+      summary: job.reconcile,
+      // Drift rows are kept for the latest reconciled export only.
+      rows_kept: job.newest === null || job.newest === id,
+      drift: page.map((row) => ({ key_type: row.keyType, key_value: row.keyValue, field: row.field, sent_value: row.sentValue, sent_at: row.sentAt, caac_value: row.caacValue })),
+      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null,
+    };
+  }
+
+  /** One contact's story: pending change, in flight, sent per field, CAAC's export row, drift, dead letters. */
+  @Get('contacts/:keyType/:keyValue')
+  async contact(@Param('keyType') keyType: string, @Param('keyValue') rawKeyValue: string) {
+    if (!isKeyType(keyType)) throw new BadRequestException(`keyType must be one of ${KEY_TYPES.join(', ')}`);
+    const normalised = normaliseKeyValue(keyType, rawKeyValue, this.config.defaultPhoneRegion as PhoneRegion);
+    if (!normalised.ok) throw new BadRequestException(`${keyType} ${normalised.reason}`);
+    const story = await this.stories.find(this.dataSource.manager, keyType, normalised.value);
+    if (!story) throw new NotFoundException(`the service has never seen the contact ${keyType} ${normalised.value}: no pending change, import, export match or dead letter`);
+    return {
+      key_type: keyType,
+      key_value: normalised.value,
+      pending: story.pending && { fields: story.pending.fields, first_staged_at: story.pending.firstStagedAt, updated_at: story.pending.updatedAt },
+      in_flight: story.inFlight.map((batch) => ({ batch_id: batch.batchId, status: batch.status, task_id: batch.taskId, fields: batch.fields })),
+      sent: Object.fromEntries(
+        Object.entries(story.sent).map(([field, entry]) => [
+          field,
+          {
+            ...('value' in entry ? { value: entry.value } : {}),
+            source_ts: entry.ts,
+            imported_at: entry.importedAt,
+            learned_from_export: entry.learnedFromExport,
+            batch_id: entry.batchId,
+            task_id: entry.taskId,
+            batch_finished_at: entry.batchFinishedAt,
+          },
+        ]),
+      ),
+      caac: story.caac.map((row) => ({ contact_id: row.contactId, fields: row.fields, export_id: row.exportId, exported_at: row.exportedAt })),
+      drift: story.drift.map((row) => ({ export_id: row.exportId, field: row.field, sent_value: row.sentValue, sent_at: row.sentAt, caac_value: row.caacValue })),
+      dead_letters: story.deadLetters.map((letter) => ({
+        id: letter.id,
+        stage: letter.stage,
+        error_class: letter.errorClass,
+        message: letter.message,
+        task_id: letter.taskId,
+        created_at: letter.createdAt,
+        published_at: letter.publishedAt,
+      })),
+    };
+  }
+}

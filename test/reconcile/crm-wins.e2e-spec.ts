@@ -1,0 +1,85 @@
+import type { INestApplication } from '@nestjs/common';
+import type { Client } from 'pg';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
+import { ADMIN, seedSandbox } from '../export/export-fixtures';
+import { migratedDatabase } from '../support/database';
+import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
+import { sandboxContacts, setFaults } from '../support/sandbox-client';
+import { createTopics, startService, testConfig, uniqueName } from '../support/service';
+import { exportReconciled, publishProfiles } from './reconcile-fixtures';
+
+const MAX_STALENESS_MS = 1_000;
+
+describe('DRIFT_POLICY=crm-wins', () => {
+  let sandbox: RunningSandbox;
+  let db: Client;
+  let drop: () => Promise<void>;
+  let sut: INestApplication;
+  let base: string;
+  const changes = uniqueName('crmwins.changes');
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ port: 0, testApi: true, taskMinMs: 100, taskMsPerRow: 0.01, taskPendingMs: 20, logLevel: 'silent' });
+    const database = await migratedDatabase('crm_wins');
+    drop = database.drop;
+    db = database.client;
+    await createTopics([{ topic: changes }]);
+    sut = await startService(
+      testConfig({
+        DATABASE_URL: database.url,
+        SOURCE_TOPICS: `${changes}:profile-change.v1`,
+        KAFKA_GROUP_ID: uniqueName('crmwins'),
+        CAAC_BASE_URL: sandbox.url,
+        EXPORT_POLL_MS: '50',
+        FLUSH_INTERVAL_MS: '200',
+        CAAC_BREAKER_RESET_MS: '200',
+        EXPORT_MAX_STALENESS_MS: String(MAX_STALENESS_MS),
+        DRIFT_POLICY: 'crm-wins',
+      }),
+    );
+    base = (await sut.getUrl()).replace('[::1]', '127.0.0.1');
+  });
+
+  afterAll(async () => {
+    await sut?.close();
+    await sandbox?.close();
+    await drop?.();
+  });
+
+  it('restores fields changed in CAAC behind its back after the next export, while a newer CRM change still wins', async () => {
+    await publishProfiles(changes, [1, 2, 3].map((n) => ({ customerId: `C-${n}`, profile: { display_name: `CRM ${n}`, city: 'Taipei' } })));
+    await waitUntilStaged(db, changes);
+    await waitUntilImported(db);
+    await seedSandbox(sandbox.url, [
+      { customer_id: 'C-1', display_name: 'Edited 1' },
+      { customer_id: 'C-2', display_name: 'Edited 2' },
+      { customer_id: 'C-3', city: 'Edited city' },
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, MAX_STALENESS_MS + 200));
+    // CAAC takes no import for a while; meanwhile the CRM renames C-2 again.
+    await setFaults(sandbox.url, { error_rate: { import: 1 } });
+    await publishProfiles(changes, [{ customerId: 'C-2', profile: { display_name: 'CRM newer 2' } }]);
+    await waitUntilStaged(db, changes);
+
+    const { id, reconcile } = await exportReconciled(base, db);
+    await setFaults(sandbox.url, {});
+    await waitUntilImported(db);
+
+    expect(reconcile).toMatchObject({ driftFields: { city: 1, display_name: 2 }, driftContacts: 3, requeued: 3 });
+    const held = await sandboxContacts(sandbox.url);
+    expect([1, 2, 3].map((n) => [held.get(`C-${n}`)?.display_name, held.get(`C-${n}`)?.city])).toEqual([
+      ['CRM 1', 'Taipei'],
+      ['CRM newer 2', 'Taipei'],
+      ['CRM 3', 'Taipei'],
+    ]);
+    // The drift of that export stays readable, a page at a time.
+    const first: any = await (await fetch(`${base}/admin/exports/${id}/drift?limit=2`, { headers: ADMIN })).json();
+    const second: any = await (await fetch(`${base}/admin/exports/${id}/drift?limit=2&cursor=${first.next_cursor}`, { headers: ADMIN })).json();
+    expect([...first.drift, ...second.drift].map((row: any) => [row.key_value, row.field, row.sent_value, row.caac_value])).toEqual([
+      ['C-1', 'display_name', 'CRM 1', 'Edited 1'],
+      ['C-2', 'display_name', 'CRM 2', 'Edited 2'],
+      ['C-3', 'city', 'Taipei', 'Edited city'],
+    ]);
+    expect(second.next_cursor).toBeNull();
+  });
+});
