@@ -190,21 +190,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     for (const [index, step] of steps.entries()) {
       await produceAll(producer, topics, workload.messages.slice(index * chunkSize, (index + 1) * chunkSize));
       await setFaults(sandbox.url, baseline);
-      await sleep(between(random, options.stepPauseMs));
+      // Half the kills strike at once, while the chunk just produced is being staged; the others
+      // wait (bounded) for an open import batch and kill the importer's leader, mid-import.
+      const whileStaging = step.kind === 'kill' && random() < 0.5;
+      const pause = between(random, options.stepPauseMs);
+      if (!whileStaging) await sleep(pause);
       faults[step.kind] = (faults[step.kind] ?? 0) + 1;
       switch (step.kind) {
         case 'kill': {
-          const victim = services[Math.floor(random() * services.length)]!;
-          // Half the kills wait (bounded) for an open import batch, so that some land mid-import;
-          // the others strike at once, while the chunk just produced is being staged.
-          if (random() < 0.5) await untilImporting(databaseUrl, KILL_IMPORT_WAIT_MS);
+          let victim = services[Math.floor(random() * services.length)]!;
+          if (!whileStaging) {
+            await untilImporting(databaseUrl, KILL_IMPORT_WAIT_MS);
+            victim = (await leaderOf(services)) ?? victim;
+          }
+          await victim.kill();
+          kills++;
+          // Measured after the kill, so each count is a lower bound: what was still unstaged or open then was so at the kill.
           const moment = await inFlight(databaseUrl, kafka, topics);
           if (moment.importing) killsMidImport++;
           if (moment.staging) killsMidStaging++;
-          await victim.kill();
-          kills++;
           await sleep(Math.floor(random() * 2_000));
           await victim.start();
+          if (whileStaging) await sleep(pause);
           break;
         }
         case 'postgres_restart':
@@ -369,6 +376,16 @@ async function produceAll(producer: Producer, topics: { profile: string; debeziu
       }
     }
   }
+}
+
+/** The instance that holds the importer's leadership, as its readiness details say. */
+async function leaderOf(services: ServiceProcess[]): Promise<ServiceProcess | undefined> {
+  for (const service of services) {
+    const response = await fetch(service.url('/health/ready')).catch(() => undefined);
+    const body = (await response?.json().catch(() => undefined)) as { details?: { importer?: { role?: string } } } | undefined;
+    if (body?.details?.importer?.role === 'leader') return service;
+  }
+  return undefined;
 }
 
 async function untilImporting(url: string, timeoutMs: number): Promise<void> {
