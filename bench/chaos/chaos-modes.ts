@@ -12,6 +12,7 @@ export const CHAOS_MODES: Record<ChaosMode, Omit<ChaosOptions, 'seed' | 'log'>> 
     contacts: 50_000,
     kills: 22,
     sandboxFaultsEach: 2,
+    sandboxFaultHoldMs: 30_000, // at 15 imports a minute, several import requests and many polls
     windowMs: 60_000,
     stepPauseMs: [1_000, 4_000],
     taskMinMs: 1_000, // the sandbox's default: a real backend takes at least a second a task
@@ -22,6 +23,7 @@ export const CHAOS_MODES: Record<ChaosMode, Omit<ChaosOptions, 'seed' | 'log'>> 
     contacts: 600,
     kills: 4,
     sandboxFaultsEach: 1,
+    sandboxFaultHoldMs: 8_000,
     windowMs: 60_000,
     stepPauseMs: [300, 1_200],
     taskMinMs: 200,

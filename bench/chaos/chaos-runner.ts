@@ -37,6 +37,8 @@ export interface ChaosOptions {
   kills: number;
   /** Sandbox faults of each kind. */
   sandboxFaultsEach: number;
+  /** How long a sandbox fault holds (until a later one replaces it): long enough for several imports. */
+  sandboxFaultHoldMs: number;
   /** The API's rate window for the sandbox, the service and the final check. 60 s is the real API. */
   windowMs: number;
   /** Pause after each step, drawn between these bounds: kills land mid-staging and mid-import. */
@@ -64,6 +66,12 @@ export interface ChaosResult {
   messages: number;
   contacts: number;
   imports: number;
+  /** Answers to import requests by HTTP status (0: no answer, a hang or a dropped answer): the faults hit. */
+  import_answers: Record<string, number>;
+  /** Answers to import-task polls by HTTP status. */
+  poll_answers: Record<string, number>;
+  /** Import tasks CAAC ended with `success: false`: a failed task (the fault) or rows it rejected. */
+  failed_tasks: number;
   export_status: string;
   run_s: number;
   /** The first problems found, each naming a contact, a field or a request: where to look. */
@@ -94,7 +102,7 @@ export function faultSchedule(options: Pick<ChaosOptions, 'seed' | 'kills' | 'sa
 }
 
 /** The sandbox fault settings of each kind (DESIGN §4.3), on top of the run's permanent row rule. */
-function sandboxFault(kind: FaultKind, random: () => number): Record<string, unknown> {
+function sandboxFault(kind: FaultKind, holdMs: number, random: () => number): Record<string, unknown> {
   switch (kind) {
     case 'sandbox_5xx':
       return { error_rate: { import: 0.4, import_status: 0.3 } };
@@ -103,7 +111,8 @@ function sandboxFault(kind: FaultKind, random: () => number): Record<string, unk
     case 'sandbox_drop':
       return { drop_after_accept_rate: 0.5 };
     case 'sandbox_429':
-      return { storm_429: { rate: 1, until_ms: 5_000 + Math.floor(random() * 10_000) } };
+      // A storm shorter than the hold: the service must also notice that it ended.
+      return { storm_429: { rate: 1, until_ms: Math.floor(holdMs * (0.3 + 0.4 * random())) } };
     case 'sandbox_task_failure':
       return { task_failure_rate: 0.3, task_failure_with_errors: random() < 0.5 };
     default:
@@ -184,12 +193,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     let killsMidImport = 0;
     let killsMidStaging = 0;
     let exportId: string | undefined;
+    let faultUntil: number | undefined;
     const chunkSize = Math.ceil(workload.messages.length / steps.length);
     log(`${workload.messages.length} messages in ${steps.length} steps: ${steps.map((s) => s.kind).join(' ')}`);
 
     for (const [index, step] of steps.entries()) {
       await produceAll(producer, topics, workload.messages.slice(index * chunkSize, (index + 1) * chunkSize));
-      await setFaults(sandbox.url, baseline);
+      // A sandbox fault holds for a while, across the steps that follow (kills, restarts): everything at once.
+      if (faultUntil !== undefined && Date.now() >= faultUntil) {
+        await setFaults(sandbox.url, baseline);
+        faultUntil = undefined;
+      }
       // Half the kills strike at once, while the chunk just produced is being staged; the others
       // wait (bounded) for an open import batch and kill the importer's leader, mid-import.
       const whileStaging = step.kind === 'kill' && random() < 0.5;
@@ -227,12 +241,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           exportId = await requestExport(services);
           break;
         default:
-          await setFaults(sandbox.url, { ...baseline, ...sandboxFault(step.kind, random) });
+          await setFaults(sandbox.url, { ...baseline, ...sandboxFault(step.kind, options.sandboxFaultHoldMs, random) });
+          faultUntil = Date.now() + options.sandboxFaultHoldMs;
       }
       log(`step ${index + 1}/${steps.length}: ${step.kind}`);
     }
-    // Whatever fault was set lasts a pause more, like every other: then the last fault ends.
-    await sleep(between(random, options.stepPauseMs));
+    // The last sandbox fault holds its full time, like every other: then the last fault ends.
+    if (faultUntil !== undefined) await sleep(Math.max(0, faultUntil - Date.now()));
     await setFaults(sandbox.url, baseline);
     const lastFaultAt = Date.now();
     log('every fault done; waiting for convergence');
@@ -272,6 +287,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       messages: workload.messages.length,
       contacts: options.contacts,
       imports: requestLog.tasks.filter((t) => t.kind === 'import').length,
+      import_answers: countBy(requestLog.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/member/import')).map((r) => String(r.status))),
+      poll_answers: countBy(requestLog.requests.filter((r) => r.method === 'GET' && r.path.includes('/member/import/')).map((r) => String(r.status))),
+      failed_tasks: requestLog.tasks.filter((t) => t.kind === 'import' && t.success === false).length,
       export_status: exportStatus,
       run_s: Math.round((Date.now() - started) / 1_000),
       problems: problems.length > 0 ? [...problems, `service logs: ${logDir}`] : [],
@@ -287,6 +305,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     if (sharedBrokers === undefined) delete process.env.TEST_KAFKA_BROKERS;
     else process.env.TEST_KAFKA_BROKERS = sharedBrokers;
   }
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values.sort()) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
 }
 
 function between(random: () => number, [low, high]: [number, number]): number {
@@ -603,7 +627,8 @@ export function formatResult(result: ChaosResult): string {
     ['faults', Object.entries(result.faults).map(([kind, n]) => `${kind}=${n}`).join(' '), ''],
     ['export', result.export_status, ''],
     ['events / messages / contacts', `${result.events} / ${result.messages} / ${result.contacts}`, ''],
-    ['imports', String(result.imports), ''],
+    ['import tasks (answers to import requests)', `${result.imports}, ${result.failed_tasks} failed (${Object.entries(result.import_answers).map(([status, n]) => `${status}: ${n}`).join(', ')})`, ''],
+    ['answers to task polls', Object.entries(result.poll_answers).map(([status, n]) => `${status}: ${n}`).join(', '), ''],
     ['converged after the last fault', `${result.converge_s} s`, ''],
     ['run', `${result.run_s} s, seed ${result.seed}`, ''],
   ];
