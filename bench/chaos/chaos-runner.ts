@@ -497,7 +497,7 @@ async function exportOutcome(services: ServiceProcess[], id: string): Promise<st
   );
 }
 
-interface Letter {
+export interface Letter {
   key: string | null;
   value: string;
   stage: string;
