@@ -5,6 +5,7 @@ import { backfill, BACKFILL_BAD_ROWS_LISTED } from './backfill.command';
 import { BackfillMappingError } from './backfill-mapping';
 import { CliContext } from './cli-context';
 import { replayDeadLetters } from './dlq-replay.command';
+import { EXPORT_WAIT_DEFAULT_S, formatExport, runExport, type ExportJobView } from './export.command';
 import { formatStatus, status } from './status.command';
 
 // The command line of caac-profile-sync: `npm run cli -- <command> --help`. It reads the same
@@ -30,7 +31,7 @@ async function withContext<T>(work: (context: CliContext) => Promise<T>): Promis
 
 const program = new Command()
   .name('caac-sync')
-  .description('Operate caac-profile-sync: its status, dead-letter replay, CRM backfill. Reads the service\'s environment (.env).')
+  .description('Operate caac-profile-sync: its status, dead-letter replay, CRM backfill, exports. Reads the service\'s environment (.env).')
   .showHelpAfterError();
 
 program
@@ -95,6 +96,33 @@ program
     if (summary.badCount > summary.bad.length) console.error(`… and ${summary.badCount - summary.bad.length} more bad rows (the first ${BACKFILL_BAD_ROWS_LISTED} are listed)`);
     print(`${summary.rows} rows: ${options.dryRun ? 'would publish' : 'published'} ${summary.published} to ${summary.topic}, refused ${summary.badCount}`);
     if (summary.badCount > 0) process.exitCode = 2;
+  });
+
+const positiveWhole = (value: string): number => {
+  if (!/^[1-9]\d{0,6}$/.test(value)) throw new InvalidArgumentError('must be a whole number of seconds, 1 or more');
+  return Number(value);
+};
+
+program
+  .command('export')
+  .description('start an export of the CAAC contacts on the running service and wait for it (exit 0 done; 1 failed, expired, timed out, or another export runs)')
+  .option('--url <url>', 'the running service', `http://127.0.0.1:${process.env.HTTP_PORT ?? '3000'}`)
+  .option('--fields <fields>', 'only these fields, comma separated (default: every field CAAC has)', splitList)
+  .option('--attach', 'when an export already runs, wait for that one instead of failing')
+  .option('--no-wait', 'start it and return; follow it with GET /admin/exports/<id>')
+  .option('--timeout-s <seconds>', 'stop waiting after this long (the export goes on in the service)', positiveWhole, EXPORT_WAIT_DEFAULT_S)
+  .option('--json', 'print the job as JSON')
+  .action(async (options: { url: string; fields?: string[]; attach?: boolean; wait: boolean; timeoutS: number; json?: boolean }) => {
+    // One line on stderr, redrawn in place, in a terminal only: a log would fill with redraws.
+    const progress = process.stderr.isTTY
+      ? (job: ExportJobView) => process.stderr.write(`\rexport ${job.id} ${job.status} rows ${String(job.rows_written ?? 0)}/${String(job.row_count ?? '?')}\x1b[K`)
+      : undefined;
+    const result = await withContext((context) =>
+      runExport(context, options.url.replace(/\/+$/, ''), { ...(options.fields && { fields: options.fields }), wait: options.wait, attach: options.attach === true, timeoutMs: options.timeoutS * 1000, ...(progress && { onProgress: progress }) }),
+    );
+    if (progress) process.stderr.write('\r\x1b[K');
+    print(options.json ? JSON.stringify(result, null, 2) : formatExport(result, options.timeoutS).join('\n'));
+    if (result.outcome !== 'done' && !(result.outcome === 'running' && result.how !== 'busy')) process.exitCode = 1;
   });
 
 program.parseAsync(process.argv).catch((error: Error) => {
