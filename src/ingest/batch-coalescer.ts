@@ -1,7 +1,7 @@
-import { mergeStampedInto, stamp, type KeyType, type StampedPatch } from '../profile';
+import { mergeStampedInto, stamp, type KeyType } from '../profile';
 import type { DeadLetter } from '../dead-letter/dead-letter';
 import type { Decoder } from './decoders/decode-result';
-import type { StagedChange } from '../store/pending-change.repository';
+import type { ChangeSource, StagedChange } from '../store/pending-change.repository';
 
 export interface RawMessage {
   offset: string;
@@ -50,7 +50,7 @@ export function coalesceBatch(
   now: number,
   floor = 0,
 ): CoalescedBatch {
-  const byContact = new Map<string, { keyType: KeyType; keyValue: string; fields: StampedPatch }>();
+  const byContact = new Map<string, StagedChange & { source: ChangeSource }>();
   const deadLetters: DeadLetter[] = [];
   const keyChanges: KeyChange[] = [];
   const counts = { consumed: messages.length, staged: 0, coalesced: 0, duplicate: 0, skipped: 0, deadLettered: 0, keyChanged: 0 };
@@ -99,11 +99,14 @@ export function coalesceBatch(
     const stamped = stamp(patch, { ts: sourceTs, seq: Number(message.offset) });
     const id = `${key.type}\u0000${key.value}`;
     const known = byContact.get(id);
+    // The source is the message of the newest stamp, as the newest field wins: "where did this value come from".
+    const source = { topic, partition, offset: message.offset, ts: sourceTs };
     if (known) {
       mergeStampedInto(known.fields, stamped);
+      if (sourceTs > known.source.ts || (sourceTs === known.source.ts && Number(message.offset) > Number(known.source.offset))) known.source = source;
       counts.coalesced++;
     } else {
-      byContact.set(id, { keyType: key.type, keyValue: key.value, fields: stamped });
+      byContact.set(id, { keyType: key.type, keyValue: key.value, fields: stamped, source });
       counts.staged++;
     }
   }

@@ -7,6 +7,7 @@ import { CanonicalTieBreak1795940000001 } from './1795940000001-canonical-tie-br
 import { ExportJobProgress1795950000000 } from './1795950000000-export-job-progress';
 import { PendingContactCount1795960000000 } from './1795960000000-pending-contact-count';
 import { ReconcileFromExport1795980000000 } from './1795980000000-reconcile-from-export';
+import { PendingChangeSource1795990000000 } from './1795990000000-pending-change-source';
 
 /** Every migration, oldest first. A new migration is a new timestamped file added here. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   ExportJobProgress1795950000000,
   PendingContactCount1795960000000,
   ReconcileFromExport1795980000000,
+  PendingChangeSource1795990000000,
 ];

@@ -6,7 +6,13 @@ export const STORY_DEAD_LETTERS_MAX = 50;
 
 /** Everything the service knows about one contact, from its own tables, as the admin route shows it. */
 export interface ContactStory {
-  pending: { fields: Record<string, { value: unknown; ts: number; seq: number }>; firstStagedAt: Date; updatedAt: Date } | null;
+  pending: {
+    fields: Record<string, { value: unknown; ts: number; seq: number }>;
+    /** The message of the newest staged change; null when only put-backs or requeues staged it. */
+    source: { topic: string; partition: number; offset: string } | null;
+    firstStagedAt: Date;
+    updatedAt: Date;
+  } | null;
   inFlight: Array<{ batchId: string; status: string; taskId: string | null; fields: Record<string, { value: unknown; ts: number; seq: number }> }>;
   sent: Record<string, { value?: unknown; hash: string; ts: number; importedAt: Date | null; learnedFromExport: boolean; batchId: string | null; taskId: string | null; batchFinishedAt: Date | null }>;
   caac: Array<{ contactId: string; fields: Record<string, string>; exportId: string; exportedAt: Date }>;
@@ -29,8 +35,19 @@ function stamped(fields: StoredStamped): Record<string, { value: unknown; ts: nu
 export class ContactStoryRepository {
   async find(db: EntityManager, keyType: KeyType, keyValue: string): Promise<ContactStory | undefined> {
     const [pendingRows, inFlightRows, stateRows, caacRows, driftRows, letterRows] = await Promise.all([
-      db.query(`SELECT fields, first_staged_at, updated_at FROM pending_change WHERE key_type = $1 AND key_value = $2`, [keyType, keyValue]) as Promise<
-        Array<{ fields: StoredStamped; first_staged_at: Date; updated_at: Date }>
+      db.query(
+        `SELECT fields, first_staged_at, updated_at, source_topic, source_partition, source_offset::text AS source_offset
+           FROM pending_change WHERE key_type = $1 AND key_value = $2`,
+        [keyType, keyValue],
+      ) as Promise<
+        Array<{
+          fields: StoredStamped;
+          first_staged_at: Date;
+          updated_at: Date;
+          source_topic: string | null;
+          source_partition: number | null;
+          source_offset: string | null;
+        }>
       >,
       db.query(
         `SELECT b.id::text AS id, b.status, b.task_id, i.fields FROM import_batch_item i JOIN import_batch b ON b.id = i.batch_id
@@ -80,7 +97,15 @@ export class ContactStoryRepository {
     }
     const pending = pendingRows[0];
     return {
-      pending: pending ? { fields: stamped(pending.fields), firstStagedAt: pending.first_staged_at, updatedAt: pending.updated_at } : null,
+      pending: pending
+        ? {
+            fields: stamped(pending.fields),
+            source:
+              pending.source_topic === null ? null : { topic: pending.source_topic, partition: pending.source_partition!, offset: pending.source_offset! },
+            firstStagedAt: pending.first_staged_at,
+            updatedAt: pending.updated_at,
+          }
+        : null,
       inFlight: inFlightRows.map((row) => ({ batchId: row.id, status: row.status, taskId: row.task_id, fields: stamped(row.fields) })),
       sent,
       caac: caacRows.map((row) => ({ contactId: row.contact_id, fields: row.fields, exportId: row.export_id, exportedAt: row.exported_at })),

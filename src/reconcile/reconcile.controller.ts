@@ -83,7 +83,12 @@ export class ReconcileController {
     return {
       key_type: keyType,
       key_value: normalised.value,
-      pending: story.pending && { fields: story.pending.fields, first_staged_at: story.pending.firstStagedAt, updated_at: story.pending.updatedAt },
+      pending: story.pending && {
+        fields: story.pending.fields,
+        source: story.pending.source,
+        first_staged_at: story.pending.firstStagedAt,
+        updated_at: story.pending.updatedAt,
+      },
       in_flight: story.inFlight.map((batch) => ({ batch_id: batch.batchId, status: batch.status, task_id: batch.taskId, fields: batch.fields })),
       sent: Object.fromEntries(
         Object.entries(story.sent).map(([field, entry]) => [

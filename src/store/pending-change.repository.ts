@@ -11,10 +11,28 @@ export interface StagedChange {
   firstStagedAt?: Date;
   /** Times the contact's row failed in an import without naming a field; a new change has none. */
   rowFailures?: number;
+  /** The message of the change's newest stamp; none for put-backs and requeues, which keep the stored one. */
+  source?: ChangeSource;
+}
+
+/** A Kafka message that staged a change, and the source time it was stamped with. */
+export interface ChangeSource {
+  topic: string;
+  partition: number;
+  /** Also the stamp's `seq`, so (ts, offset) orders sources as stamps order fields. */
+  offset: string;
+  ts: number;
 }
 
 /** Rows per statement: keeps one upsert's JSON parameter and lock set moderate. */
 const UPSERT_CHUNK_ROWS = 5_000;
+
+/**
+ * The incoming change's source replaces the stored one when it is newer by (ts, offset). A plain
+ * expression repeated per column: cheaper on the ingest path than a sub-select per row.
+ */
+const NEWER_SOURCE = `(EXCLUDED.source_topic IS NOT NULL
+  AND (p.source_topic IS NULL OR (EXCLUDED.source_ts, EXCLUDED.source_offset) > (p.source_ts, p.source_offset)))`;
 
 export class PendingChangeRepository {
   /**
@@ -29,16 +47,29 @@ export class PendingChangeRepository {
     for (let start = 0; start < sorted.length; start += UPSERT_CHUNK_ROWS) {
       const rows = sorted
         .slice(start, start + UPSERT_CHUNK_ROWS)
-        .map((change) => ({ t: change.keyType, k: change.keyValue, f: toStored(change.fields), s: change.firstStagedAt ?? null, n: change.rowFailures }));
+        .map((change) => ({
+          t: change.keyType,
+          k: change.keyValue,
+          f: toStored(change.fields),
+          s: change.firstStagedAt ?? null,
+          n: change.rowFailures,
+          ...(change.source ? { st: change.source.topic, sp: change.source.partition, so: change.source.offset, sts: change.source.ts } : {}),
+        }));
       // Invariant 1 and 2: one statement merges every contact of the batch under the row locks.
+      // The source follows the newest (ts, offset), so redelivery and merge order leave it as it
+      // is; an incoming change without a source keeps the stored one.
       await db.query(
-        `INSERT INTO pending_change AS p (key_type, key_value, fields, first_staged_at, row_failures)
-         SELECT r.t, r.k, r.f, coalesce(r.s, now()), coalesce(r.n, 0)
-           FROM jsonb_to_recordset($1::jsonb) AS r(t text, k text, f jsonb, s timestamptz, n integer)
+        `INSERT INTO pending_change AS p (key_type, key_value, fields, first_staged_at, row_failures, source_topic, source_partition, source_offset, source_ts)
+         SELECT r.t, r.k, r.f, coalesce(r.s, now()), coalesce(r.n, 0), r.st, r.sp, r.so, r.sts
+           FROM jsonb_to_recordset($1::jsonb) AS r(t text, k text, f jsonb, s timestamptz, n integer, st text, sp integer, so bigint, sts bigint)
          ON CONFLICT (key_type, key_value) DO UPDATE
            SET fields = caac_sync_merge_fields(p.fields, EXCLUDED.fields),
                first_staged_at = least(p.first_staged_at, EXCLUDED.first_staged_at),
                row_failures = greatest(p.row_failures, EXCLUDED.row_failures),
+               source_topic = CASE WHEN ${NEWER_SOURCE} THEN EXCLUDED.source_topic ELSE p.source_topic END,
+               source_partition = CASE WHEN ${NEWER_SOURCE} THEN EXCLUDED.source_partition ELSE p.source_partition END,
+               source_offset = CASE WHEN ${NEWER_SOURCE} THEN EXCLUDED.source_offset ELSE p.source_offset END,
+               source_ts = CASE WHEN ${NEWER_SOURCE} THEN EXCLUDED.source_ts ELSE p.source_ts END,
                updated_at = now()`,
         [JSON.stringify(rows)],
       );

@@ -33,6 +33,27 @@ describe(coalesceBatch.name, () => {
     expect(sut.counts).toEqual({ consumed: 4, staged: 2, coalesced: 2, duplicate: 0, skipped: 0, deadLettered: 0, keyChanged: 0 });
   });
 
+  it('gives each contact the source of its newest stamp, not of the last message', () => {
+    const sut = coalesceBatch(
+      'crm.changes',
+      3,
+      [
+        aMessage(20, aChange('C-1', { city: 'Taipei' }, 2_000)),
+        aMessage(21, aChange('C-1', { gender: 'male' }, 3_000)),
+        aMessage(22, aChange('C-1', { city: 'Tainan' }, 1_000)),
+        aMessage(23, aChange('C-2', { city: 'Keelung' }, 1_000)),
+        aMessage(24, aChange('C-2', { city: 'Hsinchu' }, 1_000)),
+      ],
+      decode,
+      NOW,
+    );
+
+    expect(sut.changes.map((c) => [c.keyValue, c.source])).toEqual([
+      ['C-1', { topic: 'crm.changes', partition: 3, offset: '21', ts: 3_000 }],
+      ['C-2', { topic: 'crm.changes', partition: 3, offset: '24', ts: 1_000 }],
+    ]);
+  });
+
   it('counts a repeated event id once, skips what the decoder skips, and dead-letters errors with their place', () => {
     const sut = coalesceBatch(
       'crm.changes',

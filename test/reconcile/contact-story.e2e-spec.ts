@@ -3,7 +3,7 @@ import type { Client } from 'pg';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
 import { ADMIN } from '../export/export-fixtures';
 import { migratedDatabase } from '../support/database';
-import { produce } from '../support/kafka-io';
+import { highWatermarks, produce } from '../support/kafka-io';
 import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
 import { aProfileChange } from '../support/profile-events';
 import { createTopics, startService, testConfig, uniqueName } from '../support/service';
@@ -94,7 +94,7 @@ describe('GET /admin/contacts/:keyType/:keyValue (one contact\'s story)', () => 
     expect(byEmail.sent.display_name).toMatchObject({ learned_from_export: true, batch_id: null, imported_at: null });
   });
 
-  it('shows a pending change with its stamps', async () => {
+  it('shows a pending change with its stamps and the message of its newest value', async () => {
     // An ingest-only instance, so the change stays pending.
     await sut.close();
     sut = await startService(
@@ -107,14 +107,23 @@ describe('GET /admin/contacts/:keyType/:keyValue (one contact\'s story)', () => 
       }),
     );
     base = (await sut.getUrl()).replace('[::1]', '127.0.0.1');
-    await produce(changes, [{ key: 'C-pending', value: JSON.stringify(aProfileChange({ occurred_at: '2026-11-30T08:00:00.000Z', key: { customer_id: 'C-pending' }, profile: { display_name: 'Waiting' } })) }]);
+    const first = (await highWatermarks(changes)).get(0)!;
+    // The later message is older by its source time: the source shown is the newest value's message.
+    await produce(changes, [
+      { key: 'C-pending', value: JSON.stringify(aProfileChange({ occurred_at: '2026-11-30T08:00:00.000Z', key: { customer_id: 'C-pending' }, profile: { display_name: 'Waiting' } })) },
+      { key: 'C-pending', value: JSON.stringify(aProfileChange({ occurred_at: '2026-11-30T07:00:00.000Z', key: { customer_id: 'C-pending' }, profile: { display_name: 'Stale' } })) },
+    ]);
 
     const body: any = await waitFor('the pending change', async () => {
       const response = await story('customer_id', 'C-pending');
       return response.status === 200 ? response.json() : undefined;
     }, { timeoutMs: 30_000, intervalMs: 200 });
 
-    expect(body).toMatchObject({ pending: { fields: { display_name: { value: 'Waiting', ts: Date.parse('2026-11-30T08:00:00.000Z') } } }, sent: {}, caac: [] });
+    expect(body).toMatchObject({
+      pending: { fields: { display_name: { value: 'Waiting', ts: Date.parse('2026-11-30T08:00:00.000Z') } }, source: { topic: changes, partition: 0, offset: String(first) } },
+      sent: {},
+      caac: [],
+    });
   });
 
   it('answers 404 for a contact the service has never seen, and 400 for a key it cannot read', async () => {
