@@ -86,6 +86,14 @@ const postgresUrl = required('postgres://user@host:port/database').refine(
 );
 
 /** Every environment variable the service reads, with its default and its check (DESIGN §4.5). */
+/** A topic's replication factor when the service creates it; absent: the broker's `default.replication.factor`. */
+const replicationFactor = z.coerce
+  .number({ message: 'must be a whole number' })
+  .int({ message: 'must be a whole number' })
+  .min(1, { message: 'must be at least 1' })
+  .max(32, { message: 'must be at most 32' })
+  .optional();
+
 const envSchema = z.object({
   KAFKA_BROKERS: brokers,
   KAFKA_GROUP_ID: z.string().trim().min(1).default('caac-sync'),
@@ -111,12 +119,7 @@ const envSchema = z.object({
     .default('caac-sync.dlq'),
   // Used when the service creates the dead-letter topic; an existing topic is left as it is.
   DLQ_PARTITIONS: int(1, 1, 10_000),
-  DLQ_REPLICATION_FACTOR: z.coerce
-    .number({ message: 'must be a whole number' })
-    .int({ message: 'must be a whole number' })
-    .min(1, { message: 'must be at least 1' })
-    .max(32, { message: 'must be at most 32' })
-    .optional(),
+  DLQ_REPLICATION_FACTOR: replicationFactor,
   // 256 KiB: a quarter of Kafka's default max.message.bytes (1 MiB), so a letter with its key and
   // headers fits a topic made with the broker's defaults, and many letters share one request. Far
   // more than anyone reads to diagnose an event; the SHA-256 and offset headers find the whole one.
@@ -179,6 +182,8 @@ const envSchema = z.object({
   EXPORT_DATABASE_URL: postgresUrl.optional(),
   EXPORT_TABLE_ENABLED: bool(true),
   EXPORT_TOPIC: topicName.optional(),
+  // Used when the service creates the export topic; an existing topic is left as it is.
+  EXPORT_TOPIC_REPLICATION_FACTOR: replicationFactor,
   // Profile API: an export's data may be up to 24 h old; an older newest export is reported stale.
   // The low floor lets tests and sandboxes with a scaled SANDBOX_EXPORT_LAG_MS use the same rule.
   EXPORT_MAX_STALENESS_MS: int(86_400_000, 1_000),
@@ -260,6 +265,8 @@ export interface AppConfig {
     databaseUrl: string;
     tableEnabled: boolean;
     topic: string | undefined;
+    /** Of the export topic when the service creates it; undefined: the broker's default. */
+    topicReplicationFactor: number | undefined;
     maxStalenessMs: number;
     /** Drift (CAAC differs from the value last sent): `report` only, or `crm-wins` queues the sent value again. */
     driftPolicy: 'report' | 'crm-wins';
@@ -365,6 +372,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       databaseUrl: e.EXPORT_DATABASE_URL ?? e.DATABASE_URL,
       tableEnabled: e.EXPORT_TABLE_ENABLED,
       topic: e.EXPORT_TOPIC,
+      topicReplicationFactor: e.EXPORT_TOPIC_REPLICATION_FACTOR,
       maxStalenessMs: e.EXPORT_MAX_STALENESS_MS,
       driftPolicy: e.DRIFT_POLICY,
       pollMs: e.EXPORT_POLL_MS,

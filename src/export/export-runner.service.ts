@@ -336,7 +336,7 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
     }
     if (this.config.export.topic && job.topicDoneAt === null) {
       progress('topic');
-      this.sink ??= new KafkaSink(this.kafka, contacts, this.config.export.topic, this.config.export.kafkaBatchBytes);
+      this.sink ??= new KafkaSink(this.kafka, contacts, this.config.export.topic, this.config.export.kafkaBatchBytes, this.config.export.topicReplicationFactor);
       const published = await this.sink.publish(job.id, job.id, job.requestedAt, (sent) => this.metrics.exportRows.inc({ sink: 'topic' }, sent), signal);
       this.metrics.exportRows.inc({ sink: 'topic_tombstone' }, published.tombstones);
       job = await this.jobs.update(job.id, { topicRows: published.rows, topicTombstones: published.tombstones, topicDoneAt: new Date(this.clock.now()) });

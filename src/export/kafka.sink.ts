@@ -26,11 +26,14 @@ export class KafkaSink {
     private readonly contacts: CaacContactRepository,
     readonly topic: string,
     private readonly batchBytes: number,
+    private readonly replicationFactor?: number,
   ) {}
 
   /** Stops between pages once `signal` aborts (shutdown); the next attempt publishes from the start. */
   async publish(jobId: string, exportId: string, exportedAt: Date, onSent: (messages: number) => void, signal?: AbortSignal): Promise<TopicDelivery> {
-    await this.kafka.ensureTopics([{ topic: this.topic, partitions: EXPORT_TOPIC_PARTITIONS, config: { 'cleanup.policy': 'compact' } }]);
+    await this.kafka.ensureTopics([
+      { topic: this.topic, partitions: EXPORT_TOPIC_PARTITIONS, replicationFactor: this.replicationFactor, config: { 'cleanup.policy': 'compact' } },
+    ]);
     this.producer ??= await this.kafka.createProducer();
     const producer = this.producer;
     const tail = `,"export_id":${JSON.stringify(exportId)},"exported_at":${JSON.stringify(exportedAt.toISOString())}}`;

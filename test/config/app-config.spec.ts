@@ -72,10 +72,22 @@ describe(loadConfig.name, () => {
 
   it('reads the export settings', () => {
     const sut = loadConfig(
-      aValidEnv({ EXPORT_SCHEDULE: '0 3 * * *', EXPORT_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/brand', EXPORT_TOPIC: 'caac.contacts', EXPORT_TABLE_ENABLED: 'false' }),
+      aValidEnv({
+        EXPORT_SCHEDULE: '0 3 * * *',
+        EXPORT_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/brand',
+        EXPORT_TOPIC: 'caac.contacts',
+        EXPORT_TOPIC_REPLICATION_FACTOR: '3',
+        EXPORT_TABLE_ENABLED: 'false',
+      }),
     );
 
-    expect(sut.export).toMatchObject({ schedule: '0 3 * * *', databaseUrl: 'postgres://postgres@127.0.0.1:5432/brand', topic: 'caac.contacts', tableEnabled: false });
+    expect(sut.export).toMatchObject({
+      schedule: '0 3 * * *',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/brand',
+      topic: 'caac.contacts',
+      topicReplicationFactor: 3,
+      tableEnabled: false,
+    });
   });
 
   it.each(['KAFKA_BROKERS', 'SOURCE_TOPICS', 'DATABASE_URL', 'CAAC_BASE_URL', 'CAAC_API_KEY', 'ADMIN_TOKEN'])(
@@ -119,6 +131,7 @@ describe(loadConfig.name, () => {
     ['DLQ_TOPIC', 'bad topic!', /^DLQ_TOPIC: must be a valid Kafka topic name/],
     ['DLQ_PARTITIONS', '0', /^DLQ_PARTITIONS: must be at least 1/],
     ['DLQ_REPLICATION_FACTOR', 'three', /^DLQ_REPLICATION_FACTOR: must be a whole number/],
+    ['EXPORT_TOPIC_REPLICATION_FACTOR', '0', /^EXPORT_TOPIC_REPLICATION_FACTOR: must be at least 1/],
     ['DLQ_MAX_VALUE_BYTES', '100', /^DLQ_MAX_VALUE_BYTES: must be at least 1024/],
     ['SOURCE_TOPICS', 'crm.changes:avro', /^SOURCE_TOPICS: "crm.changes:avro": format must be one of/],
     ['SOURCE_TOPICS', 'crm.customers:debezium', /^SOURCE_TOPICS: .*needs a mapping file/],

@@ -29,12 +29,12 @@ describe(KafkaSink.name, () => {
     const sends: OutgoingMessage[][] = [];
     const { kafka, topics } = aKafka(async (messages) => void sends.push(messages));
     const { store, recorded } = aStore(staged(40), ['id-001', 'gone-1', 'gone-2']);
-    const sut = new KafkaSink(kafka, store, 'caac.contacts', 1_000);
+    const sut = new KafkaSink(kafka, store, 'caac.contacts', 1_000, 3);
 
     const delivered = await sut.publish('7', '7', EXPORTED_AT, () => undefined);
 
     expect(delivered).toEqual({ rows: 40, tombstones: 2 });
-    expect(topics).toEqual([{ topic: 'caac.contacts', partitions: 3, config: { 'cleanup.policy': 'compact' } }]);
+    expect(topics).toEqual([{ topic: 'caac.contacts', partitions: 3, replicationFactor: 3, config: { 'cleanup.policy': 'compact' } }]);
     const all = sends.flat();
     expect(all[0]).toEqual({ key: 'id-000', value: '{"contact_id":"id-000","fields":{"customer_id":"C-0"},"export_id":"7","exported_at":"2026-12-01T03:00:00.000Z"}' });
     expect(all.slice(-2)).toEqual([{ key: 'gone-1', value: null }, { key: 'gone-2', value: null }]);
