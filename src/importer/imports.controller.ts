@@ -4,15 +4,13 @@ import { Inject } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { AdminTokenGuard } from '../ops/admin-token.guard';
+import { PipelineStatsRepository } from '../ops/pipeline-stats.repository';
 import { KEY_TYPES } from '../profile';
-import { PendingChangeQueue, PendingChangeRepository } from '../store/pending-change.repository';
+import { PendingChangeRepository } from '../store/pending-change.repository';
 import { ImportBatchRepository, type ImportBatch, type ImportBatchStatus } from './import-batch.repository';
 
 const STATUSES: readonly ImportBatchStatus[] = ['claimed', 'submitting', 'submitted', 'retrying', 'done', 'failed', 'requeued'];
 const LIST_MAX = 500;
-
-/** The backlog summary counts pending contacts up to this many per key type, to stay cheap. */
-const BACKLOG_COUNT_CAP = 1_000_000;
 
 function present(batch: ImportBatch) {
   return {
@@ -102,13 +100,14 @@ export class ImportsController {
   /** Pending contacts by key type and the age of the oldest. */
   @Get('backlog')
   async backlog() {
-    const entries = await new PendingChangeQueue().backlog(this.dataSource.manager, KEY_TYPES, BACKLOG_COUNT_CAP);
+    // The true count the triggers keep (as the pending_contacts metric), not a capped count.
+    const entries = await new PipelineStatsRepository(this.dataSource).backlog(KEY_TYPES);
     return {
       flush_interval_ms: this.config.flushIntervalMs,
       key_types: entries.map((entry) => ({
         key_type: entry.keyType,
         pending_contacts: entry.contacts,
-        oldest_age_ms: entry.oldestAgeMs,
+        oldest_age_ms: entry.contacts > 0 ? Math.round(entry.oldestAgeSeconds * 1000) : null,
       })),
     };
   }
