@@ -5,8 +5,7 @@ import type { DeadLetter } from '../../src/dead-letter/dead-letter';
 import { DeadLetterRelay } from '../../src/dead-letter/dead-letter-relay.service';
 import { Metrics } from '../../src/ops/metrics';
 import { KafkaAdapter } from '../../src/kafka/kafka.adapter';
-import { createDataSource } from '../../src/store/data-source';
-import { migratedDatabase } from '../support/database';
+import { migratedDataSource } from '../support/database';
 import { highWatermarks, readTopic } from '../support/kafka-io';
 import { createTopics, testConfig, uniqueName } from '../support/service';
 import { waitFor } from '../support/wait-for';
@@ -24,17 +23,15 @@ describe(DeadLetterRelay.name, () => {
   const dlqTopic = uniqueName('relay.dlq');
 
   beforeAll(async () => {
-    const database = await migratedDatabase('dead_letter_relay');
+    const database = await migratedDataSource('dead_letter_relay');
+    dataSource = database.dataSource;
     drop = database.drop;
-    dataSource = createDataSource({ url: database.url, poolMax: 2 });
-    await dataSource.initialize();
     // Made by an operator with the broker's defaults: 1 MiB per request.
     await createTopics([{ topic: dlqTopic }]);
   });
 
   afterAll(async () => {
     await sut?.beforeApplicationShutdown();
-    await dataSource?.destroy();
     await drop?.();
   });
 

@@ -1,8 +1,7 @@
 import type { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { ImportRequestLogRepository, IMPORT_REQUEST_LOG_KEEP_MS } from '../../src/importer/import-request-log.repository';
-import { createDataSource } from '../../src/store/data-source';
-import { migratedDatabase } from '../support/database';
+import { migratedDataSource } from '../support/database';
 
 describe(ImportRequestLogRepository.name, () => {
   let db: Client;
@@ -10,15 +9,13 @@ describe(ImportRequestLogRepository.name, () => {
   let drop: () => Promise<void>;
 
   beforeAll(async () => {
-    const database = await migratedDatabase('import_request_log');
+    const database = await migratedDataSource('import_request_log');
     db = database.client;
+    dataSource = database.dataSource;
     drop = database.drop;
-    dataSource = createDataSource({ url: database.url, poolMax: 2 });
-    await dataSource.initialize();
   });
 
   afterAll(async () => {
-    await dataSource?.destroy();
     await drop?.();
   });
 

@@ -10,7 +10,7 @@ import { StaleTransitionError } from '../../src/importer/import-batch.repository
 import { OneOpenBatchFenced1795930000000 } from '../../src/migrations/1795930000000-one-open-batch-fenced';
 import { Metrics } from '../../src/ops/metrics';
 import { createDataSource, runMigrations } from '../../src/store/data-source';
-import { freshDatabase, migratedDatabase, migrateToJustBefore } from '../support/database';
+import { freshDatabase, migratedDataSource, migrateToJustBefore } from '../support/database';
 import { testConfig } from '../support/service';
 
 /** Real time, but every sleep ends at once (and is recorded): the database decides what is due. */
@@ -107,15 +107,13 @@ describe(ImportScheduler.name, () => {
   }
 
   beforeAll(async () => {
-    const database = await migratedDatabase('import_scheduler');
+    const database = await migratedDataSource('import_scheduler', 4);
     db = database.client;
+    dataSource = database.dataSource;
     drop = database.drop;
-    dataSource = createDataSource({ url: database.url, poolMax: 4 });
-    await dataSource.initialize();
   });
 
   afterAll(async () => {
-    await dataSource?.destroy();
     await drop?.();
   });
 

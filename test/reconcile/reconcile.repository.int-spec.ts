@@ -3,8 +3,7 @@ import type { DataSource } from 'typeorm';
 import { CaacContactRepository } from '../../src/export/caac-contact.repository';
 import { fieldHash } from '../../src/profile';
 import { ReconcileRepository } from '../../src/reconcile/reconcile.repository';
-import { createDataSource } from '../../src/store/data-source';
-import { migratedDatabase } from '../support/database';
+import { migratedDataSource } from '../support/database';
 
 const EXPORTED_AT = new Date('2026-12-01T00:00:00.000Z');
 const STALENESS_MS = 86_400_000;
@@ -26,18 +25,16 @@ describe(ReconcileRepository.name, () => {
   let exportId = 0;
 
   beforeAll(async () => {
-    const database = await migratedDatabase('reconcile_repository');
+    const database = await migratedDataSource('reconcile_repository');
     db = database.client;
+    dataSource = database.dataSource;
     drop = database.drop;
-    dataSource = createDataSource({ url: database.url, poolMax: 2 });
-    await dataSource.initialize();
     pool = new Pool({ connectionString: database.url, max: 1 });
     await new CaacContactRepository(pool).ensureSchema();
   });
 
   afterAll(async () => {
     await pool?.end();
-    await dataSource?.destroy();
     await drop();
   });
 

@@ -4,9 +4,8 @@ import type { DataSource } from 'typeorm';
 import { ContactStateRepository } from '../../src/importer/contact-state.repository';
 import { fieldHash, mergeStamped } from '../../src/profile';
 import type { FieldValue, StampedField, StampedPatch } from '../../src/profile';
-import { createDataSource } from '../../src/store/data-source';
 import { fromStored, toStored, type StoredStampedPatch } from '../../src/store/stored-patch';
-import { migratedDatabase } from '../support/database';
+import { migratedDataSource } from '../support/database';
 
 // Few names and stamps, so patches overlap and tie often; values of every type CAAC takes, so
 // ties between types are exercised (Postgres text cannot hold U+0000, so strings avoid it).
@@ -43,15 +42,13 @@ describe('caac_sync_merge_fields (the SQL merge of stamped patches)', () => {
   let drop: () => Promise<void>;
 
   beforeAll(async () => {
-    const database = await migratedDatabase('merge_fields');
+    const database = await migratedDataSource('merge_fields');
     db = database.client;
+    dataSource = database.dataSource;
     drop = database.drop;
-    dataSource = createDataSource({ url: database.url, poolMax: 2 });
-    await dataSource.initialize();
   });
 
   afterAll(async () => {
-    await dataSource?.destroy();
     await drop();
   });
 

@@ -1,9 +1,8 @@
 import type { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { stamp } from '../../src/profile';
-import { createDataSource } from '../../src/store/data-source';
 import { PendingChangeRepository, type ChangeSource, type StagedChange } from '../../src/store/pending-change.repository';
-import { migratedDatabase } from '../support/database';
+import { migratedDataSource } from '../support/database';
 
 function aSource(offset: number, ts: number, topic = 'crm.changes', partition = 0): ChangeSource {
   return { topic, partition, offset: String(offset), ts };
@@ -19,15 +18,13 @@ describe('PendingChangeRepository.merge (the source of the newest change)', () =
   const sut = new PendingChangeRepository();
 
   beforeAll(async () => {
-    const database = await migratedDatabase('pending_source');
+    const database = await migratedDataSource('pending_source');
     db = database.client;
+    dataSource = database.dataSource;
     drop = database.drop;
-    dataSource = createDataSource({ url: database.url, poolMax: 2 });
-    await dataSource.initialize();
   });
 
   afterAll(async () => {
-    await dataSource?.destroy();
     await drop();
   });
 

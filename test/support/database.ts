@@ -64,3 +64,25 @@ export async function migrateToJustBefore(dataSource: DataSource, migration: new
   for (let undo = MIGRATIONS.length - index; undo > 0; undo--) await dataSource.undoLastMigration({ transaction: 'each' });
   return MIGRATIONS.slice(index).map((later) => new later().name!);
 }
+
+/**
+ * `migratedDatabase` with a TypeORM data source on it as well, for tests of repositories; `drop`
+ * closes both and drops the database.
+ */
+export async function migratedDataSource(
+  label: string,
+  poolMax = 2,
+): Promise<{ url: string; client: Client; dataSource: DataSource; drop: () => Promise<void> }> {
+  const database = await migratedDatabase(label);
+  const dataSource = createDataSource({ url: database.url, poolMax });
+  await dataSource.initialize();
+  return {
+    url: database.url,
+    client: database.client,
+    dataSource,
+    drop: async () => {
+      await dataSource.destroy();
+      await database.drop();
+    },
+  };
+}
