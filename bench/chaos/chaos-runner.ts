@@ -11,6 +11,7 @@ import { apiRuleViolations, sandboxContacts, sandboxLog, setFaults } from '../..
 import { TEST_ADMIN_TOKEN } from '../../test/support/service';
 import { ServiceProcess } from '../../test/support/service-process';
 import { waitFor } from '../../test/support/wait-for';
+import { genericSinkCost, type GenericSinkCost } from '../generic-sink';
 import { OwnBroker, OwnPostgres, REPO } from './chaos-infrastructure';
 import { generateWorkload, REJECTED_CUSTOMER_PATTERN, REJECTION_REASON, type Workload, type WorkloadMessage } from './chaos-workload';
 
@@ -66,6 +67,8 @@ export interface ChaosResult {
   messages: number;
   contacts: number;
   imports: number;
+  /** The API a generic sink would spend on the same messages, next to what the service spent. */
+  generic_sink: GenericSinkCost;
   /** Answers to import requests by HTTP status (0: no answer, a hang or a dropped answer): the faults hit. */
   import_answers: Record<string, number>;
   /** Answers to import-task polls by HTTP status. */
@@ -287,6 +290,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       messages: workload.messages.length,
       contacts: options.contacts,
       imports: requestLog.tasks.filter((t) => t.kind === 'import').length,
+      // A generic sink forwards every message with a value, bad ones and redeliveries included.
+      generic_sink: genericSinkCost([workload.messages.filter((m) => m.value !== null).length], requestLog.tasks.filter((t) => t.kind === 'import').length),
       import_answers: countBy(requestLog.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/member/import')).map((r) => String(r.status))),
       poll_answers: countBy(requestLog.requests.filter((r) => r.method === 'GET' && r.path.includes('/member/import/')).map((r) => String(r.status))),
       failed_tasks: requestLog.tasks.filter((t) => t.kind === 'import' && t.success === false).length,
@@ -627,6 +632,7 @@ export function formatResult(result: ChaosResult): string {
     ['faults', Object.entries(result.faults).map(([kind, n]) => `${kind}=${n}`).join(' '), ''],
     ['export', result.export_status, ''],
     ['events / messages / contacts', `${result.events} / ${result.messages} / ${result.contacts}`, ''],
+    ['generic sink: imports (budget hours)', `${result.generic_sink.generic_imports} (${result.generic_sink.generic_budget_hours} h) against the service's ${result.generic_sink.service_imports} (${result.generic_sink.service_budget_hours} h)`, ''],
     ['import tasks (answers to import requests)', `${result.imports}, ${result.failed_tasks} failed (${Object.entries(result.import_answers).map(([status, n]) => `${status}: ${n}`).join(', ')})`, ''],
     ['answers to task polls', Object.entries(result.poll_answers).map(([status, n]) => `${status}: ${n}`).join(', '), ''],
     ['converged after the last fault', `${result.converge_s} s`, ''],
