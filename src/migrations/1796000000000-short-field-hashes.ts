@@ -59,9 +59,11 @@ export class ShortFieldHashes1796000000000 implements MigrationInterface {
   async up(db: QueryRunner): Promise<void> {
     await createHashFunctions(db, 16);
     // TRICKY: one statement rewrites every row of contact_state: at millions of contacts that takes
-    // longer than the service's 60 s statement timeout, which this migration alone lifts. Imports
-    // recorded meanwhile wait for its row locks. updated_at is left as it is: reconcile reads it
-    // as the import time of entries recorded before "at" was kept.
+    // minutes (200,000 rows: about 14 s on a busy machine), longer than the service's 60 s statement
+    // timeout, which this migration alone lifts. Imports recorded meanwhile wait for its row locks.
+    // The old row versions stay in the table's files as free space, reused by later writes, until
+    // VACUUM FULL (or pg_repack) gives it back. updated_at is left as it is: reconcile reads it as
+    // the import time of entries recorded before "at" was kept.
     await db.query(`SET LOCAL statement_timeout = 0`);
     await db.query(`
       UPDATE contact_state c
