@@ -268,7 +268,7 @@ export interface AppConfig {
     /** Of the export topic when the service creates it; undefined: the broker's default. */
     topicReplicationFactor: number | undefined;
     maxStalenessMs: number;
-    /** Drift (CAAC differs from the value last sent): `report` only, or `crm-wins` queues the sent value again. */
+    /** Drift (CAAC differs from the value last sent): `report` only, or `crm-wins` queues the sent value again (only it keeps sent values in contact_state). */
     driftPolicy: 'report' | 'crm-wins';
     /** First wait between two polls of an export task; it doubles up to 30 s (EXPORT_POLL_MAX_MS). */
     pollMs: number;

@@ -4,13 +4,24 @@ import { fieldHash, type ImportedField, type KeyType, type StampedPatch } from '
 /**
  * Stored form of contact_state.fields: {"field": {"h": hash, "ts", "seq", "at", "v", "b"}}: the hash
  * and stamp of the value last imported, when that import was recorded (epoch ms; reconcile's
- * staleness rule), the value itself (what DRIFT_POLICY=crm-wins sends again) and the import
- * batch that sent it (absent when a change only confirmed what CAAC held). Reconcile adds
- * learned entries and drift marks (migration 1795980000000).
+ * staleness rule), the value itself only under DRIFT_POLICY=crm-wins (the value it sends again;
+ * absent otherwise, as on entries recorded before values were kept) and the import batch that
+ * sent it (absent when a change only confirmed what CAAC held). Reconcile adds learned entries
+ * and drift marks (migration 1795980000000).
  */
 type StoredState = Record<string, { h: string; ts: number; seq: number; at?: number; v?: unknown; b?: string }>;
 
+export interface ContactStateOptions {
+  /**
+   * Whether each entry keeps the value sent, besides its hash: only DRIFT_POLICY=crm-wins reads it,
+   * and it is most of an entry's size (contact_state holds a row per contact ever imported).
+   */
+  keepSentValues: boolean;
+}
+
 export class ContactStateRepository {
+  constructor(private readonly options: ContactStateOptions) {}
+
   /** What was last imported per field, for the given contacts of one key type. */
   async find(db: EntityManager, keyType: KeyType, keyValues: string[]): Promise<Map<string, Record<string, ImportedField>>> {
     const found = new Map<string, Record<string, ImportedField>>();
@@ -29,7 +40,8 @@ export class ContactStateRepository {
 
   /**
    * Records what CAAC now holds after a successful import. Per field the newer stamp wins, so a
-   * late-recorded older import can never mask a newer one (invariants 2 and 5).
+   * late-recorded older import can never mask a newer one (invariants 2 and 5). The value itself
+   * is kept only when the options ask for it (keepSentValues).
    */
   async recordImported(db: EntityManager, keyType: KeyType, contacts: Array<{ keyValue: string; fields: StampedPatch }>, at: number, batchId?: string): Promise<void> {
     if (contacts.length === 0) return;
@@ -37,7 +49,14 @@ export class ContactStateRepository {
       const state: StoredState = {};
       for (const field of Object.keys(fields)) {
         const { value, ts, seq } = fields[field]!;
-        state[field] = { h: fieldHash(value), ts, seq, at, v: value, ...(batchId === undefined ? {} : { b: batchId }) };
+        state[field] = {
+          h: fieldHash(value),
+          ts,
+          seq,
+          at,
+          ...(this.options.keepSentValues ? { v: value } : {}),
+          ...(batchId === undefined ? {} : { b: batchId }),
+        };
       }
       return { k: keyValue, f: state };
     });

@@ -66,7 +66,7 @@ export class ImportScheduler {
   private readonly batches: ImportBatchRepository;
   private readonly queue = new PendingChangeQueue();
   private readonly pending = new PendingChangeRepository();
-  private readonly state = new ContactStateRepository();
+  private readonly state: ContactStateRepository;
   private readonly outbox: DeadLetterOutboxRepository;
   private current: { batchId: string; status: string; taskId: string | null } | undefined;
   private fence: Fence | undefined;
@@ -85,6 +85,8 @@ export class ImportScheduler {
     private readonly metrics: Metrics,
   ) {
     this.batches = new ImportBatchRepository(dataSource);
+    // Only crm-wins sends a drifted field's last value again; under report the value is not kept.
+    this.state = new ContactStateRepository({ keepSentValues: config.export.driftPolicy === 'crm-wins' });
     this.outbox = new DeadLetterOutboxRepository(dataSource);
   }
 

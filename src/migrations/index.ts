@@ -8,6 +8,7 @@ import { ExportJobProgress1795950000000 } from './1795950000000-export-job-progr
 import { PendingContactCount1795960000000 } from './1795960000000-pending-contact-count';
 import { ReconcileFromExport1795980000000 } from './1795980000000-reconcile-from-export';
 import { PendingChangeSource1795990000000 } from './1795990000000-pending-change-source';
+import { ShortFieldHashes1796000000000 } from './1796000000000-short-field-hashes';
 
 /** Every migration, oldest first. A new migration is a new timestamped file added here. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   PendingContactCount1795960000000,
   ReconcileFromExport1795980000000,
   PendingChangeSource1795990000000,
+  ShortFieldHashes1796000000000,
 ];

@@ -14,6 +14,7 @@ export interface ContactStory {
     updatedAt: Date;
   } | null;
   inFlight: Array<{ batchId: string; status: string; taskId: string | null; fields: Record<string, { value: unknown; ts: number; seq: number }> }>;
+  /** Per field; `value` only where it was kept (imported under DRIFT_POLICY=crm-wins), else the hash alone. */
   sent: Record<string, { value?: unknown; hash: string; ts: number; importedAt: Date | null; learnedFromExport: boolean; batchId: string | null; taskId: string | null; batchFinishedAt: Date | null }>;
   caac: Array<{ contactId: string; fields: Record<string, string>; exportId: string; exportedAt: Date }>;
   drift: Array<{ exportId: string; field: string; sentValue: unknown; sentAt: Date | null; caacValue: string | null }>;

@@ -31,6 +31,7 @@ export interface DriftRow {
   keyType: string;
   keyValue: string;
   field: string;
+  /** The value last sent, kept only under DRIFT_POLICY=crm-wins; null also when it is not known. */
   sentValue: unknown;
   sentAt: Date | null;
   caacValue: string | null;
@@ -174,7 +175,8 @@ export class ReconcileRepository {
   /**
    * DRIFT_POLICY=crm-wins: the value last sent for each drifted field goes back into pending_change
    * with the stamp it had, so a newer CRM change (staged or to come) still wins the merge.
-   * Fields whose sent value is unknown (imported before values were kept) are left to the report.
+   * Fields whose sent value is unknown (imported while DRIFT_POLICY was report, which keeps no
+   * values, or before values were kept) are left to the report: requeueing them would clear them.
    */
   async requeueDrift(db: EntityManager, exportId: string): Promise<number> {
     const rows: Array<{ n: number }> = await db.query(

@@ -9,6 +9,7 @@ import { IMPORT_MAX_ATTEMPTS, ImportScheduler, ROW_FAILURE_MAX } from '../../src
 import { StaleTransitionError } from '../../src/importer/import-batch.repository';
 import { OneOpenBatchFenced1795930000000 } from '../../src/migrations/1795930000000-one-open-batch-fenced';
 import { Metrics } from '../../src/ops/metrics';
+import { fieldHash } from '../../src/profile';
 import { createDataSource, runMigrations } from '../../src/store/data-source';
 import { freshDatabase, migratedDataSource, migrateToJustBefore } from '../support/database';
 import { testConfig } from '../support/service';
@@ -280,6 +281,35 @@ describe(ImportScheduler.name, () => {
       await expect(imported(db)).resolves.toEqual(['D-1', 'D-2', 'D-3', 'D-4', 'D-last']);
       expect(caac.sent.map((request) => request.rows.length)).toEqual(Array.from({ length: ROW_FAILURE_MAX }, () => 2));
       await expect(sut.step(signal)).resolves.toBe(false);
+    });
+  });
+
+  describe('recording what CAAC holds', () => {
+    async function recorded(): Promise<Record<string, Record<string, unknown>>> {
+      const { rows } = await db.query(`SELECT fields FROM contact_state WHERE key_type = 'customer_id' AND key_value = 'C-1'`);
+      return rows[0].fields;
+    }
+
+    it('keeps the hash, stamp and batch of each field sent, and not the value, under DRIFT_POLICY=report', async () => {
+      await stage(db, { 'C-1': { city: 'Taipei' } });
+      const sut = aScheduler({ DRIFT_POLICY: 'report' });
+      await sut.takeOver();
+
+      await sut.step(signal);
+
+      const [batch] = await batches(db);
+      await expect(recorded()).resolves.toEqual({ city: { h: fieldHash('Taipei'), ts: 1_000, seq: 0, at: expect.any(Number), b: batch!.id } });
+    });
+
+    it('keeps the value sent as well under DRIFT_POLICY=crm-wins, which sends it again after drift', async () => {
+      await stage(db, { 'C-1': { city: 'Taipei' } });
+      const sut = aScheduler({ DRIFT_POLICY: 'crm-wins' });
+      await sut.takeOver();
+
+      await sut.step(signal);
+
+      const [batch] = await batches(db);
+      await expect(recorded()).resolves.toEqual({ city: { h: fieldHash('Taipei'), ts: 1_000, seq: 0, at: expect.any(Number), v: 'Taipei', b: batch!.id } });
     });
   });
 

@@ -10,7 +10,7 @@ const STALL_MS = 60_000;
 
 /** The scheduler's loop alone: its steps are replaced, so no database is needed. */
 function aScheduler(clock: FakeClock): ImportScheduler {
-  const config = { caac: { account: 'acme' }, health: { importerStallMs: STALL_MS } } as AppConfig;
+  const config = { caac: { account: 'acme' }, health: { importerStallMs: STALL_MS }, export: { driftPolicy: 'report' } } as AppConfig;
   const sut = new ImportScheduler(config, createLogger({ level: 'silent' }), clock, {} as DataSource, {} as CaacClient, new Metrics());
   jest.spyOn(sut, 'takeOver').mockResolvedValue({ account: 'acme', epoch: '1' } as never);
   return sut;

@@ -6,7 +6,7 @@ import { migratedDatabase } from '../support/database';
 import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
 import { sandboxContacts, setFaults } from '../support/sandbox-client';
 import { createTopics, startService, testConfig, uniqueName } from '../support/service';
-import { exportReconciled, publishProfiles } from './reconcile-fixtures';
+import { exportReconciled, importedRows, publishProfiles } from './reconcile-fixtures';
 
 const MAX_STALENESS_MS = 1_000;
 
@@ -16,28 +16,35 @@ describe('DRIFT_POLICY=crm-wins', () => {
   let drop: () => Promise<void>;
   let sut: INestApplication;
   let base: string;
+  let databaseUrl: string;
   const changes = uniqueName('crmwins.changes');
+  const groupId = uniqueName('crmwins');
+
+  async function startWith(driftPolicy: 'report' | 'crm-wins'): Promise<void> {
+    sut = await startService(
+      testConfig({
+        DATABASE_URL: databaseUrl,
+        SOURCE_TOPICS: `${changes}:profile-change.v1`,
+        KAFKA_GROUP_ID: groupId,
+        CAAC_BASE_URL: sandbox.url,
+        EXPORT_POLL_MS: '50',
+        FLUSH_INTERVAL_MS: '200',
+        CAAC_BREAKER_RESET_MS: '200',
+        EXPORT_MAX_STALENESS_MS: String(MAX_STALENESS_MS),
+        DRIFT_POLICY: driftPolicy,
+      }),
+    );
+    base = (await sut.getUrl()).replace('[::1]', '127.0.0.1');
+  }
 
   beforeAll(async () => {
     sandbox = await startSandbox({ port: 0, testApi: true, taskMinMs: 100, taskMsPerRow: 0.01, taskPendingMs: 20, logLevel: 'silent' });
     const database = await migratedDatabase('crm_wins');
     drop = database.drop;
     db = database.client;
+    databaseUrl = database.url;
     await createTopics([{ topic: changes }]);
-    sut = await startService(
-      testConfig({
-        DATABASE_URL: database.url,
-        SOURCE_TOPICS: `${changes}:profile-change.v1`,
-        KAFKA_GROUP_ID: uniqueName('crmwins'),
-        CAAC_BASE_URL: sandbox.url,
-        EXPORT_POLL_MS: '50',
-        FLUSH_INTERVAL_MS: '200',
-        CAAC_BREAKER_RESET_MS: '200',
-        EXPORT_MAX_STALENESS_MS: String(MAX_STALENESS_MS),
-        DRIFT_POLICY: 'crm-wins',
-      }),
-    );
-    base = (await sut.getUrl()).replace('[::1]', '127.0.0.1');
+    await startWith('crm-wins');
   });
 
   afterAll(async () => {
@@ -81,5 +88,31 @@ describe('DRIFT_POLICY=crm-wins', () => {
       ['C-3', 'city', 'Taipei', 'Edited city'],
     ]);
     expect(second.next_cursor).toBeNull();
+  });
+
+  it('only reports a field imported under DRIFT_POLICY=report: its sent value was not kept, and no null clears it', async () => {
+    await sut.close();
+    await startWith('report');
+    await publishProfiles(changes, [{ customerId: 'C-4', profile: { display_name: 'CRM 4' } }]);
+    await waitUntilStaged(db, changes);
+    await waitUntilImported(db);
+    const { rows: kept } = await db.query(`SELECT fields->'display_name' ? 'v' AS kept FROM contact_state WHERE key_type = 'customer_id' AND key_value = 'C-4'`);
+    expect(kept).toEqual([{ kept: false }]);
+    await sut.close();
+    await startWith('crm-wins');
+    await seedSandbox(sandbox.url, [{ customer_id: 'C-4', display_name: 'Edited 4' }]);
+    await new Promise((resolve) => setTimeout(resolve, MAX_STALENESS_MS + 200));
+    const rowsBefore = await importedRows(sandbox.url);
+
+    const { id, reconcile } = await exportReconciled(base, db);
+    // Time for the importer to send anything requeued (it flushes every 200 ms).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    expect(reconcile).toMatchObject({ driftFields: { display_name: 1 }, driftContacts: 1, requeued: 0 });
+    const drift: any = await (await fetch(`${base}/admin/exports/${id}/drift`, { headers: ADMIN })).json();
+    expect(drift.drift.map((row: any) => [row.key_value, row.field, row.sent_value, row.caac_value])).toEqual([['C-4', 'display_name', null, 'Edited 4']]);
+    await expect(db.query(`SELECT key_value FROM pending_change`)).resolves.toMatchObject({ rows: [] });
+    await expect(importedRows(sandbox.url)).resolves.toBe(rowsBefore);
+    expect((await sandboxContacts(sandbox.url)).get('C-4')?.display_name).toBe('Edited 4');
   });
 });

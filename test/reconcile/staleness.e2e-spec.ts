@@ -79,13 +79,14 @@ describe('reconcile under export staleness', () => {
     await expect(knownHash('C-old', 'display_name')).resolves.toBe(fieldHash('Edited in CAAC'));
     await expect(knownHash('C-old', 'city')).resolves.toBe(fieldHash('Taipei'));
     const { rows: drift } = await db.query(`SELECT export_id::text AS export_id, key_type, key_value, field, sent_value, caac_value FROM contact_drift`);
-    expect(drift).toEqual([{ export_id: id, key_type: 'customer_id', key_value: 'C-old', field: 'display_name', sent_value: 'Sent', caac_value: 'Edited in CAAC' }]);
+    // DRIFT_POLICY=report keeps no value sent: the drift says which field, when, and what CAAC holds.
+    expect(drift).toEqual([{ export_id: id, key_type: 'customer_id', key_value: 'C-old', field: 'display_name', sent_value: null, caac_value: 'Edited in CAAC' }]);
     const route: any = await (await fetch(`${base}/admin/exports/${id}/drift?limit=1`, { headers: ADMIN })).json();
     expect(route).toMatchObject({
       export_id: id,
       summary: reconcile,
       rows_kept: true,
-      drift: [{ key_type: 'customer_id', key_value: 'C-old', field: 'display_name', sent_value: 'Sent', caac_value: 'Edited in CAAC', sent_at: expect.any(String) }],
+      drift: [{ key_type: 'customer_id', key_value: 'C-old', field: 'display_name', sent_value: null, caac_value: 'Edited in CAAC', sent_at: expect.any(String) }],
       next_cursor: null,
     });
     const metrics = await (await fetch(`${base}/metrics`)).text();

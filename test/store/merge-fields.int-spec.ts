@@ -92,7 +92,7 @@ describe('caac_sync_merge_fields (the SQL merge of stamped patches)', () => {
   });
 
   it('records contact_state (what CAAC was sent) as the in-memory merge of the same imports, ties included', async () => {
-    const sut = new ContactStateRepository();
+    const sut = new ContactStateRepository({ keepSentValues: true });
     let contact = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(stampedPatch, { minLength: 1, maxLength: 5 }), async (imports) => {
