@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { createDataSource, runMigrations } from '../src/store/data-source';
@@ -109,4 +110,94 @@ export function* profileChangeEvents(events: number, contacts: number): Generato
     const event = { event_id: randomUUID(), occurred_at: new Date(base + i).toISOString(), key: { customer_id: id }, profile };
     yield { key: id, value: JSON.stringify(event) };
   }
+}
+
+/** Creates `topic` with `partitions` and produces `count` messages from `messages` to it, 5,000 a request. */
+export async function produceTopic(
+  topic: string,
+  partitions: number,
+  messages: Iterator<{ key: string; value: string }>,
+  count: number,
+  log: (message: string) => void,
+): Promise<void> {
+  const kafka = new Kafka({ clientId: 'bench-producer', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.ERROR });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
+  await admin.disconnect();
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const BATCH = 5_000;
+  for (let sent = 0; sent < count; sent += BATCH) {
+    const batch = [];
+    for (let i = sent; i < Math.min(count, sent + BATCH); i++) batch.push(messages.next().value!);
+    await producer.send({ topic, messages: batch });
+    if (sent % 200_000 === 0) log(`produced ${sent}`);
+  }
+  await producer.disconnect();
+}
+
+export interface ServiceIngestRun {
+  eventsPerS: number;
+  seconds: number;
+  peakRssMb: number;
+}
+
+/**
+ * Runs the service as its own process (`start:prod`, importer off) on `sourceTopics` into the
+ * database at `url`, timed from its first stored batch until the stored offsets add up to
+ * `events`; stops it then. `INGEST_*` and `DATABASE_POOL*` settings of this process pass through,
+ * so their effect can be measured.
+ */
+export async function runServiceIngest(options: { url: string; sourceTopics: string; events: number; run: string; timeoutMs?: number }): Promise<ServiceIngestRun> {
+  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service.
+  const child = spawn(process.execPath, serviceCommand(), {
+    env: {
+      PATH: process.env.PATH,
+      KAFKA_BROKERS,
+      SOURCE_TOPICS: options.sourceTopics,
+      KAFKA_GROUP_ID: `bench-ingest-${options.run}`,
+      DLQ_TOPIC: `bench.dlq.${options.run}`,
+      DATABASE_URL: options.url,
+      CAAC_BASE_URL: 'http://127.0.0.1:9',
+      CAAC_API_KEY: 'bench',
+      ADMIN_TOKEN: 'bench-admin-token-0123456789',
+      IMPORTER_ENABLED: 'false',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'warn',
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('INGEST_') || name.startsWith('DATABASE_POOL'))),
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const db = new Client({ connectionString: options.url });
+  await db.connect();
+  const deadline = Date.now() + (options.timeoutMs ?? 1_800_000);
+  let started = 0;
+  let peak = 0;
+  try {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 250));
+      if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
+      if (Date.now() > deadline) throw new Error(`ingest did not reach ${options.events} events in time`);
+      peak = Math.max(peak, peakRssMb(child.pid!));
+      const { rows } = await db.query(`SELECT coalesce(sum(next_offset), 0)::bigint AS n FROM consumer_offset WHERE next_offset > 0`);
+      const stored = Number(rows[0].n);
+      if (stored > 0 && !started) started = performance.now() - 250;
+      if (stored >= options.events) break;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    peak = Math.max(peak, peakRssMb(child.pid!));
+    return { eventsPerS: options.events / seconds, peakRssMb: peak, seconds };
+  } finally {
+    child.kill('SIGTERM');
+    await db.end();
+  }
+}
+
+/** The nearest-rank percentile `p` (0-100) of `values`. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }

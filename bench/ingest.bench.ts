@@ -5,11 +5,10 @@
  *   npm run bench:ingest                     # 1,000,000 events over 100,000 contacts
  *   BENCH_EVENTS=200000 npm run bench:ingest # a quicker run
  */
-import { spawn } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { genericSinkCost, importsFor } from './generic-sink';
-import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, profileChangeEvents, serviceCommand, startInfrastructure } from './bench-support';
+import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, produceTopic, profileChangeEvents, runServiceIngest, startInfrastructure } from './bench-support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 100_000);
@@ -20,24 +19,6 @@ const DATABASE = `caac_sync_bench_ingest_${RUN}`;
 
 const kafka = new Kafka({ clientId: 'bench-ingest', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.ERROR });
 const log = (message: string) => process.stderr.write(`bench:ingest ${message}\n`);
-
-async function produceEvents(): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC, numPartitions: PARTITIONS }] });
-  await admin.disconnect();
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  const events = profileChangeEvents(EVENTS, CONTACTS);
-  const BATCH = 5_000;
-  for (let sent = 0; sent < EVENTS; sent += BATCH) {
-    const messages = [];
-    for (let i = sent; i < Math.min(EVENTS, sent + BATCH); i++) messages.push(events.next().value!);
-    await producer.send({ topic: TOPIC, messages });
-    if (sent % 200_000 === 0) log(`produced ${sent}`);
-  }
-  await producer.disconnect();
-}
 
 /** The client alone: read every message of the topic and do nothing with it. */
 async function consumeOnly(): Promise<number> {
@@ -61,62 +42,17 @@ async function consumeOnly(): Promise<number> {
   return (EVENTS / (ended - started)) * 1000;
 }
 
-async function ingest(url: string): Promise<{ eventsPerS: number; peakRssMb: number; seconds: number }> {
-  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service.
-  const child = spawn(process.execPath, serviceCommand(), {
-    env: {
-      PATH: process.env.PATH,
-      KAFKA_BROKERS,
-      SOURCE_TOPICS: `${TOPIC}:profile-change.v1`,
-      KAFKA_GROUP_ID: `bench-ingest-${RUN}`,
-      DLQ_TOPIC: `bench.dlq.${RUN}`,
-      DATABASE_URL: url,
-      CAAC_BASE_URL: 'http://127.0.0.1:9',
-      CAAC_API_KEY: 'bench',
-      ADMIN_TOKEN: 'bench-admin-token-0123456789',
-      IMPORTER_ENABLED: 'false',
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: '0',
-      LOG_LEVEL: 'warn',
-      // Tuning knobs pass through, so their effect can be measured.
-      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('INGEST_') || name.startsWith('DATABASE_POOL'))),
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const db = new Client({ connectionString: url });
-  await db.connect();
-  let started = 0;
-  let peak = 0;
-  try {
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 250));
-      if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-      peak = Math.max(peak, peakRssMb(child.pid!));
-      const { rows } = await db.query(`SELECT coalesce(sum(next_offset), 0)::bigint AS n FROM consumer_offset WHERE next_offset > 0`);
-      const stored = Number(rows[0].n);
-      if (stored > 0 && !started) started = performance.now() - 250;
-      if (stored >= EVENTS) break;
-    }
-    const seconds = (performance.now() - started) / 1000;
-    peak = Math.max(peak, peakRssMb(child.pid!));
-    return { eventsPerS: EVENTS / seconds, peakRssMb: peak, seconds };
-  } finally {
-    child.kill('SIGTERM');
-    await db.end();
-  }
-}
-
 async function main(): Promise<void> {
   startInfrastructure();
   const { url, dataSource } = await createMigratedDatabase(DATABASE, 1);
   await dataSource.destroy();
 
   log(`producing ${EVENTS} events over ${CONTACTS} contacts (Zipf) to ${TOPIC} (${PARTITIONS} partitions)`);
-  await produceEvents();
+  await produceTopic(TOPIC, PARTITIONS, profileChangeEvents(EVENTS, CONTACTS), EVENTS, log);
   log('consume-only loop');
   const consumeOnlyEventsPerS = await consumeOnly();
   log('ingest into Postgres');
-  const result = await ingest(url);
+  const result = await runServiceIngest({ url, sourceTopics: `${TOPIC}:profile-change.v1`, events: EVENTS, run: RUN });
   const db = new Client({ connectionString: url });
   await db.connect();
   const { rows } = await db.query(`SELECT count(*)::int AS n FROM pending_change`);

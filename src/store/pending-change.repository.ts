@@ -116,11 +116,14 @@ export class PendingChangeQueue {
   async take(db: EntityManager, keyType: KeyType, limit: number): Promise<ClaimedChange[]> {
     const rows: Array<{ key_value: string; fields: StoredStampedPatch; first_staged_at: Date; row_failures: number }> = await db.query(
       // (A CTE, so the driver hands back the rows rather than a DELETE's affected count.)
+      // TRICKY: the picked keys go in as an array, so the delete is primary-key lookups whatever
+      // the planner estimates; as a join, a queue of some 50,000 rows was hash-joined by a scan of
+      // the whole table on every take.
       `WITH taken AS (
          DELETE FROM pending_change p
-          USING (SELECT key_type, key_value FROM pending_change WHERE key_type = $1
-                  ORDER BY first_staged_at LIMIT $2 FOR UPDATE SKIP LOCKED) picked
-          WHERE p.key_type = picked.key_type AND p.key_value = picked.key_value
+          WHERE p.key_type = $1
+            AND p.key_value = ANY(ARRAY(SELECT key_value FROM pending_change WHERE key_type = $1
+                                         ORDER BY first_staged_at LIMIT $2 FOR UPDATE SKIP LOCKED))
          RETURNING p.key_value, p.fields, p.first_staged_at, p.row_failures)
        SELECT key_value, fields, first_staged_at, row_failures FROM taken`,
       [keyType, limit],
