@@ -84,7 +84,7 @@ function changeOf(i: number, round: number): StagedChange {
 
 /** Stamps differ per load chunk, so batches look like real ones; two writers keep both cores busy. */
 async function loadKnown(dataSource: DataSource): Promise<void> {
-  const state = new ContactStateRepository();
+  const state = new ContactStateRepository({ keepSentValues: DRIFT_POLICY === 'crm-wins' });
   let next = 0;
   const writer = async () => {
     for (;;) {
