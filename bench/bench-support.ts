@@ -35,8 +35,8 @@ export function startPostgres(): void {
   if (!process.env.DATABASE_URL) execFileSync('bash', [resolve(REPO, 'docker/postgres.sh'), 'ensure'], { stdio: 'inherit' });
 }
 
-async function createDatabase(name: string): Promise<string> {
-  const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+async function createDatabase(name: string, adminUrl: string): Promise<string> {
+  const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
@@ -44,22 +44,22 @@ async function createDatabase(name: string): Promise<string> {
   } finally {
     await admin.end();
   }
-  const url = new URL(ADMIN_DATABASE_URL);
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
 }
 
 /** A new database with the service's schema, and a connection pool of `poolMax` to it. */
-export async function createMigratedDatabase(name: string, poolMax: number): Promise<{ url: string; dataSource: DataSource }> {
-  const url = await createDatabase(name);
+export async function createMigratedDatabase(name: string, poolMax: number, adminUrl = ADMIN_DATABASE_URL): Promise<{ url: string; dataSource: DataSource }> {
+  const url = await createDatabase(name, adminUrl);
   const dataSource = createDataSource({ url, poolMax });
   await dataSource.initialize();
   await runMigrations(dataSource);
   return { url, dataSource };
 }
 
-export async function dropDatabase(name: string): Promise<void> {
-  const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+export async function dropDatabase(name: string, adminUrl = ADMIN_DATABASE_URL): Promise<void> {
+  const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

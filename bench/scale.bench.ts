@@ -16,8 +16,14 @@
  *    take hours, and it measures the tables, not the API.
  * 4. Churn: BENCH_CYCLES cycles, each staging changes to BENCH_CYCLE_CONTACTS known contacts and
  *    draining them, with autovacuum as Postgres is configured; then dead tuples and growth.
+ *
+ * Postgres: a cluster of the run's own with Postgres's default settings (autovacuum on, as on any
+ * server nobody changed), in `.cache/scale/`, removed at the end; DATABASE_URL (an admin URL)
+ * measures a server of yours as it is configured instead. The line says which settings it ran under.
  */
 import { Client } from 'pg';
+import { OwnPostgres } from './chaos/chaos-infrastructure';
+import { freePort } from '../test/support/free-port';
 import type { DataSource } from 'typeorm';
 import type { CaacClient } from '../src/caac/caac.client';
 import type { ImportRow, ImportTask } from '../src/caac/caac.types';
@@ -30,6 +36,7 @@ import { Metrics } from '../src/ops/metrics';
 import type { StampedPatch } from '../src/profile';
 import { PendingChangeRepository, type StagedChange } from '../src/store/pending-change.repository';
 import {
+  ADMIN_DATABASE_URL,
   createMigratedDatabase,
   dropDatabase,
   KAFKA_BROKERS,
@@ -183,12 +190,30 @@ async function tables(db: Client): Promise<Record<string, TableFigures>> {
 const ms = (value: number) => Number(value.toFixed(1));
 const summary = (values: number[]) => ({ n: values.length, p50: ms(percentile(values, 50)), p99: ms(percentile(values, 99)), max: ms(Math.max(...values)) });
 
+/** The settings that decide how the tables age: a run says which it had. */
+async function postgresSettings(db: Client): Promise<Record<string, string>> {
+  const { rows } = await db.query(
+    `SELECT name, current_setting(name) AS value FROM pg_settings
+      WHERE name IN ('autovacuum', 'autovacuum_naptime', 'autovacuum_vacuum_scale_factor', 'shared_buffers', 'max_wal_size', 'fsync', 'server_version')
+      ORDER BY name`,
+  );
+  return Object.fromEntries(rows.map((row: { name: string; value: string }) => [row.name, row.value]));
+}
+
 async function main(): Promise<void> {
   startInfrastructure();
-  const { url, dataSource } = await createMigratedDatabase(DATABASE, 4);
+  const own = process.env.DATABASE_URL ? undefined : new OwnPostgres(await freePort(), 'scale');
+  if (own) {
+    log(`starting a Postgres cluster of the run's own with default settings in ${own.dir}`);
+    await own.start();
+  }
+  const adminUrl = own?.adminUrl ?? ADMIN_DATABASE_URL;
+  const { url, dataSource } = await createMigratedDatabase(DATABASE, 4, adminUrl);
   const db = new Client({ connectionString: url });
   await db.connect();
   try {
+    const postgres = await postgresSettings(db);
+    log(`postgres: ${JSON.stringify(postgres)}`);
     const loading = performance.now();
     log(`loading ${KNOWN} known contacts and ${PENDING} pending (drift policy ${DRIFT_POLICY})`);
     await loadKnown(dataSource);
@@ -256,6 +281,7 @@ async function main(): Promise<void> {
         known: KNOWN,
         pending: PENDING,
         drift_policy: DRIFT_POLICY,
+        postgres: { own_cluster: own !== undefined, ...postgres },
         load_s: Math.round(loadS),
         fields_per_contact: Number(Number(fields.rows[0].n).toFixed(2)),
         bytes_per_known_contact: Object.fromEntries(
@@ -284,7 +310,13 @@ async function main(): Promise<void> {
   } finally {
     await db.end();
     await dataSource.destroy();
-    if (!process.env.BENCH_KEEP_DATABASE) await dropDatabase(DATABASE);
+    if (!process.env.BENCH_KEEP_DATABASE) {
+      await dropDatabase(DATABASE, adminUrl);
+      if (own) {
+        await own.stop();
+        own.remove();
+      }
+    }
   }
   process.exit(0);
 }

@@ -12,17 +12,22 @@ const KAFKA_START_TIMEOUT_MS = 300_000; // the first start of a new broker direc
 const KAFKA_STOP_TIMEOUT_MS = 60_000;
 
 /**
- * A Postgres cluster of the chaos run's own (initdb into `.cache/chaos/`, its own port), so that the
- * run can restart it without touching a Postgres anyone else uses. Root cannot run Postgres: as root,
- * the cluster belongs to the `postgres` OS user and every pg_ctl call runs as that user.
+ * A Postgres cluster of a run's own (initdb into `.cache/<folder>/`, its own port), so that the
+ * run can restart it without touching a Postgres anyone else uses, and measure Postgres with its
+ * default settings. Root cannot run Postgres: as root, the cluster belongs to the `postgres` OS user
+ * and every pg_ctl call runs as that user. `settings` are added to the server's command line.
  */
 export class OwnPostgres {
   readonly dir: string;
   private readonly bin: string;
   private readonly asUser: string[];
 
-  constructor(readonly port: number) {
-    this.dir = resolve(REPO, `.cache/chaos/postgres-${port}`);
+  constructor(
+    readonly port: number,
+    folder = 'chaos',
+    private readonly settings: Record<string, string> = {},
+  ) {
+    this.dir = resolve(REPO, `.cache/${folder}/postgres-${port}`);
     const versions = readdirSync(POSTGRES_ROOT).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
     if (versions.length === 0) throw new Error(`no Postgres server under ${POSTGRES_ROOT}`);
     this.bin = resolve(POSTGRES_ROOT, versions[0]!, 'bin');
@@ -60,8 +65,8 @@ export class OwnPostgres {
   }
 
   private options(): string {
-    // fsync off: a process crash (what the run does) loses nothing with it; only the machine's crash would.
-    return `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.dir} -c fsync=off -c max_connections=200`;
+    const settings = Object.entries(this.settings).map(([name, value]) => ` -c ${name}=${value}`).join('');
+    return `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.dir}${settings}`;
   }
 
   private async pg(tool: string, args: string[]): Promise<void> {

@@ -133,7 +133,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
   const { log } = options;
   const random = seededRandom(options.seed ^ 0xc4a05);
-  const postgres = new OwnPostgres(await freePort());
+  // fsync off: a process crash (what the run does) loses nothing with it; only the machine's crash would.
+  const postgres = new OwnPostgres(await freePort(), 'chaos', { fsync: 'off', max_connections: '200' });
   const broker = new OwnBroker(await freePairOfPorts());
   const logDir = resolve(REPO, `.cache/chaos/logs-${options.seed}-${started}`);
   const services: ServiceProcess[] = [];

@@ -9,6 +9,7 @@ import { PendingContactCount1795960000000 } from './1795960000000-pending-contac
 import { ReconcileFromExport1795980000000 } from './1795980000000-reconcile-from-export';
 import { PendingChangeSource1795990000000 } from './1795990000000-pending-change-source';
 import { ShortFieldHashes1796000000000 } from './1796000000000-short-field-hashes';
+import { VacuumSettings1796010000000 } from './1796010000000-vacuum-settings';
 
 /** Every migration, oldest first. A new migration is a new timestamped file added here. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   ReconcileFromExport1795980000000,
   PendingChangeSource1795990000000,
   ShortFieldHashes1796000000000,
+  VacuumSettings1796010000000,
 ];

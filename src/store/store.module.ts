@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { LOGGER } from '../common/nest-logger';
 import type { Logger } from '../common/logger';
+import { checkAutovacuum } from './autovacuum-check';
 import { createDataSource, runMigrations } from './data-source';
 
 /** The Postgres pool, for every repository of the service. */
@@ -19,6 +20,9 @@ import { createDataSource, runMigrations } from './data-source';
           const applied = await runMigrations(dataSource);
           logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
         }
+        // A check, never a reason not to start: the warning is for the operator.
+        const warning = await checkAutovacuum(dataSource).catch(() => undefined);
+        if (warning) logger.warn(warning);
         return dataSource;
       },
     },
