@@ -273,7 +273,7 @@ primary.key.mode=record_key
 schema.evolution=basic
 collection.name.format=$sink_table
 batch.size=$sink_batch_size
-# The connector flushes at the end of every put, so a poll must hold a batch's worth of records.
+# A put holds at most one poll's records: poll as many as a batch may hold.
 consumer.override.max.poll.records=$sink_batch_size
 key.converter=org.apache.kafka.connect.json.JsonConverter
 key.converter.schemas.enable=true
