@@ -13,6 +13,15 @@
 #   docker/connect.sh reset        stop, drop the replication slot and the publication, delete the
 #                                  worker's state (offsets, configs, log)
 #
+# The other way round, a worker with the Debezium JDBC sink connector (the peer of the benchmarks):
+# it reads SINK_TOPICS (Debezium change events with the schema wrapper) and upserts each event's row
+# into SINK_TABLE of SINK_DATABASE_URL, deleting on "d" events. Its plugin is fetched like the rest.
+#   docker/connect.sh sink start   fetch jars on first use, start the worker with the sink, wait until
+#                                  connector and task RUNNING
+#   docker/connect.sh sink stop    stop that worker (its state kept)
+#   docker/connect.sh sink status  exit 0 when the sink connector and its tasks are RUNNING
+#   docker/connect.sh sink reset   stop and delete the worker's state (the table is left alone)
+#
 # Settings (environment), defaults in brackets:
 #   CRM_DATABASE_URL        the CRM database [postgres://postgres@127.0.0.1:5432/crm]
 #   CDC_TABLES              tables to capture, comma separated [public.customers]
@@ -27,6 +36,13 @@
 #   CONNECT_LOCAL_DIR       jars and state [<repo>/.cache/connect]
 #   CONNECT_HEAP            worker -Xmx [384m]
 #   CONNECT_START_TIMEOUT_S bound on start and resnapshot waits [120]
+# The sink's settings (CONNECT_NAME defaults to crm-sink there; CONNECT_* apply as above):
+#   SINK_DATABASE_URL       the database written to [postgres://postgres@127.0.0.1:5432/crm_mirror]
+#   SINK_TOPICS             topics read, comma separated [crm.public.customers]
+#   SINK_TABLE              the table written (collection.name.format), created if missing [customers]
+#   SINK_TASKS              tasks.max: each task takes a share of the partitions [1]
+#   SINK_BATCH_SIZE         batch.size, rows a task writes in one go; the worker's consumer fetches
+#                           as many records a poll (max.poll.records) [500]
 # One worker per CONNECT_PORT; its state lives in <CONNECT_LOCAL_DIR>/worker-<port>/.
 set -euo pipefail
 
@@ -41,11 +57,17 @@ publication=${CDC_PUBLICATION:-caac_sync_crm}
 schemas_enable=${CDC_SCHEMAS_ENABLE:-false}
 snapshot_mode=${CDC_SNAPSHOT_MODE:-initial}
 name=${CONNECT_NAME:-crm-customers}
+[ "${1:-}" = sink ] && name=${CONNECT_NAME:-crm-sink}
 port=${CONNECT_PORT:-8083}
 brokers=${CONNECT_KAFKA_BROKERS:-127.0.0.1:9092}
 dir=${CONNECT_LOCAL_DIR:-$repo/.cache/connect}
 heap=${CONNECT_HEAP:-384m}
 start_timeout=${CONNECT_START_TIMEOUT_S:-120}
+sink_url=${SINK_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/crm_mirror}
+sink_topics=${SINK_TOPICS:-crm.public.customers}
+sink_table=${SINK_TABLE:-customers}
+sink_tasks=${SINK_TASKS:-1}
+sink_batch_size=${SINK_BATCH_SIZE:-500}
 
 pom=$here/connect/pom.xml
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom")
@@ -53,6 +75,8 @@ debezium_version=$(sed -n 's:.*<debezium.version>\(.*\)</debezium.version>.*:\1:
 worker_libs=$dir/worker-libs-$kafka_version
 plugin_path=$dir/plugins-debezium-$debezium_version
 plugin_libs=$plugin_path/debezium-connector-postgres
+jdbc_version=$(sed -n 's:.*<debezium.jdbc.version>\(.*\)</debezium.jdbc.version>.*:\1:p' "$pom")
+sink_plugin_path=$dir/plugins-debezium-jdbc-$jdbc_version
 state=$dir/worker-$port
 pidfile=$state/connect.pid
 logfile=$state/connect.log
@@ -165,6 +189,19 @@ fetch_jars() {
   fetch_profile debezium "$plugin_libs"
 }
 
+# The JDBC sink's plugin tarball, unpacked into a plugin folder of its own (it brings its drivers).
+fetch_sink_jars() {
+  command -v java >/dev/null || die "Java 17+ is needed to run Kafka Connect"
+  fetch_profile worker "$worker_libs"
+  [ -f "$sink_plugin_path/.complete" ] && return 0
+  local tarball=$dir/jdbc-sink-$jdbc_version
+  fetch_profile jdbc-sink "$tarball"
+  rm -rf "$sink_plugin_path"; mkdir -p "$sink_plugin_path"
+  tar -xzf "$tarball"/debezium-connector-jdbc-*-plugin.tar.gz -C "$sink_plugin_path" \
+    || die "cannot unpack the JDBC sink's plugin tarball from $tarball"
+  touch "$sink_plugin_path/.complete"
+}
+
 write_worker_config() {
   cat <<PROPS
 bootstrap.servers=$brokers
@@ -210,6 +247,38 @@ value.converter.schemas.enable=$schemas_enable
 # One partition per table keeps every row's changes in order.
 topic.creation.default.partitions=1
 topic.creation.default.replication.factor=1
+PROPS
+}
+
+# The sink connector's settings, from SINK_*: JSON with the schema wrapper in, one upsert a record out.
+write_sink_config() {
+  mapfile -t db < <(node -e '
+    const u = new URL(process.argv[1]);
+    for (const v of [`jdbc:postgresql://${u.hostname}:${u.port || "5432"}${u.pathname.length > 1 ? u.pathname : "/postgres"}`,
+      decodeURIComponent(u.username || "postgres"), decodeURIComponent(u.password)]) console.log(v);
+  ' "$sink_url" 2>/dev/null)
+  [ "${#db[@]}" -eq 3 ] || die "SINK_DATABASE_URL is not a postgres:// URL: $sink_url"
+  cat <<PROPS
+name=$name
+connector.class=io.debezium.connector.jdbc.JdbcSinkConnector
+tasks.max=$sink_tasks
+topics=$sink_topics
+connection.url=${db[0]}
+connection.username=${db[1]}
+connection.password=${db[2]}
+# Upserts keyed by the record key; "d" events delete the row (that needs record_key), tombstones pass.
+insert.mode=upsert
+delete.enabled=true
+primary.key.mode=record_key
+schema.evolution=basic
+collection.name.format=$sink_table
+batch.size=$sink_batch_size
+# A put holds at most one poll's records: poll as many as a batch may hold.
+consumer.override.max.poll.records=$sink_batch_size
+key.converter=org.apache.kafka.connect.json.JsonConverter
+key.converter.schemas.enable=true
+value.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter.schemas.enable=true
 PROPS
 }
 
@@ -315,11 +384,52 @@ reset() {
   say "state removed ($state)"
 }
 
+sink_start() {
+  mkdir -p "$state"
+  plugin_path=$sink_plugin_path # what the worker's plugin.path names
+  local wanted; wanted=$(write_sink_config)
+  if pid=$(running_pid); then
+    if [ "$wanted" = "$(cat "$state/connector.properties" 2>/dev/null)" ]; then
+      say "already running (pid $pid) on $rest"
+      wait_for_state RUNNING "$start_timeout"
+      return 0
+    fi
+    say "the connector's settings changed; restarting the worker"
+    stop
+  fi
+  if curl -s --max-time 2 -o /dev/null "$rest/"; then
+    die "something else answers on $rest; choose another CONNECT_PORT"
+  fi
+  check_broker
+  fetch_sink_jars
+  write_worker_config >"$state/worker.properties"
+  (umask 077; echo "$wanted" >"$state/connector.properties") # it holds the database password
+  say "starting Kafka Connect $kafka_version with the Debezium JDBC sink $jdbc_version on $rest (log: $logfile)"
+  say "upserting $sink_topics into table $sink_table ($sink_tasks task(s), batches of $sink_batch_size)"
+  local begun=$SECONDS
+  nohup java "${java_args[@]}" org.apache.kafka.connect.cli.ConnectStandalone \
+    "$state/worker.properties" "$state/connector.properties" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  wait_for_state RUNNING "$start_timeout" || exit 1
+  say "ready in $((SECONDS - begun))s"
+}
+
+sink() {
+  case "${1:-}" in
+    start) sink_start ;;
+    stop) stop ;;
+    status) status ;;
+    reset) stop; rm -rf "$state"; say "state removed ($state)" ;;
+    *) echo "usage: $0 sink start|stop|status|reset" >&2; exit 2 ;;
+  esac
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
   resnapshot) resnapshot ;;
   reset) reset ;;
-  *) echo "usage: $0 start|stop|status|resnapshot|reset" >&2; exit 2 ;;
+  sink) sink "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|resnapshot|reset|sink <command>" >&2; exit 2 ;;
 esac

@@ -234,7 +234,7 @@ const CHURN_INSERT_RATE = 0.04;
 const CHURN_RESPELL_RATE = 0.1; // of updates: only the e-mail's case or spacing changes
 const CHURN_NULL_RATE = 0.2; // of updates: one nullable column cleared
 
-function aChange(random: Random, row: Customer): Partial<Customer> {
+export function aChange(random: Random, row: Customer): Partial<Customer> {
   const set: Partial<Customer> = {};
   const columns = ['first_name', 'last_name', 'email', 'mobile', 'birthday', 'gender', 'tier', 'points', 'opt_in_sms'] as const;
   const count = int(random, 1, 3);
