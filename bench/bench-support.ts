@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -144,20 +144,18 @@ export interface ServiceIngestRun {
 }
 
 /**
- * Runs the service as its own process (`start:prod`, importer off) on `sourceTopics` into the
- * database at `url`, timed from its first stored batch until the stored offsets add up to
- * `events`; stops it then. `INGEST_*` and `DATABASE_POOL*` settings of this process pass through,
- * so their effect can be measured.
+ * The service as its own process (`start:prod`), importer off, consuming `sourceTopics` into the
+ * database at `url`. `INGEST_*` and `DATABASE_POOL*` settings of this process pass through, so their
+ * effect can be measured; BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles it.
  */
-export async function runServiceIngest(options: { url: string; sourceTopics: string; events: number; run: string; timeoutMs?: number }): Promise<ServiceIngestRun> {
-  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service.
-  const child = spawn(process.execPath, serviceCommand(), {
+export function spawnIngestService(options: { url: string; sourceTopics: string; groupId: string; dlqTopic: string }): ChildProcess {
+  return spawn(process.execPath, serviceCommand(), {
     env: {
       PATH: process.env.PATH,
       KAFKA_BROKERS,
       SOURCE_TOPICS: options.sourceTopics,
-      KAFKA_GROUP_ID: `bench-ingest-${options.run}`,
-      DLQ_TOPIC: `bench.dlq.${options.run}`,
+      KAFKA_GROUP_ID: options.groupId,
+      DLQ_TOPIC: options.dlqTopic,
       DATABASE_URL: options.url,
       CAAC_BASE_URL: 'http://127.0.0.1:9',
       CAAC_API_KEY: 'bench',
@@ -170,6 +168,15 @@ export async function runServiceIngest(options: { url: string; sourceTopics: str
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+}
+
+/**
+ * Runs the service as its own process (`start:prod`, importer off) on `sourceTopics` into the
+ * database at `url`, timed from its first stored batch until the stored offsets add up to
+ * `events`; stops it then (see spawnIngestService).
+ */
+export async function runServiceIngest(options: { url: string; sourceTopics: string; events: number; run: string; timeoutMs?: number }): Promise<ServiceIngestRun> {
+  const child = spawnIngestService({ url: options.url, sourceTopics: options.sourceTopics, groupId: `bench-ingest-${options.run}`, dlqTopic: `bench.dlq.${options.run}` });
   const db = new Client({ connectionString: options.url });
   await db.connect();
   const deadline = Date.now() + (options.timeoutMs ?? 1_800_000);

@@ -11,16 +11,16 @@
  * Other knobs: BENCH_ORDER (service,sink or sink,service) [service,sink], BENCH_SINK_TASKS
  * (tasks.max) [2], BENCH_SINK_BATCH_SIZE (batch.size) [1000], BENCH_PARTITIONS [4].
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { genericSinkCost, importsFor } from './generic-sink';
-import { ADMIN_DATABASE_URL, createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, REPO, serviceCommand, startInfrastructure } from './bench-support';
+import { freePort } from '../test/support/free-port';
+import { ADMIN_DATABASE_URL, createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, REPO, spawnIngestService, startInfrastructure } from './bench-support';
 import { debeziumCustomerEvents, type DebeziumStreamSummary } from './debezium-customer-events';
 import { databaseBackendsCpuS, kafkaBrokerPid, postgresCpuS, processCpuS } from './proc-cpu';
 
@@ -188,24 +188,11 @@ async function timePhase(name: string, meter: PhaseMeter, progress: () => Promis
 async function runService(brokerPid: number | undefined): Promise<PhaseResult> {
   const { url, dataSource } = await createMigratedDatabase(SERVICE_DATABASE, 1);
   await dataSource.destroy();
-  const child = spawn(process.execPath, serviceCommand(), {
-    env: {
-      PATH: process.env.PATH,
-      KAFKA_BROKERS,
-      SOURCE_TOPICS: `${TOPIC}:debezium:${resolve(REPO, 'config/customers.mapping.json')}`,
-      KAFKA_GROUP_ID: SERVICE_GROUP,
-      DLQ_TOPIC,
-      DATABASE_URL: url,
-      CAAC_BASE_URL: 'http://127.0.0.1:9',
-      CAAC_API_KEY: 'bench',
-      ADMIN_TOKEN: 'bench-admin-token-0123456789',
-      IMPORTER_ENABLED: 'false',
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: '0',
-      LOG_LEVEL: 'warn',
-      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('INGEST_') || name.startsWith('DATABASE_POOL'))),
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const child = spawnIngestService({
+    url,
+    sourceTopics: `${TOPIC}:debezium:${resolve(REPO, 'config/customers.mapping.json')}`,
+    groupId: SERVICE_GROUP,
+    dlqTopic: DLQ_TOPIC,
   });
   const db = new Client({ connectionString: url });
   await db.connect();
@@ -233,17 +220,6 @@ async function runService(brokerPid: number | undefined): Promise<PhaseResult> {
       new Promise((r) => setTimeout(r, SERVICE_STOP_TIMEOUT_MS)),
     ]);
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
 }
 
 /** `docker/connect.sh sink <command>` for this run's connector, on its own port and state. */
