@@ -285,9 +285,10 @@ PROPS
 java_args=(-Xms64m "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
   "-Dlog4j2.configurationFile=$here/connect/log4j2.xml" -cp "$worker_libs/*")
 
-start() {
-  mkdir -p "$state"
-  local wanted; wanted=$(write_connector_config)
+# True (once its connector is RUNNING) when a worker runs here with the connector settings `$1`;
+# a worker with other settings is stopped, and a port something else answers on is refused.
+already_running() {
+  local wanted=$1
   if pid=$(running_pid); then
     if [ "$wanted" = "$(cat "$state/connector.properties" 2>/dev/null)" ]; then
       say "already running (pid $pid) on $rest"
@@ -300,6 +301,23 @@ start() {
   if curl -s --max-time 2 -o /dev/null "$rest/"; then
     die "something else answers on $rest; choose another CONNECT_PORT"
   fi
+  return 1
+}
+
+# Starts the worker on the configs in $state and waits, bounded, until its connector is RUNNING.
+launch_worker() {
+  local begun=$SECONDS
+  nohup java "${java_args[@]}" org.apache.kafka.connect.cli.ConnectStandalone \
+    "$state/worker.properties" "$state/connector.properties" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  wait_for_state RUNNING "$start_timeout" || exit 1
+  say "ready in $((SECONDS - begun))s"
+}
+
+start() {
+  mkdir -p "$state"
+  local wanted; wanted=$(write_connector_config)
+  already_running "$wanted" && return 0
   check_postgres
   check_broker
   fetch_jars
@@ -307,12 +325,7 @@ start() {
   (umask 077; echo "$wanted" >"$state/connector.properties") # it holds the database password
   say "starting Kafka Connect $kafka_version with Debezium $debezium_version on $rest (log: $logfile)"
   say "capturing $tables of $crm_db into $topic_prefix.<schema>.<table> (slot $slot, schemas $schemas_enable, snapshot $snapshot_mode)"
-  local begun=$SECONDS
-  nohup java "${java_args[@]}" org.apache.kafka.connect.cli.ConnectStandalone \
-    "$state/worker.properties" "$state/connector.properties" >>"$logfile" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  wait_for_state RUNNING "$start_timeout" || exit 1
-  say "ready in $((SECONDS - begun))s"
+  launch_worker
 }
 
 stop() {
@@ -388,30 +401,14 @@ sink_start() {
   mkdir -p "$state"
   plugin_path=$sink_plugin_path # what the worker's plugin.path names
   local wanted; wanted=$(write_sink_config)
-  if pid=$(running_pid); then
-    if [ "$wanted" = "$(cat "$state/connector.properties" 2>/dev/null)" ]; then
-      say "already running (pid $pid) on $rest"
-      wait_for_state RUNNING "$start_timeout"
-      return 0
-    fi
-    say "the connector's settings changed; restarting the worker"
-    stop
-  fi
-  if curl -s --max-time 2 -o /dev/null "$rest/"; then
-    die "something else answers on $rest; choose another CONNECT_PORT"
-  fi
+  already_running "$wanted" && return 0
   check_broker
   fetch_sink_jars
   write_worker_config >"$state/worker.properties"
   (umask 077; echo "$wanted" >"$state/connector.properties") # it holds the database password
   say "starting Kafka Connect $kafka_version with the Debezium JDBC sink $jdbc_version on $rest (log: $logfile)"
   say "upserting $sink_topics into table $sink_table ($sink_tasks task(s), batches of $sink_batch_size)"
-  local begun=$SECONDS
-  nohup java "${java_args[@]}" org.apache.kafka.connect.cli.ConnectStandalone \
-    "$state/worker.properties" "$state/connector.properties" >>"$logfile" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  wait_for_state RUNNING "$start_timeout" || exit 1
-  say "ready in $((SECONDS - begun))s"
+  launch_worker
 }
 
 sink() {
