@@ -13,8 +13,9 @@ import type { ContactKey, FieldError, FieldValue, KeyType, Patch, PhoneRegion } 
 import { decodeError, describeFieldErrors } from './decode-result';
 import type { DecodeResult, Decoder } from './decode-result';
 import type { Conversion, DebeziumMapping, MappedColumn } from './debezium-mapping';
-import { DEFAULT_MAX_MESSAGE_BYTES, readJsonMessage } from './json-message';
-import type { JsonLimits } from './json-message';
+import { splitConnectJson } from './connect-json';
+import { DEFAULT_MAX_MESSAGE_BYTES, checkJsonStructure, parseJsonMessage, readJsonText } from './json-message';
+import type { JsonLimits, JsonReadFailure } from './json-message';
 
 export interface DebeziumDecoderOptions {
   /** Region for mobile numbers without a country code, e.g. `TW` (DEFAULT_PHONE_REGION). */
@@ -74,6 +75,13 @@ const UNSAFE_NUMBER_REASON =
 // Sending it would overwrite a real value with a placeholder, so such a column counts as absent.
 const UNAVAILABLE_VALUE_PLACEHOLDER = '__debezium_unavailable_value';
 
+/**
+ * Schema versions whose logical types a decoder keeps: a topic carries one table, whose schema
+ * changes only with its DDL, so a few versions cover a migration's overlap. More are a sign of
+ * something else, and the cache is then simply cleared and refilled.
+ */
+const SCHEMA_CACHE_ENTRIES = 16;
+
 type Row = Record<string, unknown>;
 
 /**
@@ -90,6 +98,31 @@ class ExactNumber {
     if (Number.isSafeInteger(value)) return value;
     const digits = this.text.replace(/^-/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
     return digits.length <= DOUBLE_EXACT_DIGITS ? value : undefined;
+  }
+}
+
+/**
+ * The logical types of schemas already read, by the schema's exact text (valid, within the limits,
+ * read for this decoder's mapping); `null`: none of the mapped columns has one.
+ */
+class LogicalTypesCache {
+  private readonly byText = new Map<string, { text: string; logical: LogicalTypes | null }>();
+  /** The schema text of the last event, the one the next event most likely carries too. */
+  last: string | undefined;
+
+  get(schemaText: string): LogicalTypes | null | undefined {
+    const entry = this.byText.get(schemaText);
+    if (entry === undefined) return undefined;
+    this.last = entry.text;
+    return entry.logical;
+  }
+
+  set(schemaText: string, logical: LogicalTypes | null): void {
+    if (this.byText.size >= SCHEMA_CACHE_ENTRIES) this.byText.clear();
+    // A slice would keep its whole message (payload included) alive as long as the entry: copy it.
+    const text = Buffer.from(schemaText, 'utf8').toString('utf8');
+    this.byText.set(text, { text, logical });
+    this.last = text;
   }
 }
 
@@ -113,7 +146,9 @@ interface Envelope {
 
 /**
  * A decoder for one Debezium topic with its (already parsed) mapping. Throws only for bad options
- * (an unknown phone region); bad events become `error` results.
+ * (an unknown phone region); bad events become `error` results. It keeps what the last few
+ * JSON-converter schemas it read say about the mapping, so that an event carrying one of them
+ * again has only its payload parsed.
  */
 export function createDebeziumDecoder(mapping: DebeziumMapping, options: DebeziumDecoderOptions): Decoder {
   const region = toPhoneRegion(options.defaultPhoneRegion);
@@ -123,7 +158,8 @@ export function createDebeziumDecoder(mapping: DebeziumMapping, options: Debeziu
     forbiddenKeys: FORBIDDEN_KEYS,
   };
   const { maxFutureSkewMs } = options;
-  return (value, now) => decode(value, now, mapping, region, limits, maxFutureSkewMs);
+  const schemas = new LogicalTypesCache();
+  return (value, now) => decode(value, now, mapping, region, limits, maxFutureSkewMs, schemas);
 }
 
 /**
@@ -178,11 +214,14 @@ function decode(
   region: PhoneRegion,
   limits: JsonLimits,
   maxFutureSkewMs: number,
+  schemas: LogicalTypesCache,
 ): DecodeResult {
   if (value === null) return { kind: 'skip', reason: 'tombstone (null value)' };
-  const read = readJsonMessage(value, limits);
+  const read = readJsonText(value, limits);
   if (!read.ok) return decodeError(read.stage, read.errorClass, read.message);
-  const envelope = readEnvelope(read.json, read.text, mapping);
+  const event = readConverterLayout(read.text, mapping, limits, schemas) ?? readDocument(read.text, mapping, limits);
+  if (!event.ok) return decodeError(event.stage, event.errorClass, event.message);
+  const { envelope } = event;
   if (typeof envelope === 'string') return decodeError('validate', 'InvalidEnvelope', envelope);
   if (envelope === null) return { kind: 'skip', reason: 'tombstone (null payload)' };
   if (envelope.op === 't' || envelope.op === 'm') return { kind: 'skip', reason: `op "${envelope.op}" carries no row change` };
@@ -227,17 +266,61 @@ function decode(
   }
 }
 
+/** The event's JSON, parsed and checked, read as an envelope (see readEnvelope), or why it is not JSON this decoder reads. */
+type EventRead = { ok: true; envelope: Envelope | null | string } | JsonReadFailure;
+
+/** The event read as one JSON document, in any layout. */
+function readDocument(text: string, mapping: DebeziumMapping, limits: JsonLimits): EventRead {
+  const read = parseJsonMessage(text, limits);
+  return read.ok ? { ok: true, envelope: readEnvelope(read.json, text, mapping) } : read;
+}
+
+/**
+ * The event in the JSON converter's exact layout, its schema parsed and checked only the first
+ * time its text is seen, with the same outcome as readDocument; undefined for another layout, or
+ * when a part does not parse (then only the whole document's parse error describes it).
+ */
+function readConverterLayout(text: string, mapping: DebeziumMapping, limits: JsonLimits, schemas: LogicalTypesCache): EventRead | undefined {
+  const parts = splitConnectJson(text, schemas.last);
+  if (parts === undefined) return undefined;
+  let logical = schemas.get(parts.schema);
+  let schema: unknown;
+  let payload: unknown;
+  try {
+    if (logical === undefined) schema = JSON.parse(parts.schema);
+    payload = JSON.parse(parts.payload);
+  } catch {
+    return undefined;
+  }
+  // TRICKY: the whole document's walk reports the first problem in document order, schema before
+  // payload, and only once both have parsed; checking them in that order, at the depth and path
+  // they have in the document, gives the same error. A cached schema passed that check already.
+  if (logical === undefined) {
+    const problem = checkJsonStructure(schema, limits, ['schema']);
+    if (problem !== undefined) return problem;
+    logical = logicalTypes(schema, mapping) ?? null;
+    schemas.set(parts.schema, logical);
+  }
+  const problem = checkJsonStructure(payload, limits, ['payload']);
+  if (problem !== undefined) return problem;
+  return { ok: true, envelope: readPayload(payload, logical ?? undefined, text, true) };
+}
+
 /** The envelope, `null` for a wrapped tombstone, or what is wrong with it. */
 function readEnvelope(json: unknown, text: string, mapping: DebeziumMapping): Envelope | null | string {
   if (!isRow(json)) return 'the event must be a JSON object';
-  let payload: unknown = json;
-  let logical: LogicalTypes | undefined;
-  const wrapped = hasField(json, 'payload') && hasField(json, 'schema');
-  if (wrapped) {
-    payload = json.payload;
-    if (payload === null) return null;
-    logical = logicalTypes(json.schema, mapping);
+  if (hasField(json, 'payload') && hasField(json, 'schema')) {
+    return json.payload === null ? null : readPayload(json.payload, logicalTypes(json.schema, mapping), text, true);
   }
+  return readPayload(json, undefined, text, false);
+}
+
+/**
+ * The envelope in `payload` (the whole event, or the wrapper's payload when `wrapped`), `null` for a
+ * wrapped tombstone, or what is wrong with it. `text` is the whole event's text.
+ */
+function readPayload(payload: unknown, logical: LogicalTypes | undefined, text: string, wrapped: boolean): Envelope | null | string {
+  if (wrapped && payload === null) return null;
   if (!isRow(payload)) return 'the payload must be a JSON object';
   const { op, before = null, after = null, source } = payload;
   if (typeof op !== 'string') return '"op" is missing or not a string';
@@ -254,6 +337,7 @@ function readEnvelope(json: unknown, text: string, mapping: DebeziumMapping): En
     after: after as Row | null,
     sourceTs,
     logical,
+    // The whole text even for a split event: lossless-json then sees (and refuses) exactly what it did before.
     exactText: exactTextReader(text, wrapped, before as Row | null),
   };
 }

@@ -19,6 +19,8 @@ export type JsonReadResult =
 // Reused: a fatal decoder throws on malformed UTF-8 instead of inserting U+FFFD.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+export type JsonReadFailure = Extract<JsonReadResult, { ok: false }>;
+
 /**
  * Reads a Kafka value as one JSON document, defensively: size first (before any work), then
  * strict UTF-8, JSON, then a bounded walk that rejects deep nesting and forbidden keys such as
@@ -26,27 +28,45 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * copies the data afterwards.
  */
 export function readJsonMessage(value: Buffer, limits: JsonLimits): JsonReadResult {
+  const read = readJsonText(value, limits);
+  return read.ok ? parseJsonMessage(read.text, limits) : read;
+}
+
+/** The first two steps of readJsonMessage: the size limit, then strict UTF-8. */
+export function readJsonText(value: Buffer, limits: JsonLimits): { ok: true; text: string } | JsonReadFailure {
   if (value.length > limits.maxMessageBytes) {
     return fail('decode', 'MessageTooLarge', `message is ${value.length} bytes, over the limit of ${limits.maxMessageBytes}`);
   }
-  let text: string;
   try {
-    text = utf8.decode(value);
+    return { ok: true, text: utf8.decode(value) };
   } catch {
     return fail('decode', 'InvalidUtf8', 'message is not valid UTF-8');
   }
+}
+
+/** The last two steps of readJsonMessage: JSON.parse, then checkJsonStructure. */
+export function parseJsonMessage(text: string, limits: JsonLimits): JsonReadResult {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
     return fail('decode', 'InvalidJson', `message is not JSON: ${(error as Error).message.slice(0, 200)}`);
   }
-  const problem = findProblem(json, 1, limits);
-  if (problem === undefined) return { ok: true, json, text };
-  const at = '/' + problem.path.reverse().join('/');
+  return checkJsonStructure(json, limits) ?? { ok: true, json, text };
+}
+
+/**
+ * The first nesting or forbidden-key problem in `json`, found in document order, or undefined.
+ * `at` is the keys leading to `json` from the document's root, for a part parsed on its own: the
+ * depth and the path in the message are those the whole document's walk would give.
+ */
+export function checkJsonStructure(json: unknown, limits: JsonLimits, at: readonly string[] = []): JsonReadFailure | undefined {
+  const problem = findProblem(json, at.length + 1, limits);
+  if (problem === undefined) return undefined;
+  const path = '/' + [...at, ...problem.path.reverse()].join('/');
   return problem.forbiddenKey === undefined
-    ? fail('decode', 'NestingTooDeep', `values nest deeper than ${limits.maxDepth} levels (at ${at})`)
-    : fail('validate', 'ForbiddenKey', `key "${problem.forbiddenKey}" is not allowed (at ${at})`);
+    ? fail('decode', 'NestingTooDeep', `values nest deeper than ${limits.maxDepth} levels (at ${path})`)
+    : fail('validate', 'ForbiddenKey', `key "${problem.forbiddenKey}" is not allowed (at ${path})`);
 }
 
 interface StructureProblem {
@@ -79,10 +99,6 @@ function findProblem(node: unknown, depth: number, limits: JsonLimits): Structur
   return undefined;
 }
 
-function fail(
-  stage: 'decode' | 'validate',
-  errorClass: DecodeErrorClass,
-  message: string,
-): Extract<JsonReadResult, { ok: false }> {
+function fail(stage: 'decode' | 'validate', errorClass: DecodeErrorClass, message: string): JsonReadFailure {
   return { ok: false, stage, errorClass, message };
 }
