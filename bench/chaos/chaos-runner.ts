@@ -1,12 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { Client } from 'pg';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
 import { createDataSource, runMigrations } from '../../src/store/data-source';
 import { seededRandom } from '../../scripts/crm/crm-generator';
-import { freePort } from '../../test/support/free-port';
+import { canListen, freePort } from '../../test/support/free-port';
 import { apiRuleViolations, sandboxContacts, sandboxLog, setFaults } from '../../test/support/sandbox-client';
 import { TEST_ADMIN_TOKEN } from '../../test/support/service';
 import { ServiceProcess } from '../../test/support/service-process';
@@ -337,16 +336,6 @@ async function freePairOfPorts(): Promise<number> {
     },
     { timeoutMs: 10_000, intervalMs: 10 },
   );
-}
-
-async function canListen(port: number): Promise<boolean> {
-  const server = createServer();
-  const listening = await new Promise<boolean>((done) => {
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => done(true));
-  });
-  if (listening) await new Promise<void>((done) => server.close(() => done()));
-  return listening;
 }
 
 async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {

@@ -17,7 +17,8 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port between ${LISTEN_PORT_FIRST} and ${LISTEN_PORT_LAST} after ${ATTEMPTS} tries`);
 }
 
-async function canListen(port: number): Promise<boolean> {
+/** True when nothing listens on `port` of 127.0.0.1 (it was free a moment ago). */
+export async function canListen(port: number): Promise<boolean> {
   const server = createServer();
   const listening = await new Promise<boolean>((done) => {
     server.once('error', () => done(false));
