@@ -82,6 +82,9 @@ function errorReply(error: unknown): Exclude<Reply, { kind: 'none' }> {
   return { kind: 'json', status: 500, body: { detail: 'internal error' } };
 }
 
+/** How long an idle client connection stays open. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 /** Starts the sandbox: `loadSandboxConfig({})` defaults with `overrides` on top; `port: 0` takes any free port. */
 export async function startSandbox(overrides: Partial<SandboxConfig> = {}): Promise<RunningSandbox> {
   const config: SandboxConfig = { ...loadSandboxConfig({}), ...overrides };
@@ -91,6 +94,11 @@ export async function startSandbox(overrides: Partial<SandboxConfig> = {}): Prom
   const handler = new SandboxHttpHandler(state, sleeps, logger);
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => void handler.handle(req, res));
+  // TRICKY: Node closes an idle keep-alive connection after 5 s, the very pace at which clients
+  // poll tasks, so a client could send its next request on a socket the server is closing
+  // (ECONNRESET). Servers in front of real APIs keep idle connections for a minute or more.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
