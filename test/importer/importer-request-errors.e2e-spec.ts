@@ -144,13 +144,17 @@ describe('importing through a proxy that answers 404 on the import path', () => 
     expect(JSON.stringify(down)).not.toContain('Not Found');
     await expect(refusedMetric()).resolves.toBe('caac_sync_importer_refused{status="404"} 1');
 
-    // It asks again now and then, and still dead-letters nothing.
-    await waitFor(
+    // It asks again now and then, and still dead-letters nothing. (A batch counts the attempt as
+    // it sends it, so the second refusal is over only once the batch is back to retrying.)
+    const refusedTwice = await waitFor(
       'a second refused request',
-      async () => ((await db.query(`SELECT attempts FROM import_batch`)).rows[0]?.attempts >= 2 ? true : undefined),
+      async () => {
+        const [batch] = (await db.query(`SELECT status, attempts, task_failures FROM import_batch`)).rows;
+        return batch?.attempts >= 2 && batch.status === 'retrying' ? batch : undefined;
+      },
       { timeoutMs: 30_000, intervalMs: 100 },
     );
-    await expect(db.query(`SELECT status, task_failures FROM import_batch`)).resolves.toMatchObject({ rows: [{ status: 'retrying', task_failures: 0 }] });
+    expect(refusedTwice).toMatchObject({ status: 'retrying', task_failures: 0 });
     await expect(db.query(`SELECT count(*)::int AS n FROM dead_letter_outbox`)).resolves.toMatchObject({ rows: [{ n: 0 }] });
 
     proxy.fault = undefined;
