@@ -15,10 +15,13 @@ const ACTIVE = new Set(['requested', 'running', 'downloading']);
 export type ExportJobView = Record<string, unknown> & { id: string; status: string };
 
 export interface ExportOutcome {
-  /** started: a new export; attached: the one already running; busy: one runs and --attach was not given. */
-  how: 'started' | 'attached' | 'busy';
-  /** done, failed, expired; still running with --no-wait; timeout when the wait ran out. */
-  outcome: 'done' | 'failed' | 'expired' | 'running' | 'timeout';
+  /**
+   * started: a new export; attached: the one already running; busy: one runs and --attach was not
+   * given; allowed: the held export, let go on with --allow-deletions.
+   */
+  how: 'started' | 'attached' | 'busy' | 'allowed';
+  /** done, failed, expired, held (waits for --allow-deletions); still running with --no-wait; timeout when the wait ran out. */
+  outcome: 'done' | 'failed' | 'expired' | 'held' | 'running' | 'timeout';
   job: ExportJobView | null;
 }
 
@@ -26,6 +29,8 @@ export interface ExportOptions {
   fields?: string[];
   wait: boolean;
   attach: boolean;
+  /** Let the held export go on (instead of starting one); fails when none is held. */
+  allowDeletions?: boolean;
   timeoutMs: number;
   pollMs?: number;
   /** Told each time the job is read while waiting. */
@@ -56,9 +61,17 @@ export async function runExport(context: CliContext, url: string, options: Expor
     return read.body as ExportJobView;
   };
 
-  const started = await call('POST', '/admin/exports', options.fields ? { fields: options.fields } : undefined);
   let how: ExportOutcome['how'] = 'started';
   let id: string;
+  if (options.allowDeletions) {
+    const list = await call('GET', '/admin/exports');
+    const held = ((list.body as { exports?: ExportJobView[] } | null)?.exports ?? []).find((one) => one.status === 'held');
+    if (!held) throw new Error(`${url} has no held export: nothing waits for its deletions to be allowed`);
+    const allowed = await call('POST', `/admin/exports/${held.id}/allow-deletions`);
+    if (allowed.status !== 202) throw new Error(`${url} did not let export ${held.id} go on (${allowed.status}: ${messageOf(allowed.body)})`);
+    return follow(held.id, 'allowed');
+  }
+  const started = await call('POST', '/admin/exports', options.fields ? { fields: options.fields } : undefined);
   if (started.status === 202) {
     id = (started.body as { id: string }).id;
   } else if (started.status === 409) {
@@ -73,16 +86,20 @@ export async function runExport(context: CliContext, url: string, options: Expor
     throw new Error(`${url}/admin/exports answered ${started.status}: ${messageOf(started.body)}`);
   }
 
-  let current = await job(id);
-  if (!options.wait) return { how, outcome: ACTIVE.has(current.status) ? 'running' : (current.status as ExportOutcome['outcome']), job: current };
-  const deadline = Date.now() + options.timeoutMs;
-  while (ACTIVE.has(current.status)) {
-    options.onProgress?.(current);
-    if (Date.now() >= deadline) return { how, outcome: 'timeout', job: current };
-    await new Promise((resolve) => setTimeout(resolve, Math.min(options.pollMs ?? EXPORT_POLL_MS, Math.max(0, deadline - Date.now()))));
-    current = await job(id);
+  return follow(id, how);
+
+  async function follow(id: string, how: ExportOutcome['how']): Promise<ExportOutcome> {
+    let current = await job(id);
+    if (!options.wait) return { how, outcome: ACTIVE.has(current.status) ? 'running' : (current.status as ExportOutcome['outcome']), job: current };
+    const deadline = Date.now() + options.timeoutMs;
+    while (ACTIVE.has(current.status)) {
+      options.onProgress?.(current);
+      if (Date.now() >= deadline) return { how, outcome: 'timeout', job: current };
+      await new Promise((resolve) => setTimeout(resolve, Math.min(options.pollMs ?? EXPORT_POLL_MS, Math.max(0, deadline - Date.now()))));
+      current = await job(id);
+    }
+    return { how, outcome: current.status as ExportOutcome['outcome'], job: current };
   }
-  return { how, outcome: current.status as ExportOutcome['outcome'], job: current };
 }
 
 function messageOf(body: unknown): string {
@@ -100,6 +117,8 @@ export function formatExport(result: ExportOutcome, timeoutS: number): string[] 
       return result.how === 'busy'
         ? [`export ${job.id} is already running (${job.status}, requested ${String(job.requested_at)}): wait for it with --attach`]
         : [`export ${job.id} ${result.how}, ${job.status}: follow it with GET /admin/exports/${job.id}`];
+    case 'held':
+      return [`export ${job.id} held: ${String(job.held_reason)}; nothing was deleted. Let it go on with --allow-deletions, or start a newer export`];
     case 'timeout':
       return [`export ${job.id} still ${job.status} after ${timeoutS} s; it goes on in the service: follow it with --attach or GET /admin/exports/${job.id}`];
     default:

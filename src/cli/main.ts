@@ -105,20 +105,21 @@ const positiveWhole = (value: string): number => {
 
 program
   .command('export')
-  .description('start an export of the CAAC contacts on the running service and wait for it (exit 0 done; 1 failed, expired, timed out, or another export runs)')
+  .description('start an export of the CAAC contacts on the running service and wait for it (exit 0 done; 1 failed, expired, held, timed out, or another export runs)')
   .option('--url <url>', 'the running service', `http://127.0.0.1:${process.env.HTTP_PORT ?? '3000'}`)
   .option('--fields <fields>', 'only these fields, comma separated (default: every field CAAC has)', splitList)
   .option('--attach', 'when an export already runs, wait for that one instead of failing')
+  .option('--allow-deletions', 'let the held export (one that would delete more of the mirror than EXPORT_MAX_DELETE_RATIO) go on, and wait for it')
   .option('--no-wait', 'start it and return; follow it with GET /admin/exports/<id>')
   .option('--timeout-s <seconds>', 'stop waiting after this long (the export goes on in the service)', positiveWhole, EXPORT_WAIT_DEFAULT_S)
   .option('--json', 'print the job as JSON')
-  .action(async (options: { url: string; fields?: string[]; attach?: boolean; wait: boolean; timeoutS: number; json?: boolean }) => {
+  .action(async (options: { url: string; fields?: string[]; attach?: boolean; allowDeletions?: boolean; wait: boolean; timeoutS: number; json?: boolean }) => {
     // One line on stderr, redrawn in place, in a terminal only: a log would fill with redraws.
     const progress = process.stderr.isTTY
       ? (job: ExportJobView) => process.stderr.write(`\rexport ${job.id} ${job.status} rows ${String(job.rows_written ?? 0)}/${String(job.row_count ?? '?')}\x1b[K`)
       : undefined;
     const result = await withContext((context) =>
-      runExport(context, options.url.replace(/\/+$/, ''), { ...(options.fields && { fields: options.fields }), wait: options.wait, attach: options.attach === true, timeoutMs: options.timeoutS * 1000, ...(progress && { onProgress: progress }) }),
+      runExport(context, options.url.replace(/\/+$/, ''), { ...(options.fields && { fields: options.fields }), wait: options.wait, attach: options.attach === true, allowDeletions: options.allowDeletions === true, timeoutMs: options.timeoutS * 1000, ...(progress && { onProgress: progress }) }),
     );
     if (progress) process.stderr.write('\r\x1b[K');
     print(options.json ? JSON.stringify(result, null, 2) : formatExport(result, options.timeoutS).join('\n'));

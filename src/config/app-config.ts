@@ -192,6 +192,13 @@ const envSchema = z.object({
   EXPORT_POLL_MS: int(2_000, 10, 600_000),
   // Kafka's default message.max.bytes is 1 MB per record batch; half of it leaves room for overhead.
   EXPORT_KAFKA_BATCH_BYTES: int(524_288, 1_024, 16_777_216),
+  // A broken file looks exactly like a mass deletion: an export deleting more than this share of
+  // the mirror waits for an operator (POST /admin/exports/:id/allow-deletions). 1 turns it off.
+  EXPORT_MAX_DELETE_RATIO: z.coerce
+    .number({ message: 'must be a number from 0 to 1' })
+    .min(0, { message: 'must be a number from 0 to 1' })
+    .max(1, { message: 'must be a number from 0 to 1 (1 turns the guard off)' })
+    .default(0.2),
 });
 
 /** TLS and SASL of the Kafka connection; file contents are read once, at start. */
@@ -273,6 +280,8 @@ export interface AppConfig {
     /** First wait between two polls of an export task; it doubles up to 30 s (EXPORT_POLL_MAX_MS). */
     pollMs: number;
     kafkaBatchBytes: number;
+    /** An export deleting more than this share of the mirror is held; 1: never. */
+    maxDeleteRatio: number;
   };
 }
 
@@ -377,6 +386,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       driftPolicy: e.DRIFT_POLICY,
       pollMs: e.EXPORT_POLL_MS,
       kafkaBatchBytes: e.EXPORT_KAFKA_BATCH_BYTES,
+      maxDeleteRatio: e.EXPORT_MAX_DELETE_RATIO,
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 
-export type ExportJobStatus = 'requested' | 'running' | 'downloading' | 'done' | 'failed' | 'expired';
+export type ExportJobStatus = 'requested' | 'running' | 'downloading' | 'held' | 'done' | 'failed' | 'expired' | 'superseded';
 
 /** A job in one of these is the account's one running export (unique index export_job_one_running). */
 export const RUNNING_STATUSES: readonly ExportJobStatus[] = ['requested', 'running', 'downloading'];
@@ -18,14 +18,24 @@ export interface ExportJob {
   updatedAt: Date;
   finishedAt: Date | null;
   rowCount: number | null;
-  /** Rows staged from the file (malformed rows excluded). */
+  /** Rows staged from the file (refused rows excluded). */
   rowsWritten: number;
+  /** Rows refused (dead-lettered; each keeps its contact's previous row). */
   malformedRows: number;
   byteCount: number | null;
   sha256: string | null;
-  /** Secret-ish (a signed URL): stored to download, never shown. */
-  downloadUrl: string | null;
+  /** The file's header, contact_id first. */
+  columns: string[] | null;
   expiresAt: Date | null;
+  /** Refused rows whose contact kept its previous row in the mirror. */
+  keptOnRefusal: number | null;
+  /** Contacts the export deletes from the mirror (the larger of table and topic), once measured. */
+  deletions: number | null;
+  /** Why the export waits as `held`. */
+  heldReason: string | null;
+  deletionsAllowedAt: Date | null;
+  /** When it first delivered everything; a failed redelivery returns it to `done`. */
+  deliveredAt: Date | null;
   loadedAt: Date | null;
   tableRows: number | null;
   tableDoneAt: Date | null;
@@ -52,8 +62,13 @@ interface JobRow {
   malformed_rows: number;
   byte_count: string | null;
   sha256: string | null;
-  download_url: string | null;
+  columns: string[] | null;
   expires_at: Date | null;
+  kept_on_refusal: number | null;
+  deletions: number | null;
+  held_reason: string | null;
+  deletions_allowed_at: Date | null;
+  delivered_at: Date | null;
   loaded_at: Date | null;
   table_rows: number | null;
   table_done_at: Date | null;
@@ -65,8 +80,9 @@ interface JobRow {
 }
 
 const COLUMNS = `id::text AS id, account, task_id, status, fields, target, requested_at, started_at, updated_at, finished_at,
-  row_count, rows_written, malformed_rows, byte_count::text AS byte_count, sha256, download_url, expires_at, loaded_at,
-  table_rows, table_done_at, topic_rows, topic_tombstones, topic_done_at, attempts, last_error`;
+  row_count, rows_written, malformed_rows, byte_count::text AS byte_count, sha256, columns, expires_at, loaded_at,
+  table_rows, table_done_at, topic_rows, topic_tombstones, topic_done_at, attempts, last_error,
+  kept_on_refusal, deletions, held_reason, deletions_allowed_at, delivered_at`;
 
 function toJob(row: JobRow): ExportJob {
   return {
@@ -85,8 +101,13 @@ function toJob(row: JobRow): ExportJob {
     malformedRows: row.malformed_rows,
     byteCount: row.byte_count === null ? null : Number(row.byte_count),
     sha256: row.sha256,
-    downloadUrl: row.download_url,
+    columns: row.columns,
     expiresAt: row.expires_at,
+    keptOnRefusal: row.kept_on_refusal,
+    deletions: row.deletions,
+    heldReason: row.held_reason,
+    deletionsAllowedAt: row.deletions_allowed_at,
+    deliveredAt: row.delivered_at,
     loadedAt: row.loaded_at,
     tableRows: row.table_rows,
     tableDoneAt: row.table_done_at,
@@ -107,6 +128,15 @@ export class ExportAlreadyRunningError extends Error {
   }
 }
 
+/** The job is no longer in the status the request was made for (another request moved it first). */
+export class ExportStateError extends Error {
+  readonly code = 'export_state_changed';
+  constructor(id: string, expected: string) {
+    super(`export ${id} is no longer ${expected}`);
+    this.name = 'ExportStateError';
+  }
+}
+
 const UNIQUE_VIOLATION = '23505';
 
 /** A job's progress fields, as the runner records them step by step. */
@@ -122,8 +152,13 @@ const UPDATE_COLUMNS: Record<keyof ExportJobUpdate, string> = {
   malformedRows: 'malformed_rows',
   byteCount: 'byte_count',
   sha256: 'sha256',
-  downloadUrl: 'download_url',
+  columns: 'columns',
   expiresAt: 'expires_at',
+  keptOnRefusal: 'kept_on_refusal',
+  deletions: 'deletions',
+  heldReason: 'held_reason',
+  deletionsAllowedAt: 'deletions_allowed_at',
+  deliveredAt: 'delivered_at',
   loadedAt: 'loaded_at',
   tableRows: 'table_rows',
   tableDoneAt: 'table_done_at',
@@ -138,14 +173,27 @@ const UPDATE_COLUMNS: Record<keyof ExportJobUpdate, string> = {
 export class ExportJobRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Records a requested export; throws ExportAlreadyRunningError while another one runs. */
-  async create(account: string, fields: string[] | null, target: string): Promise<ExportJob> {
+  /**
+   * Records a requested export; throws ExportAlreadyRunningError while another one runs. A held
+   * export is ended as `superseded` in the same transaction: the newer file replaces its question.
+   * Returns the new job and the id of the job it superseded, if any.
+   */
+  async create(account: string, fields: string[] | null, target: string): Promise<{ job: ExportJob; superseded: string | undefined }> {
     try {
-      const rows: JobRow[] = await this.dataSource.query(
-        `INSERT INTO export_job (account, status, fields, target) VALUES ($1, 'requested', $2, $3) RETURNING ${COLUMNS}`,
-        [account, fields === null ? null : JSON.stringify(fields), target],
-      );
-      return toJob(rows[0]!);
+      return await this.dataSource.transaction(async (db) => {
+        const rows: JobRow[] = await db.query(
+          `INSERT INTO export_job (account, status, fields, target) VALUES ($1, 'requested', $2, $3) RETURNING ${COLUMNS}`,
+          [account, fields === null ? null : JSON.stringify(fields), target],
+        );
+        const job = toJob(rows[0]!);
+        const [held]: [Array<{ id: string }>, number] = await db.query(
+          `UPDATE export_job SET status = 'superseded', finished_at = now(), updated_at = now(),
+                  last_error = 'superseded by export ' || $2 || ' before its deletions were allowed'
+            WHERE account = $1 AND status = 'held' RETURNING id::text AS id`,
+          [account, job.id],
+        );
+        return { job, superseded: held[0]?.id };
+      });
     } catch (error) {
       if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
       throw new ExportAlreadyRunningError((await this.running(account))?.id);
@@ -163,6 +211,12 @@ export class ExportJobRepository {
       `SELECT ${COLUMNS} FROM export_job WHERE account = $1 AND status = ANY($2::text[]) ORDER BY id LIMIT 1`,
       [account, RUNNING_STATUSES],
     );
+    return rows[0] && toJob(rows[0]);
+  }
+
+  /** The account's held export, if any. */
+  async held(account: string): Promise<ExportJob | undefined> {
+    const rows: JobRow[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM export_job WHERE account = $1 AND status = 'held'`, [account]);
     return rows[0] && toJob(rows[0]);
   }
 
@@ -186,7 +240,8 @@ export class ExportJobRepository {
     // TRICKY: TypeORM answers an UPDATE with [rows, affected count], not with the rows alone.
     const [rows]: [JobRow[], number] = await this.dataSource.query(
       `UPDATE export_job SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`,
-      [id, ...entries.map(([, value]) => value)],
+      // TRICKY: node-postgres sends an array as a Postgres array; the jsonb column wants JSON text.
+      [id, ...entries.map(([key, value]) => (key === 'columns' && value !== null ? JSON.stringify(value) : value))],
     );
     if (!rows[0]) throw new Error(`export job ${id} does not exist`);
     return toJob(rows[0]);
@@ -197,18 +252,48 @@ export class ExportJobRepository {
    * Throws ExportAlreadyRunningError while another export runs.
    */
   async reopen(id: string, account: string): Promise<ExportJob> {
+    return this.resume(id, account, 'done', {
+      status: 'downloading',
+      finishedAt: null,
+      loadedAt: null,
+      tableDoneAt: null,
+      topicDoneAt: null,
+      rowsWritten: 0,
+      malformedRows: 0,
+      attempts: 0,
+      lastError: null,
+    });
+  }
+
+  /**
+   * Takes a failed job up again from the step it failed at: the file is asked for again when it
+   * had one, else the task is polled again, else requested. Throws ExportAlreadyRunningError
+   * while another export runs.
+   */
+  async retry(job: ExportJob, account: string): Promise<ExportJob> {
+    const status: ExportJobStatus = job.expiresAt !== null ? 'downloading' : job.taskId !== null ? 'running' : 'requested';
+    return this.resume(job.id, account, 'failed', { status, finishedAt: null, attempts: 0, lastError: null });
+  }
+
+  /** Lets a held job go on with its deletions. Throws ExportAlreadyRunningError while another export runs. */
+  async allowDeletions(id: string, account: string, at: Date): Promise<ExportJob> {
+    return this.resume(id, account, 'held', { status: 'downloading', deletionsAllowedAt: at, heldReason: null });
+  }
+
+  /**
+   * Applies `change` to a job that is still in `from` (undefined when it no longer is: another
+   * request moved it first), refusing with ExportAlreadyRunningError while another export runs.
+   */
+  private async resume(id: string, account: string, from: ExportJobStatus, change: ExportJobUpdate): Promise<ExportJob> {
+    const entries = Object.entries(change) as Array<[keyof ExportJobUpdate, unknown]>;
+    const sets = entries.map(([key], index) => `${UPDATE_COLUMNS[key]} = $${index + 3}`);
     try {
-      return await this.update(id, {
-        status: 'downloading',
-        finishedAt: null,
-        loadedAt: null,
-        tableDoneAt: null,
-        topicDoneAt: null,
-        rowsWritten: 0,
-        malformedRows: 0,
-        attempts: 0,
-        lastError: null,
-      });
+      const [rows]: [JobRow[], number] = await this.dataSource.query(
+        `UPDATE export_job SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 AND status = $2 RETURNING ${COLUMNS}`,
+        [id, from, ...entries.map(([, value]) => value)],
+      );
+      if (!rows[0]) throw new ExportStateError(id, from);
+      return toJob(rows[0]);
     } catch (error) {
       if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
       throw new ExportAlreadyRunningError((await this.running(account))?.id);

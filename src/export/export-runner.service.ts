@@ -14,9 +14,9 @@ import { DeadLetterOutboxRepository } from '../dead-letter/dead-letter-outbox.re
 import { KafkaAdapter } from '../kafka/kafka.adapter';
 import { ImporterLeader } from '../importer/importer-leader.service';
 import { Metrics } from '../ops/metrics';
-import { CaacContactRepository, IncompleteStagingError } from './caac-contact.repository';
-import { ExportFileError, loadExportFile, type MalformedRow } from './export-file.loader';
-import { ExportJobRepository, type ExportJob } from './export-job.repository';
+import { CaacContactRepository, deploymentTag, IncompleteStagingError, MirrorAccountError, type DeletionPlan } from './caac-contact.repository';
+import { ExportFileError, loadExportFile } from './export-file.loader';
+import { ExportJobRepository, RUNNING_STATUSES, type ExportJob } from './export-job.repository';
 import { KafkaSink } from './kafka.sink';
 
 /** Polls of an export task back off from EXPORT_POLL_MS, doubling, to this. */
@@ -31,6 +31,13 @@ const RETRY_MAX_MS = 60_000;
 export const EXPORT_RESUME_CHECK_MS = 5_000;
 /** Connections to the export database: one COPY, one reader, one spare. */
 const EXPORT_POOL_MAX = 3;
+/**
+ * A statement on the export database ends after this: paging and counting take seconds at ten
+ * million contacts. The COPY and the merge lift it for themselves (they take minutes).
+ */
+const EXPORT_STATEMENT_TIMEOUT_MS = 120_000;
+/** Refused rows dead-lettered per outbox insert. */
+const REFUSED_PAGE_ROWS = 500;
 /** An export whose task CAAC created this long before our request was sent may still be ours. */
 const ADOPT_SKEW_MS = 5_000;
 const LOCK_CONNECT_TIMEOUT_MS = 5_000;
@@ -54,7 +61,25 @@ export interface ExportProgress {
   id: string;
   status: string;
   taskId: string | null;
-  step: 'request' | 'poll' | 'download' | 'table' | 'topic' | 'finish' | 'waiting';
+  step: 'request' | 'poll' | 'download' | 'guard' | 'table' | 'topic' | 'finish' | 'waiting';
+}
+
+/** Why the export must wait for an operator before it deletes anything, or undefined when it need not. */
+export function holdReason(plan: DeletionPlan, maxDeleteRatio: number): string | undefined {
+  const mirrors = [plan.table && { name: 'caac_contact', ...plan.table }, plan.topic && { name: 'the export topic', ...plan.topic }].filter(
+    (mirror): mirror is { name: string; size: number; deletions: number } => Boolean(mirror),
+  );
+  for (const mirror of mirrors) {
+    if (mirror.size > 0 && mirror.deletions / mirror.size > maxDeleteRatio) {
+      const share = ((100 * mirror.deletions) / mirror.size).toFixed(1);
+      return `it would delete ${mirror.deletions} of the ${mirror.size} contacts of ${mirror.name} (${share} %, more than EXPORT_MAX_DELETE_RATIO ${maxDeleteRatio})`;
+    }
+  }
+  const deletions = Math.max(0, ...mirrors.map((mirror) => mirror.deletions));
+  if (deletions > 0 && plan.unattributed > 0) {
+    return `it would delete ${deletions} contacts, and ${plan.unattributed} refused rows have no readable contact_id: any of those contacts may be among them`;
+  }
+  return undefined;
 }
 
 /**
@@ -84,6 +109,7 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
   private active: Promise<void> | undefined;
   private again = false;
   private progress: ExportProgress | undefined;
+  private heldJob: Pick<ExportJob, 'id' | 'deletions' | 'heldReason'> | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -118,14 +144,34 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
     return this.progress;
   }
 
-  onApplicationBootstrap(): void {
+  /** The export waiting for an operator to allow its deletions, as this instance last saw it. */
+  held(): Pick<ExportJob, 'id' | 'deletions' | 'heldReason'> | undefined {
+    return this.heldJob;
+  }
+
+  private showHeld(job: ExportJob | undefined): void {
+    this.heldJob = job && { id: job.id, deletions: job.deletions, heldReason: job.heldReason };
+    this.metrics.exportHeld.set(job ? 1 : 0);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
     void this.jobs
       .newestDone(this.account)
       .then((job) => {
         if (job && this.metrics.newestExportAt === undefined) this.metrics.newestExportAt = job.requestedAt.getTime();
       })
       .catch(() => undefined);
+    void this.jobs
+      .held(this.account)
+      .then((job) => this.showHeld(job))
+      .catch(() => undefined);
     if (!this.enabled) return;
+    // A mirror of another account is refused at start, before anything could delete its contacts;
+    // an export database that does not answer yet is tried again by the first export.
+    await this.exportStore().catch((error: unknown) => {
+      if (error instanceof MirrorAccountError) throw error;
+      this.logger.warn({ err: error }, 'export database not reachable at start; exports try again');
+    });
     if (this.config.export.schedule) {
       const job = CronJob.from({ cronTime: this.config.export.schedule, onTick: () => void this.requestScheduled(), start: true });
       this.scheduler.addCronJob('export', job);
@@ -144,10 +190,18 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
     await this.pool?.end().catch(() => undefined);
   }
 
-  /** Records a new export (ExportAlreadyRunningError while one runs) and starts working on it. */
+  /**
+   * Records a new export (ExportAlreadyRunningError while one runs) and starts working on it. A
+   * held export is superseded by it: the newer file answers whether the contacts are gone.
+   */
   async request(fields: string[] | null): Promise<ExportJob> {
-    const job = await this.jobs.create(this.account, fields, this.target);
+    const { job, superseded } = await this.jobs.create(this.account, fields, this.target);
     this.logger.info({ export_id: job.id, fields: fields?.length ?? 'all' }, 'export requested');
+    if (superseded !== undefined) {
+      this.metrics.exports.inc({ outcome: 'superseded' });
+      this.showHeld(undefined);
+      this.logger.info({ export_id: superseded, by: job.id }, 'held export superseded by a newer request');
+    }
     this.kick();
     return job;
   }
@@ -158,6 +212,23 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
     this.logger.info({ export_id: job.id }, 'export redelivery requested');
     this.kick();
     return reopened;
+  }
+
+  /** Takes a failed job up again from the step it failed at (ExportAlreadyRunningError while one runs). */
+  async retry(job: ExportJob): Promise<ExportJob> {
+    const resumed = await this.jobs.retry(job, this.account);
+    this.logger.info({ export_id: job.id, status: resumed.status }, 'failed export retried');
+    this.kick();
+    return resumed;
+  }
+
+  /** Lets a held export delete what it would (ExportAlreadyRunningError while another one runs). */
+  async allowDeletions(job: ExportJob): Promise<ExportJob> {
+    const allowed = await this.jobs.allowDeletions(job.id, this.account, new Date(this.clock.now()));
+    this.showHeld(undefined);
+    this.logger.warn({ export_id: job.id, deletions: job.deletions }, 'held export allowed to delete');
+    this.kick();
+    return allowed;
   }
 
   /** Works on the running job now, when this instance leads and is not at it already; never throws. */
@@ -199,6 +270,7 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
       const { rows } = await lock.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('caac-sync.exporter'), hashtext($1)) AS locked`, [this.account]);
       if (!rows[0]!.locked) return;
       const signal = AbortSignal.any([this.stopping.signal, lost.signal]);
+      await this.dropStaleStaging().catch((error: unknown) => this.logger.warn({ err: error }, 'staging tables of ended exports not dropped'));
       for (let job = await this.jobs.running(this.account); job && !signal.aborted; job = await this.jobs.running(this.account)) {
         await this.runJob(job, signal);
       }
@@ -210,15 +282,29 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async exportStore(): Promise<CaacContactRepository> {
     if (!this.contactsRepository) {
-      this.pool = new Pool({ connectionString: this.config.export.databaseUrl, max: EXPORT_POOL_MAX, application_name: 'caac-sync-export' });
+      this.pool = new Pool({
+        connectionString: this.config.export.databaseUrl,
+        max: EXPORT_POOL_MAX,
+        application_name: 'caac-sync-export',
+        statement_timeout: EXPORT_STATEMENT_TIMEOUT_MS,
+        keepAlive: true,
+      });
       this.pool.on('error', (error) => this.logger.warn({ err: error }, 'export database connection failed'));
-      this.contactsRepository = new CaacContactRepository(this.pool);
+      this.contactsRepository = new CaacContactRepository(this.pool, deploymentTag(this.account, this.config.database.url));
     }
     if (!this.schemaReady) {
-      await this.contactsRepository.ensureSchema();
+      await this.contactsRepository.ensureSchema(this.account);
       this.schemaReady = true;
     }
     return this.contactsRepository;
+  }
+
+  /** Drops staging tables of jobs that no longer run or wait (a crash, a superseded export). */
+  private async dropStaleStaging(): Promise<void> {
+    const contacts = await this.exportStore();
+    const keep = [await this.jobs.running(this.account), await this.jobs.held(this.account)].flatMap((job) => (job ? [job.id] : []));
+    const dropped = await contacts.dropStagingExcept(keep);
+    if (dropped.length > 0) this.logger.info({ export_ids: dropped }, 'staging tables of ended exports dropped');
   }
 
   /** Takes one job to an end (done, failed, expired), retrying transient failures with backoff. */
@@ -227,7 +313,7 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
     while (!signal.aborted) {
       try {
         job = await this.step(job, signal);
-        if (!['requested', 'running', 'downloading'].includes(job.status)) return;
+        if (!RUNNING_STATUSES.includes(job.status)) return;
       } catch (error) {
         if (signal.aborted) return;
         if (isExpired(error)) {
@@ -294,45 +380,55 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
       delayMs = Math.min(EXPORT_POLL_MAX_MS, delayMs * 2);
     }
     if (!task.result) throw new CaacError('permanent', `export task ${job.taskId} ended without a file`);
-    return this.jobs.update(job.id, {
-      status: 'downloading',
-      rowCount: task.result.rowCount,
-      downloadUrl: task.result.downloadUrl,
-      expiresAt: new Date(task.result.expiresAt),
-    });
+    // The signed link is not stored (it reaches every contact for a week): it is asked for at download.
+    return this.jobs.update(job.id, { status: 'downloading', rowCount: task.result.rowCount, expiresAt: new Date(task.result.expiresAt) });
   }
 
+  /** Whether every sink of the job has its export. */
+  private delivered(job: ExportJob): boolean {
+    return (!this.config.export.tableEnabled || job.tableDoneAt !== null) && (!this.config.export.topic || job.topicDoneAt !== null);
+  }
+
+  /**
+   * Download -> a whole file staged -> the deletion guard -> table -> topic -> done. Only a whole
+   * file may change the mirror (DESIGN §4.2), and only within the deletion guard or once an
+   * operator allowed it; a refused row keeps its contact's previous row and is dead-lettered.
+   */
   private async deliver(initial: ExportJob, signal: AbortSignal): Promise<ExportJob> {
     let job = initial;
+    // A crash after the last sink and before `done` has nothing left to deliver (the staging table may be gone).
+    if (this.delivered(job)) return this.finish(job, 'done', null);
     const contacts = await this.exportStore();
     const progress = (step: ExportProgress['step']) => (this.progress = { id: job.id, status: job.status, taskId: job.taskId, step });
 
-    if (job.loadedAt !== null && (await contacts.stagedCount(job.id)) !== job.rowsWritten) {
+    if (job.loadedAt !== null && (await contacts.stagedCount(job.id)) !== job.rowsWritten + job.malformedRows) {
       job = await this.jobs.update(job.id, { loadedAt: null });
     }
     if (job.loadedAt === null) {
       progress('download');
-      if (job.expiresAt && job.expiresAt.getTime() <= this.clock.now()) {
-        throw new CaacError('permanent', `GET download: the file expired at ${job.expiresAt.toISOString()}`, { reason: 'expired' });
+      job = await this.load(job, contacts, signal);
+    }
+    if (job.deletionsAllowedAt === null) {
+      progress('guard');
+      const plan = await contacts.deletionPlan(job.id, { table: this.config.export.tableEnabled && job.tableDoneAt === null, topic: !!this.config.export.topic && job.topicDoneAt === null });
+      const deletions = Math.max(plan.table?.deletions ?? 0, plan.topic?.deletions ?? 0);
+      const reason = holdReason(plan, this.config.export.maxDeleteRatio);
+      job = await this.jobs.update(job.id, { deletions, keptOnRefusal: plan.keptOnRefusal, ...(reason !== undefined && { status: 'held', heldReason: reason }) });
+      if (reason !== undefined) {
+        this.metrics.exports.inc({ outcome: 'held' });
+        this.showHeld(job);
+        this.logger.warn({ export_id: job.id, deletions, reason }, 'export held: allow it with POST /admin/exports/:id/allow-deletions, or request a newer export');
+        this.progress = undefined;
+        return job;
       }
-      const file = await this.client.downloadExport(job.downloadUrl!, signal);
-      const loaded = await loadExportFile(contacts, job.id, file, (row) => this.deadLetter(job, row), signal);
-      this.metrics.exportBytes.inc(loaded.bytes);
-      job = await this.jobs.update(job.id, {
-        rowsWritten: loaded.rows,
-        malformedRows: loaded.malformed,
-        byteCount: loaded.bytes,
-        sha256: loaded.sha256,
-        loadedAt: new Date(this.clock.now()),
-      });
-      this.logger.info({ export_id: job.id, rows: loaded.rows, bytes: loaded.bytes, malformed: loaded.malformed }, 'export file staged');
+      if (plan.keptOnRefusal > 0) this.metrics.exportKeptOnRefusal.inc(plan.keptOnRefusal);
     }
     if (this.config.export.tableEnabled && job.tableDoneAt === null) {
       progress('table');
-      const merged = await contacts.mergeIntoTable(job.id, job.rowsWritten, job.id, job.requestedAt);
+      const merged = await contacts.mergeIntoTable(job.id, job.rowsWritten + job.malformedRows, job.id, job.requestedAt);
       this.metrics.exportRows.inc({ sink: 'table' }, merged.rows);
       job = await this.jobs.update(job.id, { tableRows: merged.rows, tableDoneAt: new Date(this.clock.now()) });
-      this.logger.info({ export_id: job.id, rows: merged.rows, deleted: merged.deleted }, 'export merged into caac_contact');
+      this.logger.info({ export_id: job.id, rows: merged.rows, deleted: merged.deleted, kept_on_refusal: job.keptOnRefusal }, 'export merged into caac_contact');
     }
     if (this.config.export.topic && job.topicDoneAt === null) {
       progress('topic');
@@ -343,36 +439,86 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
       this.logger.info({ export_id: job.id, topic: this.config.export.topic, rows: published.rows, tombstones: published.tombstones }, 'export published');
     }
     progress('finish');
-    await contacts.dropStaging(job.id);
-    return this.finish(job, 'done', null);
+    // Done first, then the staging table: a crash between the two leaves a table to drop, never a delivered export to redo.
+    const done = await this.finish(job, 'done', null);
+    await contacts.dropStaging(job.id).catch((error: unknown) => this.logger.warn({ err: error, export_id: job.id }, 'staging table not dropped; it is dropped later'));
+    return done;
+  }
+
+  /**
+   * Downloads the file (its link asked of CAAC now) and stages it; accepts it only whole: a
+   * header, a clean end, and rows loaded + refused = CAAC's row_count. Then dead-letters its
+   * refused rows, which keep their contacts' previous rows.
+   */
+  private async load(initial: ExportJob, contacts: CaacContactRepository, signal: AbortSignal): Promise<ExportJob> {
+    let job = initial;
+    if (job.expiresAt && job.expiresAt.getTime() <= this.clock.now()) {
+      throw new CaacError('permanent', `GET download: the file expired at ${job.expiresAt.toISOString()}`, { reason: 'expired' });
+    }
+    const task = await this.client.getExportTask(job.taskId!, signal);
+    if (!task.result) throw new CaacError('permanent', `export task ${job.taskId} no longer has a file`);
+    const file = await this.client.downloadExport(task.result.downloadUrl, signal);
+    const loaded = await loadExportFile(contacts, job.id, file, signal);
+    this.metrics.exportBytes.inc(loaded.bytes);
+    const rowCount = job.rowCount ?? task.result.rowCount;
+    if (rowCount !== null && rowCount !== undefined && loaded.rows + loaded.refused !== rowCount) {
+      throw new ExportFileError(
+        `the file holds ${loaded.rows + loaded.refused} rows (${loaded.rows} read, ${loaded.refused} refused) where CAAC's row_count is ${rowCount}: it is cut short or padded`,
+      );
+    }
+    await this.deadLetterRefused(job, contacts);
+    job = await this.jobs.update(job.id, {
+      rowsWritten: loaded.rows,
+      malformedRows: loaded.refused,
+      byteCount: loaded.bytes,
+      sha256: loaded.sha256,
+      columns: loaded.columns,
+      loadedAt: new Date(this.clock.now()),
+    });
+    this.logger.info({ export_id: job.id, rows: loaded.rows, bytes: loaded.bytes, refused: loaded.refused }, 'export file staged');
+    return job;
   }
 
   private async finish(job: ExportJob, status: 'done' | 'failed' | 'expired', lastError: string | null, attempts = job.attempts): Promise<ExportJob> {
-    const ended = await this.jobs.update(job.id, { status, finishedAt: new Date(this.clock.now()), lastError, attempts });
+    // A redelivery that fails leaves the job as it was, done: what it delivered before still stands.
+    const redelivery = status !== 'done' && job.deliveredAt !== null;
+    const now = new Date(this.clock.now());
+    const ended = await this.jobs.update(job.id, {
+      status: redelivery ? 'done' : status,
+      finishedAt: now,
+      lastError: redelivery ? `redelivery ${status}: ${lastError ?? ''}` : lastError,
+      attempts,
+      ...(status === 'done' && job.deliveredAt === null && { deliveredAt: now }),
+    });
     this.metrics.exports.inc({ outcome: status });
     if (status === 'done') {
       this.metrics.newestExportAt = Math.max(this.metrics.newestExportAt ?? 0, job.requestedAt.getTime());
       this.logger.info({ export_id: job.id, rows: job.rowsWritten }, 'export done');
     } else {
-      this.logger.warn({ export_id: job.id, status, reason: lastError }, 'export ended without delivery');
+      this.logger.warn({ export_id: job.id, status, reason: lastError, redelivery }, 'export ended without delivery; the mirror is as it was');
       if (this.contactsRepository) await this.contactsRepository.dropStaging(job.id).catch(() => undefined);
     }
     this.progress = undefined;
     return ended;
   }
 
-  private async deadLetter(job: ExportJob, row: MalformedRow): Promise<void> {
-    this.metrics.exportMalformedRows.inc();
-    await this.outbox.add(this.dataSource.manager, [
-      {
-        stage: 'export',
-        key: null,
-        value: row.content,
-        errorClass: 'MalformedExportRow',
-        message: `export ${job.id}, ${row.at}: ${row.reason}`,
-        ...(job.taskId ? { taskId: job.taskId } : {}),
-        at: this.clock.now(),
-      },
-    ]);
+  /** The file's refused rows, from its staging table, as dead letters (stage export), a page at a time. */
+  private async deadLetterRefused(job: ExportJob, contacts: CaacContactRepository): Promise<void> {
+    for (let page = await contacts.refusedPage(job.id, 0, REFUSED_PAGE_ROWS); page.length > 0; page = await contacts.refusedPage(job.id, page[page.length - 1]!.line, REFUSED_PAGE_ROWS)) {
+      await this.outbox.add(
+        this.dataSource.manager,
+        page.map((row) => ({
+          stage: 'export' as const,
+          key: row.contactId,
+          value: row.content,
+          errorClass: 'MalformedExportRow',
+          message: `export ${job.id}, record ${row.line}: ${row.reason}`,
+          ...(job.taskId ? { taskId: job.taskId } : {}),
+          at: this.clock.now(),
+        })),
+      );
+      this.metrics.exportMalformedRows.inc(page.length);
+    }
   }
+
 }

@@ -14,7 +14,7 @@ export interface TopicDelivery {
 /**
  * Publishes an export to the compacted export topic: one message per contact keyed by
  * `contact_id`, value `{contact_id, fields, export_id, exported_at}`; then a tombstone for every
- * contact the topic held from the previous complete export and this one lacks. Messages go in
+ * contact the topic holds and this export does not name (a refused row keeps its contact's value). Messages go in
  * sends of at most `batchBytes` (keys and values), each acknowledged by all in-sync replicas.
  * A failed send rejects; the caller publishes again from the staged file (at least once).
  */
@@ -39,6 +39,12 @@ export class KafkaSink {
     const tail = `,"export_id":${JSON.stringify(exportId)},"exported_at":${JSON.stringify(exportedAt.toISOString())}}`;
     const batch = new SizeBoundedBatch(this.batchBytes, async (messages) => {
       await producer.send(this.topic, messages);
+      // What the broker acknowledged is recorded at once: a publish cut short still leaves the set
+      // of contacts the topic holds true, so the next export tombstones those it lacks.
+      const values: string[] = [];
+      const tombstones: string[] = [];
+      for (const message of messages) (message.value === null ? tombstones : values).push(String(message.key));
+      await this.contacts.recordPublished(values, tombstones);
       onSent(messages.length);
     });
 
@@ -62,7 +68,6 @@ export class KafkaSink {
       missing = await this.contacts.missingFromExport(jobId, missing[missing.length - 1]!, PAGE_ROWS);
     }
     await batch.flush();
-    await this.contacts.recordTopicContacts(jobId);
     return { rows, tombstones };
   }
 

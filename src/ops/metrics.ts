@@ -280,7 +280,7 @@ export class Metrics {
 
   readonly exports = new Counter({
     name: `${METRIC_PREFIX}exports_total`,
-    help: 'Export jobs by outcome (done, failed, expired) and attempts that failed and were retried (retried)',
+    help: 'Export jobs by outcome (done, failed, expired, held, superseded) and attempts that failed and were retried (retried)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
@@ -295,6 +295,18 @@ export class Metrics {
   readonly exportBytes = new Counter({
     name: `${METRIC_PREFIX}export_bytes_total`,
     help: 'Bytes of export files downloaded',
+    registers: [this.registry],
+  });
+
+  readonly exportHeld = new Gauge({
+    name: `${METRIC_PREFIX}export_held`,
+    help: 'Whether an export waits as held because it would delete more of the mirror than EXPORT_MAX_DELETE_RATIO (1) or not (0)',
+    registers: [this.registry],
+  });
+
+  readonly exportKeptOnRefusal = new Counter({
+    name: `${METRIC_PREFIX}export_kept_on_refusal_total`,
+    help: 'Contacts whose export row was refused and that kept their previous row in the mirror',
     registers: [this.registry],
   });
 

@@ -67,6 +67,8 @@ describe(loadConfig.name, () => {
       driftPolicy: 'report',
       pollMs: 2_000,
       kafkaBatchBytes: 524_288,
+      maxDeleteRatio: 0.2,
+      topicReplicationFactor: undefined,
     });
   });
 
@@ -78,10 +80,12 @@ describe(loadConfig.name, () => {
         EXPORT_TOPIC: 'caac.contacts',
         EXPORT_TOPIC_REPLICATION_FACTOR: '3',
         EXPORT_TABLE_ENABLED: 'false',
+        EXPORT_MAX_DELETE_RATIO: '1',
       }),
     );
 
     expect(sut.export).toMatchObject({
+      maxDeleteRatio: 1,
       schedule: '0 3 * * *',
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/brand',
       topic: 'caac.contacts',
@@ -142,6 +146,8 @@ describe(loadConfig.name, () => {
     ['EXPORT_TABLE_ENABLED', 'false', /^EXPORT_TABLE_ENABLED: an export needs a sink/],
     ['EXPORT_MAX_STALENESS_MS', '999', /^EXPORT_MAX_STALENESS_MS: must be at least 1000/],
     ['DRIFT_POLICY', 'caac-wins', /^DRIFT_POLICY: /],
+    ['EXPORT_MAX_DELETE_RATIO', '20%', /^EXPORT_MAX_DELETE_RATIO: must be a number from 0 to 1/],
+    ['EXPORT_MAX_DELETE_RATIO', '1.5', /^EXPORT_MAX_DELETE_RATIO: must be a number from 0 to 1 \(1 turns the guard off\)/],
   ])('explains a malformed %s (%s)', (name, value, expected) => {
     const problems = problemsOf(aValidEnv({ [name]: value }));
 

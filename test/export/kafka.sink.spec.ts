@@ -4,14 +4,17 @@ import type { KafkaAdapter, MessageProducer, OutgoingMessage } from '../../src/k
 
 /** Staged rows and the topic's previous contacts, served a page at a time like the repository does. */
 function aStore(staged: StagedContact[], onTopic: string[]) {
-  const recorded: string[] = [];
+  const topic = new Set(onTopic);
   const store = {
     stagedPage: async (_job: string, afterLine: number, limit: number) => staged.filter((c) => c.line > afterLine).slice(0, limit),
     missingFromExport: async (_job: string, afterId: string, limit: number) =>
-      onTopic.filter((id) => id > afterId && !staged.some((c) => c.contactId === id)).sort().slice(0, limit),
-    recordTopicContacts: async (jobId: string) => void recorded.push(jobId),
+      [...topic].filter((id) => id > afterId && !staged.some((c) => c.contactId === id)).sort().slice(0, limit),
+    recordPublished: async (values: string[], tombstones: string[]) => {
+      for (const id of values) topic.add(id);
+      for (const id of tombstones) topic.delete(id);
+    },
   };
-  return { store: store as unknown as CaacContactRepository, recorded };
+  return { store: store as unknown as CaacContactRepository, topic };
 }
 
 function aKafka(send: (messages: OutgoingMessage[]) => Promise<void>) {
@@ -28,7 +31,7 @@ describe(KafkaSink.name, () => {
   it('sends every contact keyed by contact_id, then tombstones, in sends no larger than the bound', async () => {
     const sends: OutgoingMessage[][] = [];
     const { kafka, topics } = aKafka(async (messages) => void sends.push(messages));
-    const { store, recorded } = aStore(staged(40), ['id-001', 'gone-1', 'gone-2']);
+    const { store, topic } = aStore(staged(40), ['id-001', 'gone-1', 'gone-2']);
     const sut = new KafkaSink(kafka, store, 'caac.contacts', 1_000, 3);
 
     const delivered = await sut.publish('7', '7', EXPORTED_AT, () => undefined);
@@ -41,18 +44,21 @@ describe(KafkaSink.name, () => {
     expect(all).toHaveLength(42);
     for (const send of sends) expect(send.reduce((bytes, m) => bytes + Buffer.byteLength(m.key as string) + Buffer.byteLength((m.value as string | null) ?? ''), 0)).toBeLessThanOrEqual(1_000);
     expect(sends.length).toBeGreaterThan(1);
-    expect(recorded).toEqual(['7']);
+    expect([...topic].sort()).toEqual(staged(40).map((c) => c.contactId));
   });
 
-  it('rejects on a failed send and leaves the topic\'s contacts as they were, so the next attempt sends all again', async () => {
+  it('rejects on a failed send, having recorded exactly what the broker acknowledged before it', async () => {
+    const acknowledged: OutgoingMessage[] = [];
     let calls = 0;
-    const { kafka } = aKafka(async () => {
+    const { kafka } = aKafka(async (messages) => {
       if (++calls === 2) throw new Error('broker refused');
+      acknowledged.push(...messages);
     });
-    const { store, recorded } = aStore(staged(40), []);
+    const { store, topic } = aStore(staged(40), ['gone-1']);
     const sut = new KafkaSink(kafka, store, 'caac.contacts', 1_000);
 
     await expect(sut.publish('7', '7', EXPORTED_AT, () => undefined)).rejects.toThrow('broker refused');
-    expect(recorded).toEqual([]);
+    expect(acknowledged.length).toBeGreaterThan(0);
+    expect([...topic].sort()).toEqual(['gone-1', ...acknowledged.map((m) => m.key as string)].sort());
   });
 });

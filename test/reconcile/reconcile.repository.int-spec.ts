@@ -30,7 +30,7 @@ describe(ReconcileRepository.name, () => {
     dataSource = database.dataSource;
     drop = database.drop;
     pool = new Pool({ connectionString: database.url, max: 1 });
-    await new CaacContactRepository(pool).ensureSchema();
+    await new CaacContactRepository(pool, 'abc123').ensureSchema('default');
   });
 
   afterAll(async () => {
