@@ -7,6 +7,7 @@ import { CaacClient } from '../caac/caac.client';
 import { CaacError } from '../caac/caac.errors';
 import type { ExportTask } from '../caac/caac.types';
 import { CLOCK, type Clock } from '../common/clock';
+import { failureKind } from '../common/failure-kind';
 import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -42,9 +43,12 @@ const REFUSED_PAGE_ROWS = 500;
 const ADOPT_SKEW_MS = 5_000;
 const LOCK_CONNECT_TIMEOUT_MS = 5_000;
 
-/** A failure the next attempt cannot fix: the job ends as failed (or expired) at once. */
+/**
+ * A failure the next attempt cannot fix: the job ends as failed (or expired) at once. A file that
+ * is not whole, CAAC refusing the request, the broker or Postgres refusing the data itself.
+ */
 function isDeterministic(error: unknown): boolean {
-  if (error instanceof ExportFileError) return true;
+  if (error instanceof ExportFileError || error instanceof MirrorAccountError || failureKind(error) === 'deterministic') return true;
   return error instanceof CaacError && (error.code === 'permanent' || error.code === 'auth');
 }
 
@@ -110,6 +114,8 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
   private again = false;
   private progress: ExportProgress | undefined;
   private heldJob: Pick<ExportJob, 'id' | 'deletions' | 'heldReason'> | undefined;
+  /** Download links of files about to be downloaded, by job: never stored. */
+  private readonly downloadUrls = new Map<string, string>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -380,7 +386,9 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
       delayMs = Math.min(EXPORT_POLL_MAX_MS, delayMs * 2);
     }
     if (!task.result) throw new CaacError('permanent', `export task ${job.taskId} ended without a file`);
-    // The signed link is not stored (it reaches every contact for a week): it is asked for at download.
+    // The signed link is not stored (it reaches every contact for a week): kept in memory for the
+    // download that follows, and asked of CAAC again after a restart, a retry or a redelivery.
+    this.downloadUrls.set(job.id, task.result.downloadUrl);
     return this.jobs.update(job.id, { status: 'downloading', rowCount: task.result.rowCount, expiresAt: new Date(task.result.expiresAt) });
   }
 
@@ -455,13 +463,18 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
     if (job.expiresAt && job.expiresAt.getTime() <= this.clock.now()) {
       throw new CaacError('permanent', `GET download: the file expired at ${job.expiresAt.toISOString()}`, { reason: 'expired' });
     }
-    const task = await this.client.getExportTask(job.taskId!, signal);
-    if (!task.result) throw new CaacError('permanent', `export task ${job.taskId} no longer has a file`);
-    const file = await this.client.downloadExport(task.result.downloadUrl, signal);
+    let url = this.downloadUrls.get(job.id);
+    this.downloadUrls.delete(job.id);
+    if (url === undefined) {
+      const task = await this.client.getExportTask(job.taskId!, signal);
+      if (!task.result) throw new CaacError('permanent', `export task ${job.taskId} no longer has a file`);
+      url = task.result.downloadUrl;
+    }
+    const file = await this.client.downloadExport(url, signal);
     const loaded = await loadExportFile(contacts, job.id, file, signal);
     this.metrics.exportBytes.inc(loaded.bytes);
-    const rowCount = job.rowCount ?? task.result.rowCount;
-    if (rowCount !== null && rowCount !== undefined && loaded.rows + loaded.refused !== rowCount) {
+    const rowCount = job.rowCount;
+    if (rowCount !== null && loaded.rows + loaded.refused !== rowCount) {
       throw new ExportFileError(
         `the file holds ${loaded.rows + loaded.refused} rows (${loaded.rows} read, ${loaded.refused} refused) where CAAC's row_count is ${rowCount}: it is cut short or padded`,
       );

@@ -68,14 +68,14 @@ export async function topicState(topic: string): Promise<{ latest: Map<string, u
   return { latest, messages: total };
 }
 
-/** Waits until the export job ends and returns it as GET /admin/exports/:id shows it. */
+/** Waits until the export job ends (or waits as held) and returns it as GET /admin/exports/:id shows it. */
 export async function jobEnded(baseUrl: string, id: string, timeoutMs = 120_000): Promise<Record<string, any>> {
   return waitFor(
     `export ${id} to end`,
     async () => {
       const response = await fetch(`${baseUrl}/admin/exports/${id}`, { headers: ADMIN });
       const job = (await response.json()) as Record<string, any>;
-      return ['done', 'failed', 'expired'].includes(job.status) ? job : undefined;
+      return ['done', 'failed', 'expired', 'held', 'superseded'].includes(job.status) ? job : undefined;
     },
     { timeoutMs, intervalMs: 100 },
   );

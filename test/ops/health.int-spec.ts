@@ -78,7 +78,7 @@ describe('GET /health', () => {
     expect(response.body.details.kafka).toMatchObject({ status: 'up', brokers: 1 });
     expect(response.body.details.consumer).toMatchObject({ status: 'up', joined: true, partitions: 1 });
     expect(response.body.details.importer).toMatchObject({ status: 'up', role: 'disabled' });
-    expect(response.body.details.export).toEqual({ status: 'up', running: null, newest_complete_age_ms: null, stale: false, schedule: null });
+    expect(response.body.details.export).toEqual({ status: 'up', running: null, held: null, newest_complete_age_ms: null, stale: false, schedule: null });
   });
 
   it('is live while the consume loop runs and nothing waits', async () => {

@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, type IHeaders } from 'kafkajs';
+import { ConfigResourceTypes, type Consumer, type IHeaders } from 'kafkajs';
 import { testKafka } from './service';
 
 export async function produce(topic: string, messages: Array<{ partition?: number; key?: string | null; value: Buffer | string | null; headers?: Record<string, string> }>): Promise<void> {
@@ -53,6 +53,46 @@ export async function readTopic(
     await consumer.disconnect();
   }
   return read;
+}
+
+/**
+ * A reader that follows a topic from the beginning for the whole of a test file, so that reading
+ * it again costs no consumer-group join: `latest()` waits until it has every message the broker
+ * holds (bounded), then gives the last value per key (null for a tombstone) and the count read.
+ */
+export class TopicTail {
+  private readonly read: ReadMessage[] = [];
+  private readonly consumer: Consumer;
+
+  constructor(readonly topic: string) {
+    this.consumer = testKafka().consumer({ groupId: `tail-${topic}-${Date.now()}-${Math.random()}` });
+  }
+
+  async start(): Promise<this> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    void this.consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        this.read.push({ partition, offset: message.offset, key: message.key, value: message.value, headers: stringHeaders(message.headers) });
+      },
+    });
+    return this;
+  }
+
+  async latest(timeoutMs = 30_000): Promise<{ latest: Map<string, Buffer | null>; messages: number }> {
+    const total = [...(await highWatermarks(this.topic)).values()].reduce((sum, high) => sum + Number(high), 0);
+    const deadline = Date.now() + timeoutMs;
+    while (this.read.length < total) {
+      if (Date.now() > deadline) throw new Error(`read ${this.read.length} of ${total} messages from ${this.topic} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const ordered = [...this.read].sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+    return { latest: new Map(ordered.map((message) => [message.key!.toString(), message.value])), messages: this.read.length };
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
 }
 
 /** Latest offsets (high watermarks) of every partition of a topic. */
