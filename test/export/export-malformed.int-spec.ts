@@ -60,18 +60,20 @@ describe('export of a file with malformed rows', () => {
       { contact_id: 'id-1', fields: { customer_id: 'C-1', display_name: 'Ada' } },
       { contact_id: 'id-4', fields: { customer_id: 'C-4', display_name: 'Di, "D"' } },
     ]);
-    // The parser reports a bad row length while later rows are being stored, so the letters' order is not the file's.
-    const { rows: letters } = await db.query(`SELECT stage, convert_from(message, 'UTF8') AS value, headers FROM dead_letter_outbox ORDER BY 2`);
+    // In file order, keyed by the row's contact_id where it has one.
+    const { rows: letters } = await db.query(`SELECT stage, convert_from(message_key, 'UTF8') AS key, convert_from(message, 'UTF8') AS value, headers FROM dead_letter_outbox ORDER BY id`);
     expect(letters).toEqual([
       {
         stage: 'export',
-        value: '["","C-3","Cy"]',
-        headers: expect.objectContaining({ 'caac-sync.errors.message': `export ${id}, record 3: no contact_id` }),
+        key: 'id-2',
+        value: '["id-2","C-2","Bo","extra"]',
+        headers: expect.objectContaining({ 'caac-sync.errors.stage': 'export', 'caac-sync.errors.class': 'MalformedExportRow', 'caac-sync.errors.task_id': 't-1', 'caac-sync.errors.message': `export ${id}, record 3: 4 cells where the header has 3` }),
       },
       {
         stage: 'export',
-        value: '["id-2","C-2","Bo","extra"]',
-        headers: expect.objectContaining({ 'caac-sync.errors.stage': 'export', 'caac-sync.errors.class': 'MalformedExportRow', 'caac-sync.errors.task_id': 't-1', 'caac-sync.errors.message': expect.stringMatching(new RegExp(`^export ${id}, line 3: Invalid Record Length`)) }),
+        key: null,
+        value: '["","C-3","Cy"]',
+        headers: expect.objectContaining({ 'caac-sync.errors.message': `export ${id}, record 4: no contact_id` }),
       },
     ]);
   });
