@@ -24,7 +24,13 @@ export async function createApp(config: AppConfig, logger: Logger): Promise<INes
   serveOpenApi(app);
   app.connectMicroservice({ strategy: new KafkaBatchTransport(() => app.get(ChangeConsumer).createBatchConsumer()) });
   // The bootstrap hooks first (source topics checked, dead-letter producer ready), then the consumer.
-  await app.init();
-  await app.startAllMicroservices();
+  try {
+    await app.init();
+    await app.startAllMicroservices();
+  } catch (error) {
+    // What started before the failure (loops, timers, connections) stops with it.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   return app;
 }

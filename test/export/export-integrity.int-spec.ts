@@ -5,6 +5,7 @@ import { ScriptedServer, type Answer } from '../caac/caac-test-server';
 import { migratedDatabase } from '../support/database';
 import { highWatermarks, TopicTail } from '../support/kafka-io';
 import { createTopics, startService, testConfig, uniqueName } from '../support/service';
+import { waitFor } from '../support/wait-for';
 import { ADMIN, jobEnded, tableRows } from './export-fixtures';
 
 /** An export file as CAAC would write it: the header, then one row a contact. */
@@ -24,7 +25,7 @@ const BASE = { body: aFile([A, B, C]), rowCount: 3 };
  */
 class ScriptedExports {
   next: { body: string; rowCount: number | null } = BASE;
-  private readonly files = new Map<string, { body: string; rowCount: number | null }>();
+  readonly files = new Map<string, { body: string; rowCount: number | null }>();
 
   constructor(server: ScriptedServer) {
     server.answer = (request): Answer => {
@@ -55,6 +56,7 @@ describe('export integrity: only a whole file changes the mirror, and mass delet
   let sut: INestApplication;
   let base: string;
   let tail: TopicTail;
+  let sutEnv: Record<string, string>;
   const exportTopic = uniqueName('export-integrity.contacts');
   // Small enough that one contact with a long value is refused by the broker itself.
   const TOPIC_MAX_MESSAGE_BYTES = 2_048;
@@ -67,8 +69,7 @@ describe('export integrity: only a whole file changes the mirror, and mass delet
     db = database.client;
     const source = uniqueName('export-integrity.changes');
     await createTopics([{ topic: source }, { topic: exportTopic, partitions: 3, config: { 'cleanup.policy': 'compact', 'max.message.bytes': String(TOPIC_MAX_MESSAGE_BYTES) } }]);
-    sut = await startService(
-      testConfig({
+    sutEnv = {
         DATABASE_URL: database.url,
         SOURCE_TOPICS: `${source}:profile-change.v1`,
         KAFKA_GROUP_ID: uniqueName('export-integrity'),
@@ -79,8 +80,8 @@ describe('export integrity: only a whole file changes the mirror, and mass delet
         EXPORT_KAFKA_BATCH_BYTES: '1024',
         // Every export polls its task and some ask for the file again: no test waits on the status pace.
         CAAC_STATUS_RATE_PER_MIN: '6000',
-      }),
-    );
+    };
+    sut = await startService(testConfig(sutEnv));
     base = (await sut.getUrl()).replace('[::1]', '127.0.0.1');
     tail = await new TopicTail(exportTopic).start();
   });
@@ -228,6 +229,52 @@ describe('export integrity: only a whole file changes the mirror, and mass delet
     await expect(post(`/admin/exports/${newest.id}/redeliver`)).resolves.toEqual({ status: 202, body: { id: newest.id } });
     await expect(jobEnded(base, newest.id, 60_000)).resolves.toMatchObject({ status: 'done' });
     expect((await mirror()).table).toEqual(before.table);
+  });
+
+  it('returns a redelivery that fails to done, with the reason, leaving the mirror as it was', async () => {
+    await baseline();
+    const newest = await exportOf(BASE);
+    const before = await mirror();
+    caac.files.set(newest.task_id, { body: aFile([A]), rowCount: 3 }); // the same file, now served cut short
+
+    await expect(post(`/admin/exports/${newest.id}/redeliver`)).resolves.toMatchObject({ status: 202 });
+
+    await waitFor('the redelivery to end', async () => {
+      const job = (await (await fetch(`${base}/admin/exports/${newest.id}`, { headers: ADMIN })).json()) as Record<string, any>;
+      return job.status === 'done' && job.last_error !== null ? job : undefined;
+    }).then((job) => expect(job.last_error).toMatch(/^redelivery failed: the file holds 1 rows/));
+    await expect(mirror()).resolves.toEqual(before);
+  });
+
+  it('finishes an export that had delivered everything when it stopped, whatever became of its file', async () => {
+    await baseline();
+    // As a crash leaves it after the last sink, before `done`: no staging table, the file long expired.
+    const { rows } = await db.query(
+      `INSERT INTO export_job (account, task_id, status, target, row_count, rows_written, loaded_at, expires_at, table_done_at, topic_done_at)
+       VALUES ('default', 't-gone', 'downloading', 'table+topic', 3, 3, now(), now() - interval '1 day', now(), now()) RETURNING id::text AS id`,
+    );
+
+    await expect(jobEnded(base, rows[0].id, 30_000)).resolves.toMatchObject({ status: 'done', last_error: null });
+  });
+
+  it('lists its jobs up to ?limit, reading CAAC\'s list once for callers a few seconds apart', async () => {
+    await baseline();
+    await baseline();
+    const lists = () => server.received.filter((request) => request.method === 'GET' && request.path === '/cdh/v1/member/export').length;
+    const before = lists();
+
+    const [two, three] = await Promise.all([1, 2].map((n) => fetch(`${base}/admin/exports?limit=${n + 1}`, { headers: ADMIN }).then((response) => response.json())));
+
+    expect((two as { exports: unknown[] }).exports).toHaveLength(2);
+    expect((three as { exports: unknown[] }).exports).toHaveLength(3);
+    expect(lists() - before).toBe(1);
+    await expect(fetch(`${base}/admin/exports?limit=0`, { headers: ADMIN }).then((response) => response.status)).resolves.toBe(400);
+  });
+
+  it('refuses to start against a mirror of another CAAC account, naming both', async () => {
+    const other = testConfig({ ...sutEnv, CAAC_ACCOUNT: 'brand-b', KAFKA_GROUP_ID: uniqueName('export-integrity-b') });
+
+    await expect(startService(other)).rejects.toThrow(/mirrors CAAC account "default", and this service is configured for "brand-b" \(CAAC_ACCOUNT\)/);
   });
 
   it('tombstones a contact of a publish that failed part-way once an export lacks it', async () => {
