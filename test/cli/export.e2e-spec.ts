@@ -4,7 +4,7 @@ import { runCli } from '../support/cli-process';
 import { migratedDatabase } from '../support/database';
 import { setFaults } from '../support/sandbox-client';
 import { createTopics, startService, testConfig, uniqueName } from '../support/service';
-import { ADMIN, jobEnded, seedSandbox } from '../export/export-fixtures';
+import { ADMIN, jobEnded, removeFromSandbox, seedSandbox } from '../export/export-fixtures';
 
 const CONTACTS = 300;
 
@@ -94,5 +94,22 @@ describe('npm run cli -- export', () => {
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({ how: 'started', job: { id: expect.stringMatching(/^\d+$/) } });
     await expect(jobEnded(url, result.job.id, 60_000)).resolves.toMatchObject({ status: 'done', row_count: CONTACTS });
+  });
+
+  // Last: it takes contacts out of the sandbox.
+  it('exits 1 on an export held for its deletions, and --allow-deletions lets it go on', async () => {
+    await expect(runCli(['export', '--url', url, '--timeout-s', '60'], env)).resolves.toMatchObject({ code: 0 });
+    const gone = Array.from({ length: CONTACTS * 0.3 }, (_, i) => `X-${i}`);
+    await removeFromSandbox(sandbox.url, gone);
+
+    const held = await runCli(['export', '--url', url, '--timeout-s', '60'], env);
+
+    expect(held.code).toBe(1);
+    expect(held.stdout).toMatch(/^export \d+ held: it would delete 90 of the 300 contacts of caac_contact \(30\.0 %, more than EXPORT_MAX_DELETE_RATIO 0\.2\); nothing was deleted\. Let it go on with --allow-deletions, or start a newer export\n$/);
+
+    const allowed = await runCli(['export', '--url', url, '--allow-deletions', '--json', '--timeout-s', '60'], env);
+
+    expect(allowed.code).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ how: 'allowed', outcome: 'done', job: { status: 'done', rows_written: CONTACTS - gone.length, deletions: gone.length, table: { rows: CONTACTS - gone.length } } });
   });
 });
