@@ -149,6 +149,18 @@ interface Call<T> {
  *
  * Events (for metrics): `breaker`, `response`, `outcome`, `throttled`, `waited`; see CaacClientEvents.
  */
+/** Redirects a download may take (a CDN in front of object storage takes one or two). */
+export const DOWNLOAD_MAX_REDIRECTS = 3;
+
+/** A download URL the file may be fetched from: https, or http to a loopback address (the sandbox). */
+function downloadTarget(url: URL): URL {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const loopback = host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) return url;
+  // The URL itself is signed: only its scheme and host are named.
+  throw new CaacError('permanent', `GET download: refused ${url.protocol}//${url.host}: export files are fetched over https only`, { method: 'GET', reason: 'refused_locally' });
+}
+
 export class CaacClient extends EventEmitter<CaacClientEvents> {
   readonly paths: Readonly<CaacPaths>;
   readonly maxRows: number;
@@ -329,28 +341,42 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
 
   /**
    * Streams an export's CSV from its (signed) `download_url`: nothing is buffered. The URL carries
-   * its own signature, so no api key is sent (it may point at another host); redirects are
-   * followed. `requestTimeoutMs` bounds the wait for the headers; the body is bounded by `signal`.
+   * its own signature, so no api key is sent (it may point at another host). Over https only
+   * (plain http to a loopback address excepted, for the sandbox), and so is every redirect, of
+   * which at most DOWNLOAD_MAX_REDIRECTS are followed: the file holds every contact.
+   * `requestTimeoutMs` bounds the wait for the headers; the body is bounded by `signal`.
    * Downloads bypass the breaker and the buckets: they are not Profile API calls.
    * 410 -> `permanent` with reason `expired`.
    */
   async downloadExport(url: string, signal?: AbortSignal): Promise<Readable> {
-    let target: URL;
+    let first: URL;
     try {
-      target = new URL(url, this.baseUrl);
-    } catch {
-      throw new CaacError('permanent', 'GET download: not a URL', { method: 'GET', reason: 'refused_locally' });
+      first = downloadTarget(new URL(url, this.baseUrl));
+    } catch (error) {
+      throw error instanceof CaacError ? error : new CaacError('permanent', 'GET download: not a URL', { method: 'GET', reason: 'refused_locally' });
     }
-    const path = target.pathname;
+    let target = first;
+    const path = first.pathname;
     const attempt = async (): Promise<Readable> => {
       const headersTimeout = new AbortController();
       const timer = setTimeout(() => headersTimeout.abort(new DOMException('no headers in time', 'TimeoutError')), this.options.requestTimeoutMs);
       const combined = signal ? AbortSignal.any([signal, headersTimeout.signal]) : headersTimeout.signal;
       const started = this.clock.now();
       let response: Response;
+      target = first;
       try {
-        response = await this.fetch(target, { method: 'GET', headers: { accept: 'text/csv' }, signal: combined });
+        for (let redirects = 0; ; redirects++) {
+          response = await this.fetch(target, { method: 'GET', headers: { accept: 'text/csv' }, signal: combined, redirect: 'manual' });
+          const location = response.status >= 300 && response.status < 400 ? response.headers.get('location') : null;
+          if (location === null) break;
+          await response.body?.cancel().catch(() => undefined);
+          if (redirects >= DOWNLOAD_MAX_REDIRECTS) {
+            throw new CaacError('permanent', `GET download: more than ${DOWNLOAD_MAX_REDIRECTS} redirects`, { method: 'GET', reason: 'refused_locally' });
+          }
+          target = downloadTarget(new URL(location, target));
+        }
       } catch (error) {
+        if (error instanceof CaacError) throw error;
         if (signal?.aborted) throw signal.reason;
         throw classifyNetworkFailure('GET', path, { timedOut: headersTimeout.signal.aborted, timeoutMs: this.options.requestTimeoutMs, error }, false);
       } finally {

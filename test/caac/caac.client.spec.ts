@@ -123,6 +123,34 @@ describe(CaacClient.name, () => {
       expect(expired).toMatchObject({ code: 'permanent', reason: 'expired', status: 410, message: 'GET /files/e-1.csv -> 410: this export file has expired' });
     });
 
+    it('follows a download\'s redirects over https or to loopback only, at most three', async () => {
+      const sut = aSut();
+      const redirect = (location: string) => ({ status: 302, headers: { location } });
+      server.script(redirect('/files/moved.csv?signature=a'), { status: 200, body: 'contact_id\nid-1\n' });
+
+      const stream = await sut.downloadExport(`${server.url}/files/e-1.csv?signature=a`);
+      let csv = '';
+      for await (const chunk of stream) csv += String(chunk);
+
+      expect(csv).toBe('contact_id\nid-1\n');
+      expect(server.received.map((r) => r.path)).toEqual(['/files/e-1.csv?signature=a', '/files/moved.csv?signature=a']);
+
+      server.script(redirect('http://files.example.test/e-1.csv?signature=s3cret-sig'));
+      const toHttp = await rejection(sut.downloadExport(`${server.url}/files/e-1.csv`));
+      expect(toHttp).toMatchObject({ code: 'permanent', message: 'GET download: refused http://files.example.test: export files are fetched over https only' });
+      expect(String(toHttp)).not.toContain('s3cret-sig');
+
+      server.script(redirect('file:///etc/passwd'));
+      await expect(rejection(sut.downloadExport(`${server.url}/files/e-1.csv`))).resolves.toMatchObject({ code: 'permanent', message: expect.stringMatching(/^GET download: refused file:/) });
+
+      server.script(redirect('/files/again.csv'));
+      const before = server.received.length;
+      await expect(rejection(sut.downloadExport(`${server.url}/files/e-1.csv`))).resolves.toMatchObject({ code: 'permanent', message: 'GET download: more than 3 redirects' });
+      expect(server.received.length - before).toBe(4);
+
+      await expect(rejection(sut.downloadExport('http://files.example.test/e-1.csv'))).resolves.toMatchObject({ code: 'permanent', message: expect.stringMatching(/fetched over https only$/) });
+    });
+
     it('does not follow a redirect, which would carry the api key elsewhere', async () => {
       const elsewhere = await new ScriptedServer(clock).start();
       try {
