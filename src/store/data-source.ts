@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor, type QueryRunner } from 'typeorm';
 import { MIGRATIONS } from '../migrations';
 
 /** The table TypeORM records applied migrations in; named so it is obviously this service's. */
@@ -6,6 +6,14 @@ export const MIGRATIONS_TABLE = 'caac_sync_migrations';
 /** A statement that runs longer than this is cancelled rather than holding locks indefinitely. */
 const STATEMENT_TIMEOUT_MS = 60_000;
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * The session advisory lock every migration run holds, so that replicas starting together (or a
+ * `npm run migration:run` during a rollout) apply each migration once: the others wait, then find
+ * nothing pending. Session-level, on the connection that migrates: a process that dies releases it.
+ */
+export const MIGRATION_LOCK_SQL = `hashtext('caac-sync.migrations')`;
+/** How often a run waiting for the migration lock asks again: a start-up wait, a second is fine. */
+const MIGRATION_LOCK_POLL_MS = 500;
 
 export interface DataSourceOptions {
   url: string;
@@ -32,8 +40,52 @@ export function createDataSource(options: DataSourceOptions): DataSource {
   });
 }
 
-/** Applies every pending migration; returns the names applied. */
-export async function runMigrations(dataSource: DataSource): Promise<string[]> {
-  const applied = await dataSource.runMigrations({ transaction: 'each' });
-  return applied.map((migration) => migration.name);
+export interface MigrationLockEvents {
+  /** Another process holds the migration lock; this one waits for it. */
+  onWait?: () => void;
+}
+
+/**
+ * Runs `work` on one connection holding the migration lock. TRICKY: the executor must migrate on
+ * that same connection: a pool of one (the test and CLI pools) would otherwise wait on itself.
+ */
+async function underMigrationLock<T>(dataSource: DataSource, events: MigrationLockEvents, work: (runner: QueryRunner) => Promise<T>): Promise<T> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    // Polled rather than a blocking pg_advisory_lock: the wait lasts as long as the other run's
+    // migrations, which the statement and query timeouts of this pool would cut short.
+    for (let attempt = 0; ; attempt++) {
+      const [{ locked }]: Array<{ locked: boolean }> = await runner.query(`SELECT pg_try_advisory_lock(${MIGRATION_LOCK_SQL}) AS locked`);
+      if (locked) break;
+      if (attempt === 0) events.onWait?.();
+      await new Promise((resolve) => setTimeout(resolve, MIGRATION_LOCK_POLL_MS));
+    }
+    try {
+      return await work(runner);
+    } finally {
+      // A broken connection has lost the lock already; the unlock must not hide the real error.
+      await runner.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK_SQL})`).catch(() => undefined);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+/** Applies every pending migration under the migration lock; returns the names applied. */
+export async function runMigrations(dataSource: DataSource, events: MigrationLockEvents = {}): Promise<string[]> {
+  return underMigrationLock(dataSource, events, async (runner) => {
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    const applied = await executor.executePendingMigrations();
+    return applied.map((migration) => migration.name);
+  });
+}
+
+/** Undoes the last applied migration under the migration lock. */
+export async function undoLastMigration(dataSource: DataSource, events: MigrationLockEvents = {}): Promise<void> {
+  await underMigrationLock(dataSource, events, async (runner) => {
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    await executor.undoLastMigration();
+  });
 }
