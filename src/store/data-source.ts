@@ -7,6 +7,23 @@ export const MIGRATIONS_TABLE = 'caac_sync_migrations';
 const STATEMENT_TIMEOUT_MS = 60_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 /**
+ * The driver gives up on a query after this, a little after the server's statement timeout: the
+ * server cancels a slow statement, this catches a connection that died without a word (a
+ * firewall dropping it, a server gone), where the server can cancel nothing.
+ */
+const QUERY_TIMEOUT_MARGIN_MS = 5_000;
+/**
+ * TCP keepalive after this much idle time, so that a pooled connection a firewall or NAT silently
+ * dropped is found out by the kernel, not by the next query waiting on it.
+ */
+export const PG_KEEPALIVE_INITIAL_DELAY_MS = 10_000;
+/**
+ * A transaction left idle this long (a process stuck between two statements, e.g. on a Kafka send)
+ * is ended by the server, so it cannot hold row locks and the vacuum horizon for ever.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
+/**
  * The session advisory lock every migration run holds, so that replicas starting together (or a
  * `npm run migration:run` during a rollout) apply each migration once: the others wait, then find
  * nothing pending. Session-level, on the connection that migrates: a process that dies releases it.
@@ -19,10 +36,15 @@ export interface DataSourceOptions {
   url: string;
   poolMax?: number;
   applicationName?: string;
+  /** The server cancels a statement running longer [60 s]. */
+  statementTimeoutMs?: number;
+  /** A caller waits this long for a connection, free or new [5 s]. */
+  connectTimeoutMs?: number;
 }
 
 /** The service's Postgres connection pool. Schema changes only ever come from migrations. */
 export function createDataSource(options: DataSourceOptions): DataSource {
+  const statementTimeoutMs = options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
   return new DataSource({
     type: 'postgres',
     url: options.url,
@@ -33,8 +55,12 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     logging: false,
     extra: {
       max: options.poolMax ?? 10,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      statement_timeout: STATEMENT_TIMEOUT_MS,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      statement_timeout: statementTimeoutMs,
+      query_timeout: statementTimeoutMs + Math.min(QUERY_TIMEOUT_MARGIN_MS, statementTimeoutMs),
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: PG_KEEPALIVE_INITIAL_DELAY_MS,
       application_name: options.applicationName ?? 'caac-sync',
     },
   });
