@@ -284,7 +284,7 @@ export class Metrics {
 
   readonly exportLastFailed = new Gauge({
     name: `${METRIC_PREFIX}export_last_failed`,
-    help: '1 when the newest export of the account that ended did so without delivering (failed or expired), 0 when it was delivered; read from Postgres; absent before any ended',
+    help: '1 when the newest export of the account that ended did so without delivering (failed or expired), 0 when it was delivered or none has ended; read from Postgres, so every instance agrees',
     registers: [this.registry],
   });
 

@@ -92,8 +92,7 @@ export class OpsMetricsCollector {
     const { newestCompleteAgeSeconds, lastEndedFailed } = stats.exports;
     // Postgres is the truth: an instance that never ran an export (a standby) reports the same age.
     this.metrics.newestExportAt = newestCompleteAgeSeconds === null ? undefined : Date.now() - newestCompleteAgeSeconds * 1000;
-    if (lastEndedFailed === null) this.metrics.exportLastFailed.reset();
-    else this.metrics.exportLastFailed.set(lastEndedFailed ? 1 : 0);
+    this.metrics.exportLastFailed.set(lastEndedFailed ? 1 : 0);
   }
 
   private async collectLag(): Promise<void> {
