@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import type { AppConfig } from './config/app-config';
@@ -8,6 +9,7 @@ import { hardenHttpServer } from './http/http-server';
 import { ChangeConsumer } from './ingest/change-consumer.service';
 import { KafkaBatchTransport } from './kafka/kafka-batch.transport';
 import { serveOpenApi } from './http/openapi';
+import { ManagementServer } from './http/management-server';
 
 /**
  * Builds the whole service and starts its Kafka consumer; `main.ts` and the end-to-end tests start
@@ -21,7 +23,9 @@ export async function createApp(config: AppConfig, logger: Logger): Promise<INes
   });
   app.enableShutdownHooks();
   hardenHttpServer(app);
-  serveOpenApi(app);
+  // Before any route, the OpenAPI document's included: it decides which port serves what.
+  app.use(app.get(ManagementServer).gate());
+  if (config.http.docsEnabled) serveOpenApi(app);
   app.connectMicroservice({ strategy: new KafkaBatchTransport(() => app.get(ChangeConsumer).createBatchConsumer()) });
   // The bootstrap hooks first (source topics checked, dead-letter producer ready), then the consumer.
   try {
@@ -33,4 +37,12 @@ export async function createApp(config: AppConfig, logger: Logger): Promise<INes
     throw error;
   }
   return app;
+}
+
+/** Listens on HTTP_PORT and, when set, MANAGEMENT_PORT; resolves with both ports. */
+export async function listenApp(app: INestApplication, config: AppConfig, port = config.http.port, host = config.http.host): Promise<{ http: number; management?: number }> {
+  await app.listen(port, host);
+  const management = await app.get(ManagementServer).listen();
+  const address = (app.getHttpServer() as Server).address();
+  return { http: typeof address === 'object' && address ? address.port : port, ...(management === undefined ? {} : { management }) };
 }

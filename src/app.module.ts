@@ -13,6 +13,7 @@ import { ReconcileModule } from './reconcile/reconcile.module';
 import { StoreModule } from './store/store.module';
 import { AccessLogModule } from './http/access-log.module';
 import { AdminAuditMiddleware } from './http/admin-audit.middleware';
+import { ManagementServer } from './http/management-server';
 
 /** What every part of the service may inject: configuration, logger, clock, the Kafka adapter. */
 @Global()
@@ -42,7 +43,7 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [CoreModule.forRoot(config, logger), AccessLogModule.forRoot(logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule, ReconcileModule],
-      providers: [AdminAuditMiddleware],
+      providers: [AdminAuditMiddleware, ManagementServer],
     };
   }
 

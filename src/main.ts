@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config/app-config';
 import { createLogger } from './common/logger';
-import { createApp } from './app.factory';
+import { createApp, listenApp } from './app.factory';
 
 async function main(): Promise<void> {
   let config;
@@ -27,8 +27,8 @@ async function main(): Promise<void> {
       }, config.shutdownTimeoutMs).unref();
     });
   }
-  await app.listen(config.http.port, config.http.host);
-  logger.info({ port: config.http.port, topics: config.kafka.sourceTopics.map((t) => t.topic) }, 'caac-profile-sync started');
+  const ports = await listenApp(app, config);
+  logger.info({ port: ports.http, managementPort: ports.management, topics: config.kafka.sourceTopics.map((t) => t.topic) }, 'caac-profile-sync started');
 }
 
 main().catch((error: Error) => {

@@ -482,12 +482,16 @@ export class CaacClient extends EventEmitter<CaacClientEvents> {
   private async send<T>(call: Call<T>): Promise<T> {
     const { method, path, sideEffect } = call;
     const timeout = AbortSignal.timeout(this.attemptTimeoutMs);
-    const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+    // TRICKY: a request with a side effect (an import, an export), once sent, is left to finish
+    // within its own timeout even when the caller stops (shutdown): cut off, its outcome would be
+    // unknown and the next leader would spend a request of the 15 a minute on it again. The
+    // caller's signal still ends every wait before and after it (token, retries, polling).
+    const signal = call.signal && !sideEffect ? AbortSignal.any([call.signal, timeout]) : timeout;
     const headers: Record<string, string> = { apikey: this.options.apiKey, accept: 'application/json' };
     if (call.body !== undefined) headers['content-type'] = 'application/json';
     const started = this.clock.now();
     const failed = (error: unknown): CaacError | unknown => {
-      if (call.signal?.aborted) return call.signal.reason;
+      if (call.signal?.aborted && !sideEffect) return call.signal.reason;
       return classifyNetworkFailure(method, path, { timedOut: timeout.aborted, timeoutMs: this.attemptTimeoutMs, error }, sideEffect);
     };
     let response: Response;

@@ -167,6 +167,17 @@ const envSchema = z.object({
     }),
   HTTP_HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: int(3000, 0, 65_535),
+  // When set, health, metrics and /docs are served on this port only, and admin and schemas on
+  // HTTP_PORT only: probes and scrapes can be opened to the cluster while admin is not.
+  MANAGEMENT_PORT: z.coerce
+    .number({ message: 'must be a whole number' })
+    .int({ message: 'must be a whole number' })
+    .min(0, { message: 'must be at least 0' })
+    .max(65_535, { message: 'must be at most 65535' })
+    .optional(),
+  MANAGEMENT_HOST: z.string().trim().min(1).optional(),
+  // The OpenAPI document and its UI at /docs; off for those who publish no route list.
+  DOCS_ENABLED: bool(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 1_000, 600_000),
   // Readiness fails when a partition's batch has been retrying, or the partition paused, this long:
@@ -254,7 +265,13 @@ export interface AppConfig {
   importerEnabled: boolean;
   defaultPhoneRegion: string;
   adminToken: string;
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    /** Health, metrics and docs apart from admin, when set (0: any free port). */
+    management?: { host: string; port: number };
+    docsEnabled: boolean;
+  };
   logLevel: string;
   shutdownTimeoutMs: number;
   health: {
@@ -324,6 +341,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     if (exportTopic !== undefined && (exportTopic === parsed.data.DLQ_TOPIC || sourceTopics.some((source) => source.topic === exportTopic))) {
       problems.push('EXPORT_TOPIC: must not also be a source topic or the dead-letter topic');
     }
+    const management = parsed.data.MANAGEMENT_PORT;
+    if (management !== undefined && management !== 0 && management === parsed.data.HTTP_PORT) {
+      problems.push('MANAGEMENT_PORT: must differ from HTTP_PORT (leave it unset to serve everything on HTTP_PORT)');
+    }
+    if (parsed.data.MANAGEMENT_HOST !== undefined && management === undefined) {
+      problems.push('MANAGEMENT_HOST: needs MANAGEMENT_PORT');
+    }
     if (!parsed.data.EXPORT_TABLE_ENABLED && exportTopic === undefined) {
       problems.push('EXPORT_TABLE_ENABLED: an export needs a sink; set EXPORT_TOPIC or leave the table on');
     }
@@ -368,7 +392,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     importerEnabled: e.IMPORTER_ENABLED,
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     adminToken: e.ADMIN_TOKEN,
-    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    http: {
+      host: e.HTTP_HOST,
+      port: e.HTTP_PORT,
+      ...(e.MANAGEMENT_PORT === undefined ? {} : { management: { host: e.MANAGEMENT_HOST ?? e.HTTP_HOST, port: e.MANAGEMENT_PORT } }),
+      docsEnabled: e.DOCS_ENABLED,
+    },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     health: {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { failureKind } from '../common/failure-kind';
+import { withTimeout } from '../common/with-timeout';
 import type { MessageProducer, OutgoingMessage } from '../kafka/kafka.adapter';
 import { DEAD_LETTER_HEADER, deadLetterHeaders, type DeadLetter } from './dead-letter';
 
@@ -24,6 +25,13 @@ const HEADER_OVERHEAD_BYTES = 8;
 const SEND_HEADROOM_BYTES = 16 * 1024;
 /** Records per produce request: bounds one request's work, and what a refused request costs to split. */
 const SEND_MAX_RECORDS = 500;
+/**
+ * One produce request may take this long, kafkajs's own retries included. TRICKY: letters are sent
+ * inside an open Postgres transaction (ingest, the outbox relay), which holds row locks and the
+ * vacuum horizon while it waits: a topic without a leader must fail the transaction (it is retried
+ * whole) well before the server's idle_in_transaction_session_timeout (60 s) ends the session.
+ */
+export const DEAD_LETTER_SEND_TIMEOUT_MS = 20_000;
 
 /**
  * Writes dead letters to the dead-letter topic so that every one fits (invariant 8): a value larger
@@ -43,6 +51,7 @@ export class DeadLetterPublisher {
     private readonly producer: MessageProducer,
     private readonly topic: string,
     private readonly limits: DeadLetterLimits,
+    private readonly sendTimeoutMs = DEAD_LETTER_SEND_TIMEOUT_MS,
   ) {
     this.requestBudget = limits.maxMessageBytes - BATCH_OVERHEAD_BYTES - Math.min(SEND_HEADROOM_BYTES, Math.floor(limits.maxMessageBytes / 8));
   }
@@ -81,7 +90,7 @@ export class DeadLetterPublisher {
 
   private async send(records: OutgoingMessage[]): Promise<void> {
     try {
-      await this.producer.send(this.topic, records);
+      await this.produce(records);
     } catch (error) {
       if (failureKind(error) !== 'deterministic') throw error;
       if (records.length > 1) {
@@ -93,8 +102,13 @@ export class DeadLetterPublisher {
       const [record] = records as [OutgoingMessage];
       // A stub refused too cannot be made smaller: rejecting keeps the letter, and the caller retries.
       if (record.key === null && toBuffer(record.value)?.length === 0) throw error;
-      await this.producer.send(this.topic, [stub(record)]);
+      await this.produce([stub(record)]);
     }
+  }
+
+  /** A timed-out request may still land later: a letter twice, never none (they are at least once). */
+  private produce(records: OutgoingMessage[]): Promise<void> {
+    return withTimeout(this.producer.send(this.topic, records), this.sendTimeoutMs, 'the dead-letter topic');
   }
 }
 

@@ -8,6 +8,7 @@ import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { withTimeout } from '../common/with-timeout';
 import { Metrics } from '../ops/metrics';
+import { PG_KEEPALIVE_INITIAL_DELAY_MS } from '../store/data-source';
 import { ImportRequestLogRepository } from './import-request-log.repository';
 import { ImportScheduler } from './import-scheduler.service';
 
@@ -79,6 +80,9 @@ export class ImporterLeader implements OnApplicationBootstrap, BeforeApplication
       connectionString: this.config.database.url,
       connectionTimeoutMillis: LOCK_CONNECT_TIMEOUT_MS,
       application_name: 'caac-sync-importer-lock',
+      // Leadership lasts as long as this connection: a silently dropped one must be found out.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: PG_KEEPALIVE_INITIAL_DELAY_MS,
     });
     lock.on('error', () => undefined); // a dead connection shows up in the next check
     await lock.connect();

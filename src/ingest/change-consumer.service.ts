@@ -156,7 +156,9 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
             'could not stage batch; retrying',
           );
         }
-        await this.clock.sleep(delay);
+        // The stop signal ends the wait: the batch is left to be read again, nothing is lost.
+        await this.clock.sleep(delay, context.signal).catch(() => undefined);
+        if (!context.isActive()) throw error;
         await context.heartbeat();
       }
     }

@@ -20,6 +20,8 @@ export interface BatchContext {
   heartbeat(): Promise<void>;
   /** False once the consumer is stopping or the partition was taken away: stop working on it. */
   isActive(): boolean;
+  /** Aborts when the consumer starts stopping, so that a wait (a retry's backoff) ends at once. */
+  signal: AbortSignal;
 }
 
 /**
@@ -81,6 +83,7 @@ export class BatchConsumer {
   private hasJoined = false;
   private assigned: Array<{ topic: string; partition: number }> = [];
   private stopping = false;
+  private readonly stopped = new AbortController();
   private lastBatchAt: number | undefined;
   private running = false;
   private lastActivityAt: number | undefined;
@@ -176,6 +179,7 @@ export class BatchConsumer {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort(new Error('the consumer is stopping'));
     // No new batches; the ones handed over finish their work (bounded by the caller's shutdown
     // timeout), then the Kafka commits behind them can still be sent before leaving the group.
     await this.consumer?.stop();
@@ -229,7 +233,9 @@ export class BatchConsumer {
           this.lastActivityAt = Date.now(); // a retry turns the loop too
           return payload.heartbeat();
         },
-        isActive: () => payload.isRunning() && !payload.isStale() && !this.stopping },
+        isActive: () => payload.isRunning() && !payload.isStale() && !this.stopping,
+        signal: this.stopped.signal,
+      },
     )
       .then(() => this.afterStored(batch.topic, batch.partition, last))
       .catch((error: Error) => this.readAgainFrom(batch.topic, batch.partition, first, error))

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { withTimeout } from '../common/with-timeout';
-import { BrokerProbe } from './broker.probe';
+import { BROKER_CACHE_MS, BrokerProbe } from './broker.probe';
+import { PROBE_DATA_SOURCE } from './probe-data-source';
 import { PipelineStatsRepository } from './pipeline-stats.repository';
 
 /** The stored-offset read of one lag computation may take this long. */
@@ -19,7 +20,7 @@ export interface PartitionLag {
  * Consumer lag as the truth has it: each source partition's high watermark (from the broker,
  * cached a few seconds) minus the next offset stored in Postgres with the staged changes (not
  * Kafka's committed offset, which only follows). A partition never stored counts from its low
- * watermark.
+ * watermark. Read through the probes' own pool, once per broker cache period however many ask.
  */
 @Injectable()
 export class ConsumerLag {
@@ -30,13 +31,17 @@ export class ConsumerLag {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly broker: BrokerProbe,
-    dataSource: DataSource,
+    @Inject(PROBE_DATA_SOURCE) dataSource: DataSource,
   ) {
     this.stats = new PipelineStatsRepository(dataSource);
   }
 
-  /** Computes the lag now; rejects when the broker or Postgres does not answer in time. */
-  async measure(): Promise<PartitionLag[]> {
+  /**
+   * The lag as of at most BROKER_CACHE_MS ago (the watermarks are no fresher); rejects when the
+   * broker or Postgres does not answer in time.
+   */
+  async measure(now = Date.now()): Promise<PartitionLag[]> {
+    if (this.last && now - this.last.at < BROKER_CACHE_MS) return this.last.lags;
     this.refreshing ??= this.compute().finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
@@ -46,7 +51,7 @@ export class ConsumerLag {
    * older than `maxAgeMs` starts a new one in the background. Undefined until one succeeded.
    */
   lastKnown(maxAgeMs: number, now = Date.now()): { at: number; lags: PartitionLag[] } | undefined {
-    if (!this.last || now - this.last.at >= maxAgeMs) this.measure().catch(() => undefined);
+    if (!this.last || now - this.last.at >= maxAgeMs) this.measure(now).catch(() => undefined);
     return this.last;
   }
 

@@ -255,28 +255,44 @@ export class Metrics {
 
   readonly metricsCollectFailures = new Counter({
     name: `${METRIC_PREFIX}metrics_collect_failures_total`,
-    help: 'Scrapes whose Postgres or Kafka read for gauges failed or timed out, by source; those gauges keep their last value',
+    help: 'Reads of Postgres or Kafka for gauges that failed or timed out, by source; those gauges keep their last value until a read succeeds',
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
 
   // --- Exports. ---
 
-  /** Request time (epoch ms) of the newest export delivered to every sink; set by the export runner. */
+  /**
+   * Request time (epoch ms, this process's clock) of the newest export delivered to every sink: set
+   * from Postgres at each scrape (so every instance agrees, standbys included), and by the export
+   * runner as it finishes one.
+   */
   newestExportAt: number | undefined;
 
   readonly exportNewestAge = (() => {
     const metrics = this;
     return new Gauge({
       name: `${METRIC_PREFIX}export_newest_complete_age_seconds`,
-      help: 'Seconds since the newest complete export was requested (its data is up to 24 h older); absent before the first',
+      help: 'Seconds since the newest complete export of the account was requested (its data is up to 24 h older), read from Postgres so every instance agrees; absent before the first',
       registers: [this.registry],
       collect() {
         if (metrics.newestExportAt === undefined) this.reset();
-        else this.set((Date.now() - metrics.newestExportAt) / 1000);
+        else this.set(Math.max(0, (Date.now() - metrics.newestExportAt) / 1000));
       },
     });
   })();
+
+  readonly exportLastFailed = new Gauge({
+    name: `${METRIC_PREFIX}export_last_failed`,
+    help: '1 when the newest export of the account that ended did so without delivering (failed or expired), 0 when it was delivered or none has ended; read from Postgres, so every instance agrees',
+    registers: [this.registry],
+  });
+
+  readonly exportMaxStalenessSeconds = new Gauge({
+    name: `${METRIC_PREFIX}export_max_staleness_seconds`,
+    help: 'EXPORT_MAX_STALENESS_MS of this instance, in seconds: the stale-export alert compares the newest complete export with it',
+    registers: [this.registry],
+  });
 
   readonly exports = new Counter({
     name: `${METRIC_PREFIX}exports_total`,

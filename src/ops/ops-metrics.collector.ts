@@ -1,43 +1,78 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { withTimeout } from '../common/with-timeout';
 import { ImportScheduler } from '../importer/import-scheduler.service';
 import { KEY_TYPES } from '../profile';
-import { ConsumerLag } from './consumer-lag';
+import { CachedRead } from './cached-read';
+import { ConsumerLag, type PartitionLag } from './consumer-lag';
 import { Metrics } from './metrics';
-import { PipelineStatsRepository } from './pipeline-stats.repository';
+import { type BacklogStats, PipelineStatsRepository } from './pipeline-stats.repository';
+import { PROBE_CACHE_MS, PROBE_DATA_SOURCE } from './probe-data-source';
 import { ReadinessProbe } from './readiness.probe';
 import { LivenessProbe } from './liveness.probe';
 
-/** The Postgres reads of one scrape together may take this long; the gauges keep their last values otherwise. */
+/** The Postgres reads of one refresh together may take this long; the gauges keep their last values otherwise. */
 const SCRAPE_POSTGRES_TIMEOUT_MS = 2_000;
 
+interface PostgresStats {
+  backlog: BacklogStats[];
+  inFlight: number;
+  outbox: { unpublished: number; oldestAgeSeconds: number };
+  exports: { newestCompleteAgeSeconds: number | null; lastEndedFailed: boolean | null };
+}
+
 /**
- * Refreshes, at each scrape, the gauges whose truth lives elsewhere: the backlog and outbox in
- * Postgres (a few counter rows and index probes), consumer lag (watermarks cached a few seconds),
- * health as the probes see it. Every instance reports the same backlog, so a scrape of any one
- * of them, or an average over all, tells the truth. A dependency that does not answer in time
- * counts a collect failure and leaves its gauges as they were; the scrape itself always answers.
+ * Refreshes, at each scrape, the gauges whose truth lives elsewhere: the backlog, outbox and
+ * exports in Postgres (a few counter rows and index probes), consumer lag (watermarks cached a
+ * few seconds), health as the probes see it. Every instance reports the same backlog and exports,
+ * so a scrape of any one of them, or an average over all, tells the truth. Postgres is read
+ * through the probes' own pool, once per PROBE_CACHE_MS however many scrape: a scrape storm
+ * cannot take the pipeline's connections. A dependency that does not answer in time counts a
+ * collect failure and leaves its gauges as they were; the scrape itself always answers.
  */
 @Injectable()
 export class OpsMetricsCollector {
-  private readonly stats: PipelineStatsRepository;
+  private readonly postgres: CachedRead<PostgresStats | undefined>;
+  private readonly lags: CachedRead<PartitionLag[] | undefined>;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly metrics: Metrics,
-    private readonly lag: ConsumerLag,
+    lag: ConsumerLag,
     private readonly scheduler: ImportScheduler,
     private readonly readiness: ReadinessProbe,
     private readonly liveness: LivenessProbe,
-    dataSource: DataSource,
+    @Inject(PROBE_DATA_SOURCE) dataSource: DataSource,
   ) {
-    this.stats = new PipelineStatsRepository(dataSource);
+    const stats = new PipelineStatsRepository(dataSource);
     this.metrics.flushIntervalSeconds.set(config.flushIntervalMs / 1000);
+    this.metrics.exportMaxStalenessSeconds.set(config.export.maxStalenessMs / 1000);
+    // A failed read is counted once, when it fails, not once per scrape that shares it.
+    this.postgres = new CachedRead(PROBE_CACHE_MS, () =>
+      withTimeout(
+        Promise.all([
+          stats.backlog(KEY_TYPES),
+          stats.inFlightAgeSeconds(config.caac.account),
+          stats.outbox(),
+          stats.exports(config.caac.account),
+        ]).then(([backlog, inFlight, outbox, exports]) => ({ backlog, inFlight, outbox, exports })),
+        SCRAPE_POSTGRES_TIMEOUT_MS,
+        'Postgres',
+      ).catch((error: unknown) => {
+        this.failed('postgres', error);
+        return undefined;
+      }),
+    );
+    this.lags = new CachedRead(PROBE_CACHE_MS, () =>
+      lag.measure().catch((error: unknown) => {
+        this.failed('kafka', error);
+        return undefined;
+      }),
+    );
   }
 
   async collect(): Promise<void> {
@@ -45,31 +80,24 @@ export class OpsMetricsCollector {
   }
 
   private async collectPostgres(): Promise<void> {
-    try {
-      const [backlog, inFlight, outbox] = await withTimeout(
-        Promise.all([this.stats.backlog(KEY_TYPES), this.stats.inFlightAgeSeconds(this.config.caac.account), this.stats.outbox()]),
-        SCRAPE_POSTGRES_TIMEOUT_MS,
-        'Postgres',
-      );
-      for (const entry of backlog) {
-        this.metrics.pendingContacts.set({ key_type: entry.keyType }, entry.contacts);
-        this.metrics.pendingOldestAgeSeconds.set({ key_type: entry.keyType }, entry.oldestAgeSeconds);
-      }
-      this.metrics.importInFlightAgeSeconds.set(inFlight);
-      this.metrics.deadLetterOutboxUnpublished.set(outbox.unpublished);
-      this.metrics.deadLetterOutboxOldestAgeSeconds.set(outbox.oldestAgeSeconds);
-    } catch (error) {
-      this.failed('postgres', error);
+    const stats = await this.postgres.get();
+    if (!stats) return;
+    for (const entry of stats.backlog) {
+      this.metrics.pendingContacts.set({ key_type: entry.keyType }, entry.contacts);
+      this.metrics.pendingOldestAgeSeconds.set({ key_type: entry.keyType }, entry.oldestAgeSeconds);
     }
+    this.metrics.importInFlightAgeSeconds.set(stats.inFlight);
+    this.metrics.deadLetterOutboxUnpublished.set(stats.outbox.unpublished);
+    this.metrics.deadLetterOutboxOldestAgeSeconds.set(stats.outbox.oldestAgeSeconds);
+    const { newestCompleteAgeSeconds, lastEndedFailed } = stats.exports;
+    // Postgres is the truth: an instance that never ran an export (a standby) reports the same age.
+    this.metrics.newestExportAt = newestCompleteAgeSeconds === null ? undefined : Date.now() - newestCompleteAgeSeconds * 1000;
+    this.metrics.exportLastFailed.set(lastEndedFailed ? 1 : 0);
   }
 
   private async collectLag(): Promise<void> {
-    try {
-      const lags = await this.lag.measure();
-      for (const { topic, partition, lag } of lags) this.metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
-    } catch (error) {
-      this.failed('kafka', error);
-    }
+    const lags = await this.lags.get();
+    for (const { topic, partition, lag } of lags ?? []) this.metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
   }
 
   private async collectHealth(): Promise<void> {

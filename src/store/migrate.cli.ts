@@ -1,5 +1,5 @@
 import { createLogger } from '../common/logger';
-import { createDataSource, runMigrations } from './data-source';
+import { createDataSource, runMigrations, undoLastMigration } from './data-source';
 
 /**
  * `npm run migration:run` (up: every pending migration) and `npm run migration:revert` (down: the
@@ -19,11 +19,13 @@ async function main(direction: string | undefined): Promise<void> {
   const dataSource = createDataSource({ url, poolMax: 2, applicationName: 'caac-sync-migrate' });
   await dataSource.initialize();
   try {
+    // Under the same lock as MIGRATE_ON_START: safe while instances start.
+    const onWait = () => logger.info('another process is applying migrations; waiting for it to finish');
     if (direction === 'up') {
-      const applied = await runMigrations(dataSource);
+      const applied = await runMigrations(dataSource, { onWait });
       logger.info({ applied }, applied.length ? 'migrations applied' : 'no pending migration');
     } else {
-      await dataSource.undoLastMigration({ transaction: 'each' });
+      await undoLastMigration(dataSource, { onWait });
       logger.info('last migration reverted');
     }
   } finally {

@@ -17,7 +17,9 @@ import { createDataSource, runMigrations } from './data-source';
         const dataSource = createDataSource({ url: config.database.url, poolMax: config.database.poolMax });
         await dataSource.initialize();
         if (config.database.migrateOnStart) {
-          const applied = await runMigrations(dataSource);
+          const applied = await runMigrations(dataSource, {
+            onWait: () => logger.info('another instance is applying migrations; waiting for it to finish'),
+          });
           logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
         }
         // A check, never a reason not to start: the warning is for the operator.

@@ -46,6 +46,15 @@ describe(CaacClient.name, () => {
     return client;
   }
 
+  /** Advances the test clock until `condition` holds (the client waits on it for tokens). */
+  async function until(condition: () => boolean): Promise<void> {
+    for (let step = 0; step < 5_000 && !condition(); step++) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 1));
+      if (!condition()) await clock.advance(10);
+    }
+    expect(condition()).toBe(true);
+  }
+
   describe('requests', () => {
     it('posts an import with the key only in the apikey header and resolves with the task id', async () => {
       const sut = aSut();
@@ -214,6 +223,34 @@ describe(CaacClient.name, () => {
 
       expect(read).toMatchObject({ code: 'transient', message: 'GET /cdh/v1/member/import/t-1: no answer within 100 ms' });
       expect(post).toMatchObject({ code: 'outcome_unknown', message: 'POST /cdh/v1/member/import: no answer within 100 ms' });
+    });
+
+    it('lets an import already sent finish when the caller stops (shutdown), so its task is known, not sent again', async () => {
+      const sut = aSut();
+      let answer!: () => void;
+      server.answer = () => new Promise((resolve) => (answer = () => resolve(accepted('t-late'))));
+      const stop = new AbortController();
+
+      const post = sut.importProfiles('customer_id', rows(1), stop.signal);
+      await until(() => server.received.length === 1);
+      stop.abort(new Error('shutting down'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      answer();
+
+      await expect(post).resolves.toEqual({ taskId: 't-late' });
+      expect(server.received).toHaveLength(1);
+    });
+
+    it('still stops a task read at once when the caller stops', async () => {
+      const sut = aSut();
+      server.script('hang');
+      const stop = new AbortController();
+
+      const read = sut.getImportTask('t-1', stop.signal);
+      await until(() => server.received.length === 1);
+      stop.abort(new Error('shutting down'));
+
+      await expect(read).rejects.toThrow('shutting down');
     });
 
     it('a dropped connection after an import was sent is outcome_unknown and is not retried', async () => {

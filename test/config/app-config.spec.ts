@@ -56,7 +56,7 @@ describe(loadConfig.name, () => {
     expect(sut.flushIntervalMs).toBe(30_000);
     expect(sut.maxFutureSkewMs).toBe(86_400_000);
     expect(sut.defaultPhoneRegion).toBe('TW');
-    expect(sut.http.port).toBe(3000);
+    expect(sut.http).toEqual({ host: '0.0.0.0', port: 3000, docsEnabled: true });
     expect(sut.health).toEqual({ partitionStuckMs: 120_000, ingestStallMs: 300_000, importerStallMs: 900_000 });
     expect(sut.export).toEqual({
       schedule: undefined,
@@ -226,6 +226,30 @@ describe(loadConfig.name, () => {
 
       expect(problems).toEqual(['KAFKA_SASL_MECHANISM: plain sends the password in clear; it needs KAFKA_SSL=true']);
     });
+  });
+
+  it('serves health, metrics and docs on MANAGEMENT_PORT when set, on MANAGEMENT_HOST or else HTTP_HOST', () => {
+    expect(loadConfig(aValidEnv({ MANAGEMENT_PORT: '9464', HTTP_HOST: '127.0.0.1' })).http).toEqual({
+      host: '127.0.0.1',
+      port: 3000,
+      management: { host: '127.0.0.1', port: 9464 },
+      docsEnabled: true,
+    });
+    expect(loadConfig(aValidEnv({ MANAGEMENT_PORT: '9464', MANAGEMENT_HOST: '0.0.0.0', DOCS_ENABLED: 'false' })).http).toEqual({
+      host: '0.0.0.0',
+      port: 3000,
+      management: { host: '0.0.0.0', port: 9464 },
+      docsEnabled: false,
+    });
+  });
+
+  it('refuses a management port equal to HTTP_PORT, out of range, or a management host without a port', () => {
+    expect(problemsOf(aValidEnv({ MANAGEMENT_PORT: '3000' }))).toEqual([
+      'MANAGEMENT_PORT: must differ from HTTP_PORT (leave it unset to serve everything on HTTP_PORT)',
+    ]);
+    expect(problemsOf(aValidEnv({ MANAGEMENT_PORT: '70000' }))).toEqual(['MANAGEMENT_PORT: must be at most 65535']);
+    expect(problemsOf(aValidEnv({ MANAGEMENT_HOST: '0.0.0.0' }))).toEqual(['MANAGEMENT_HOST: needs MANAGEMENT_PORT']);
+    expect(problemsOf(aValidEnv({ DOCS_ENABLED: 'maybe' }))).toEqual(['DOCS_ENABLED: must be true or false']);
   });
 
   it('reports drift by default and takes crm-wins', () => {

@@ -128,4 +128,11 @@ describe(DeadLetterPublisher.name, () => {
 
     await expect(sut.publish([aDeadLetter(), aDeadLetter()])).rejects.toBe(outage);
   });
+
+  it('gives up on a send that does not answer within its timeout, so the transaction around it ends', async () => {
+    const hanging: MessageProducer = { send: () => new Promise<void>(() => undefined), disconnect: async () => undefined };
+    const sut = new DeadLetterPublisher(hanging, TOPIC, { maxValueBytes: 262_144, maxMessageBytes: KAFKA_DEFAULT_MAX_MESSAGE_BYTES }, 50);
+
+    await expect(sut.publish([aDeadLetter()])).rejects.toMatchObject({ name: 'TimeoutError', message: 'the dead-letter topic did not answer within 50 ms' });
+  });
 });

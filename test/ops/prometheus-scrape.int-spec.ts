@@ -21,10 +21,23 @@ interface DashboardPanel {
   targets?: Array<{ expr: string }>;
 }
 
-/** Every query of the dashboard, with the panel it belongs to. */
+/** The dashboard's variables as Grafana fills them here: the scrape job, and every namespace (none). */
+const VARIABLES: Record<string, string> = { $__rate_interval: RATE_INTERVAL, $job: 'caac-sync', $namespace: '.*' };
+
+interface Dashboard {
+  panels: Array<DashboardPanel & { type: string; datasource?: { uid: string }; targets?: Array<{ expr: string; datasource?: { uid: string } }> }>;
+  templating: { list: Array<{ name: string; type: string }> };
+}
+
+async function dashboard(): Promise<Dashboard> {
+  return JSON.parse(await readFile(DASHBOARD, 'utf8')) as Dashboard;
+}
+
+/** Every query of the dashboard, with the panel it belongs to, its variables filled in. */
 async function dashboardQueries(): Promise<Array<{ panel: string; expr: string }>> {
-  const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: DashboardPanel[] };
-  return dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel: panel.title, expr: target.expr.replaceAll('$__rate_interval', RATE_INTERVAL) })));
+  return (await dashboard()).panels.flatMap((panel) =>
+    (panel.targets ?? []).map((target) => ({ panel: panel.title, expr: target.expr.replace(/\$__rate_interval|\$job|\$namespace/g, (name) => VARIABLES[name]!) })),
+  );
 }
 
 describe('/metrics scraped by a real Prometheus', () => {
@@ -66,13 +79,25 @@ describe('/metrics scraped by a real Prometheus', () => {
     await produce(topic, [...events, { partition: 0, value: '{ not json' }]);
     await waitUntilStaged(db, topic);
     await waitUntilImported(db);
+    // An export of what was imported, so that the export gauges (read from Postgres) have a value.
+    const started = await request(sut.getHttpServer()).post('/admin/exports').set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`).send({});
+    expect(started.status).toBe(202);
+    await waitFor(
+      'the export to be done',
+      async () => {
+        const job = await request(sut!.getHttpServer()).get(`/admin/exports/${started.body.id}`).set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`);
+        return job.body.status === 'done' ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     await request(sut.getHttpServer()).get('/admin/dead-letters').set('authorization', 'Bearer wrong-token-0123456789');
     // Scrapes after the traffic, so that every rate has two samples to work with.
     await waitFor(
       'Prometheus to scrape the service after the traffic',
       async () => {
-        const result = await prometheus!.query('count_over_time(caac_sync_import_rows_total[1m])');
-        return Number(result.data?.result[0]?.value?.[1] ?? 0) >= 5 ? true : undefined;
+        const rows = await prometheus!.query('count_over_time(caac_sync_import_rows_total[1m])');
+        const exported = await prometheus!.query('caac_sync_export_newest_complete_age_seconds');
+        return Number(rows.data?.result[0]?.value?.[1] ?? 0) >= 5 && samples(exported) > 0 ? true : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 500 },
     );
@@ -110,16 +135,37 @@ describe('/metrics scraped by a real Prometheus', () => {
     await expect(value('min(caac_sync_health_check_up)')).resolves.toBe(1);
   });
 
-  it('answers every dashboard query with data', async () => {
+  it('answers every dashboard query, and shows data in every panel', async () => {
     const queries = await dashboardQueries();
-    const failures: Array<{ panel: string; expr: string; error?: string; samples: number }> = [];
+    const failures: Array<{ panel: string; expr: string; error?: string }> = [];
+    const withData = new Set<string>();
     for (const { panel, expr } of queries) {
       const result = await prometheus!.query(expr);
-      if (result.status !== 'success' || samples(result) === 0) failures.push({ panel, expr, error: result.error, samples: samples(result) });
+      if (result.status !== 'success') failures.push({ panel, expr, error: result.error });
+      else if (samples(result) > 0) withData.add(panel);
     }
+    const panels = [...new Set(queries.map((query) => query.panel))];
 
-    expect(queries.length).toBeGreaterThanOrEqual(20);
+    expect(queries.length).toBeGreaterThanOrEqual(30);
     expect(failures).toEqual([]);
+    expect(panels.filter((panel) => !withData.has(panel))).toEqual([]);
+  });
+
+  it('lets the viewer pick the data source, the job and the namespace, and scopes every query to them', async () => {
+    const { panels, templating } = await dashboard();
+    const queries = panels.flatMap((panel) => panel.targets ?? []);
+
+    expect(templating.list.map((variable) => [variable.name, variable.type])).toEqual([
+      ['datasource', 'datasource'],
+      ['job', 'query'],
+      ['namespace', 'query'],
+    ]);
+    expect(panels.filter((panel) => panel.type !== 'row' && panel.datasource?.uid !== '${datasource}').map((panel) => panel.title)).toEqual([]);
+    const unscoped = (expr: string) => (expr.match(/caac_sync_\w+/g) ?? []).length !== (expr.match(/caac_sync_\w+\{job=~"\$job", namespace=~"\$namespace"/g) ?? []).length;
+    expect(queries.filter((query) => query.datasource?.uid !== '${datasource}' || unscoped(query.expr)).map((query) => query.expr)).toEqual([]);
+    expect(panels.filter((panel) => panel.type === 'row').map((panel) => panel.title)).toEqual(
+      expect.arrayContaining(['Importer refusals', 'Exports', 'Drift (CAAC differs from what was sent)']),
+    );
   });
 
   it('evaluates every alert rule without error, over metrics the service exports', async () => {
@@ -138,7 +184,7 @@ describe('/metrics scraped by a real Prometheus', () => {
       }
     }
 
-    expect(rules).toHaveLength(11);
+    expect(rules).toHaveLength(18);
     expect(unhealthy).toEqual([]);
     expect(errors).toEqual([]);
     expect(missing).toEqual([]);
