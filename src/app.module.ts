@@ -3,6 +3,7 @@ import { APP_CONFIG, type AppConfig } from './config/app-config';
 import { systemClock, CLOCK } from './common/clock';
 import type { Logger } from './common/logger';
 import { LOGGER } from './common/nest-logger';
+import { KeyedHash } from './common/keyed-hash';
 import { KafkaAdapter } from './kafka/kafka.adapter';
 import { CaacModule } from './caac/caac.module';
 import { DeadLetterModule } from './dead-letter/dead-letter.module';
@@ -14,7 +15,7 @@ import { StoreModule } from './store/store.module';
 import { AccessLogModule } from './http/access-log.module';
 import { AdminAuditMiddleware } from './http/admin-audit.middleware';
 
-/** What every part of the service may inject: configuration, logger, clock, the Kafka adapter. */
+/** What every part of the service may inject: configuration, logger, clock, keyed hashes, the Kafka adapter. */
 @Global()
 @Module({})
 class CoreModule {
@@ -25,13 +26,14 @@ class CoreModule {
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
         { provide: CLOCK, useValue: systemClock },
+        { provide: KeyedHash, useValue: new KeyedHash(config.auditHashKey) },
         { provide: Metrics, useFactory: () => new Metrics() },
         {
           provide: KafkaAdapter,
           useFactory: () => new KafkaAdapter({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security }, logger),
         },
       ],
-      exports: [APP_CONFIG, LOGGER, CLOCK, Metrics, KafkaAdapter],
+      exports: [APP_CONFIG, LOGGER, CLOCK, KeyedHash, Metrics, KafkaAdapter],
     };
   }
 }

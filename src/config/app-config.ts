@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { validateCronExpression } from 'cron';
 import { isSupportedCountry } from 'libphonenumber-js';
@@ -165,6 +166,8 @@ const envSchema = z.object({
     .refine((value) => !PLACEHOLDER_ADMIN_TOKENS.includes(value), {
       message: 'is the placeholder of .env.example or docker-compose.yml; set a long random token of your own (e.g. `openssl rand -hex 24`)',
     }),
+  // The key of the audit lines' key hashes and of the cursors handed to clients (a secret).
+  AUDIT_HASH_KEY: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
   HTTP_HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: int(3000, 0, 65_535),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -247,6 +250,11 @@ export interface AppConfig {
   importerEnabled: boolean;
   defaultPhoneRegion: string;
   adminToken: string;
+  /**
+   * Key of the keyed hashes of personal data in audit lines, and of cursor signatures: AUDIT_HASH_KEY,
+   * else derived from ADMIN_TOKEN (then a new token changes every hash).
+   */
+  auditHashKey: string;
   http: { host: string; port: number };
   logLevel: string;
   shutdownTimeoutMs: number;
@@ -359,6 +367,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     importerEnabled: e.IMPORTER_ENABLED,
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     adminToken: e.ADMIN_TOKEN,
+    auditHashKey: e.AUDIT_HASH_KEY ?? createHmac('sha256', e.ADMIN_TOKEN).update('caac-sync audit hash key').digest('hex'),
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
