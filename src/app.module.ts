@@ -7,6 +7,7 @@ import { KeyedHash } from './common/keyed-hash';
 import { KafkaAdapter } from './kafka/kafka.adapter';
 import { CaacModule } from './caac/caac.module';
 import { DeadLetterModule } from './dead-letter/dead-letter.module';
+import { ErasureModule } from './erasure/erasure.module';
 import { IngestModule } from './ingest/ingest.module';
 import { Metrics } from './ops/metrics';
 import { OpsModule } from './ops/ops.module';
@@ -43,7 +44,7 @@ export class AppModule implements NestModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), AccessLogModule.forRoot(logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule, ReconcileModule],
+      imports: [CoreModule.forRoot(config, logger), AccessLogModule.forRoot(logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule, ReconcileModule, ErasureModule],
       providers: [AdminAuditMiddleware],
     };
   }
