@@ -126,6 +126,8 @@ const envSchema = z.object({
   // more than anyone reads to diagnose an event; the SHA-256 and offset headers find the whole one.
   // At most 16 MiB: a topic made for larger records strains brokers, and letters do not need it.
   DLQ_MAX_VALUE_BYTES: int(262_144, 1_024, 16 * 1_048_576),
+  // A week, like a dead-letter topic's usual retention: time to look at a letter, not to keep it.
+  DEAD_LETTER_RETENTION_MS: int(7 * 86_400_000, 1_000),
   INGEST_MAX_BYTES_PER_PARTITION: int(1_048_576, 1_024),
   INGEST_MAX_MESSAGE_BYTES: int(1_048_576, 1_024),
   INGEST_PARTITIONS_CONCURRENCY: int(2, 1, 64),
@@ -244,6 +246,8 @@ export interface AppConfig {
     refusedRetryMs: number;
   };
   flushIntervalMs: number;
+  /** Published outbox rows (copies of dead letters, with personal data) are deleted after this. */
+  deadLetterRetentionMs: number;
   /** A source time further ahead of this service's clock is dead-lettered (see checkSourceTime). */
   maxFutureSkewMs: number;
   /** False for an ingest-only instance: it stages changes and never runs for importer leader. */
@@ -363,6 +367,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       refusedRetryMs: e.IMPORT_REFUSED_RETRY_MS,
     },
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
+    deadLetterRetentionMs: e.DEAD_LETTER_RETENTION_MS,
     maxFutureSkewMs: e.MAX_FUTURE_SKEW_MS,
     importerEnabled: e.IMPORTER_ENABLED,
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,

@@ -54,6 +54,7 @@ describe(loadConfig.name, () => {
     expect(sut.database).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/caac', poolMax: 10, migrateOnStart: false });
     expect(sut.caac).toMatchObject({ importRatePerWindow: 15, importMaxRows: 10_000, rateWindowMs: 60_000, taskTimeoutMs: 21_600_000, refusedRetryMs: 60_000 });
     expect(sut.flushIntervalMs).toBe(30_000);
+    expect(sut.deadLetterRetentionMs).toBe(604_800_000);
     expect(sut.maxFutureSkewMs).toBe(86_400_000);
     expect(sut.defaultPhoneRegion).toBe('TW');
     expect(sut.http.port).toBe(3000);
@@ -220,6 +221,11 @@ describe(loadConfig.name, () => {
 
       expect(problems).toEqual(['KAFKA_SASL_MECHANISM: plain sends the password in clear; it needs KAFKA_SSL=true']);
     });
+  });
+
+  it('takes DEAD_LETTER_RETENTION_MS and refuses one below a second', () => {
+    expect(loadConfig(aValidEnv({ DEAD_LETTER_RETENTION_MS: '86400000' })).deadLetterRetentionMs).toBe(86_400_000);
+    expect(problemsOf(aValidEnv({ DEAD_LETTER_RETENTION_MS: '10' }))).toEqual(['DEAD_LETTER_RETENTION_MS: must be at least 1000']);
   });
 
   it('reports drift by default and takes crm-wins', () => {
