@@ -8,6 +8,7 @@ import { hardenHttpServer } from './http/http-server';
 import { ChangeConsumer } from './ingest/change-consumer.service';
 import { KafkaBatchTransport } from './kafka/kafka-batch.transport';
 import { serveOpenApi } from './http/openapi';
+import { HttpExceptionsFilter } from './http/exception.filter';
 
 /**
  * Builds the whole service and starts its Kafka consumer; `main.ts` and the end-to-end tests start
@@ -20,6 +21,7 @@ export async function createApp(config: AppConfig, logger: Logger): Promise<INes
     bodyParser: true,
   });
   app.enableShutdownHooks();
+  app.useGlobalFilters(new HttpExceptionsFilter(logger));
   hardenHttpServer(app);
   serveOpenApi(app);
   app.connectMicroservice({ strategy: new KafkaBatchTransport(() => app.get(ChangeConsumer).createBatchConsumer()) });
