@@ -223,6 +223,15 @@ describe(loadConfig.name, () => {
     });
   });
 
+  it('derives the audit hash key from ADMIN_TOKEN unless AUDIT_HASH_KEY is set, and refuses a short one', () => {
+    const derived = loadConfig(aValidEnv()).auditHashKey;
+
+    expect([derived === SECRET_TOKEN, derived.includes(SECRET_TOKEN), derived === loadConfig(aValidEnv()).auditHashKey]).toEqual([false, false, true]);
+    expect(loadConfig(aValidEnv({ ADMIN_TOKEN: 'another-admin-token-0123' })).auditHashKey).not.toBe(derived);
+    expect(loadConfig(aValidEnv({ AUDIT_HASH_KEY: 'an-audit-key-of-16+chars' })).auditHashKey).toBe('an-audit-key-of-16+chars');
+    expect(problemsOf(aValidEnv({ AUDIT_HASH_KEY: 'short' }))).toEqual(['AUDIT_HASH_KEY: must be at least 16 characters']);
+  });
+
   it('takes DEAD_LETTER_RETENTION_MS and refuses one below a second', () => {
     expect(loadConfig(aValidEnv({ DEAD_LETTER_RETENTION_MS: '86400000' })).deadLetterRetentionMs).toBe(86_400_000);
     expect(problemsOf(aValidEnv({ DEAD_LETTER_RETENTION_MS: '10' }))).toEqual(['DEAD_LETTER_RETENTION_MS: must be at least 1000']);
