@@ -9,6 +9,7 @@ import { ChangeConsumer } from './ingest/change-consumer.service';
 import { KafkaBatchTransport } from './kafka/kafka-batch.transport';
 import { serveOpenApi } from './http/openapi';
 import { HttpExceptionsFilter } from './http/exception.filter';
+import { JsonBodyInterceptor } from './http/json-body.interceptor';
 
 /**
  * Builds the whole service and starts its Kafka consumer; `main.ts` and the end-to-end tests start
@@ -22,6 +23,7 @@ export async function createApp(config: AppConfig, logger: Logger): Promise<INes
   });
   app.enableShutdownHooks();
   app.useGlobalFilters(new HttpExceptionsFilter(logger));
+  app.useGlobalInterceptors(new JsonBodyInterceptor());
   hardenHttpServer(app);
   serveOpenApi(app);
   app.connectMicroservice({ strategy: new KafkaBatchTransport(() => app.get(ChangeConsumer).createBatchConsumer()) });

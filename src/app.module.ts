@@ -15,7 +15,6 @@ import { ReconcileModule } from './reconcile/reconcile.module';
 import { StoreModule } from './store/store.module';
 import { AccessLogModule } from './http/access-log.module';
 import { AdminAuditMiddleware } from './http/admin-audit.middleware';
-import { JsonBodyMiddleware } from './http/json-body.middleware';
 
 /** What every part of the service may inject: configuration, logger, clock, keyed hashes, the Kafka adapter. */
 @Global()
@@ -46,12 +45,11 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [CoreModule.forRoot(config, logger), AccessLogModule.forRoot(logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule, ReconcileModule, ErasureModule],
-      providers: [AdminAuditMiddleware, JsonBodyMiddleware],
+      providers: [AdminAuditMiddleware],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(AdminAuditMiddleware).forRoutes({ path: 'admin/*path', method: RequestMethod.ALL });
-    consumer.apply(JsonBodyMiddleware).forRoutes({ path: '*path', method: RequestMethod.ALL });
   }
 }

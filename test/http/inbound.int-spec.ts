@@ -50,11 +50,16 @@ describe('what the HTTP server takes in, and how it fails', () => {
       .post('/admin/exports')
       .set(auth)
       .set('Content-Type', 'text/plain')
+      .set('X-Request-Id', 'plain-1')
       .send(JSON.stringify({ fields: ['display_name'] }))
       .expect(415);
 
     expect(response.body).toEqual({ statusCode: 415, error: 'Unsupported Media Type', message: 'the request body must be JSON (Content-Type: application/json), not text/plain' });
     await expect(db.query(`SELECT count(*)::int AS n FROM export_job`)).resolves.toMatchObject({ rows: [{ n: 0 }] });
+    expect(lines.filter((line) => line.includes('"plain-1"')).map((line) => (JSON.parse(line) as { msg: string }).msg).sort()).toEqual([
+      'POST /admin/exports 415',
+      'admin POST /admin/exports 415',
+    ]);
   });
 
   it('takes a JSON body and a POST without a body as before', async () => {
