@@ -106,6 +106,8 @@ export class ContactErasure implements BeforeApplicationShutdown {
   private async tombstone(contactIds: string[]): Promise<number> {
     const topic = this.config.export.topic;
     if (topic === undefined || contactIds.length === 0) return 0;
+    // A topic no export has made yet holds nobody: nothing to tombstone (sending would fail).
+    if ((await this.kafka.missingTopics([topic])).length > 0) return 0;
     this.producer ??= await this.kafka.createProducer();
     await this.producer.send(topic, contactIds.map((contactId) => ({ key: contactId, value: null })));
     return contactIds.length;
