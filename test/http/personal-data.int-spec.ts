@@ -95,6 +95,14 @@ describe('personal data in the access and audit logs', () => {
       );
     });
 
+    it('audits every read of the drift, which lists contact keys', async () => {
+      await page('limit=1').set('X-Request-Id', 'drift-1').expect(200);
+
+      expect(linesOf('drift-1').filter((line) => line.audit !== undefined).map((line) => line.audit)).toEqual([
+        { requestId: 'drift-1', method: 'GET', route: '/admin/exports/:id/drift', params: { id: '7' }, status: 200, authorized: true, remoteAddress: expect.any(String) },
+      ]);
+    });
+
     it('pages with a cursor that holds no key, and follows it to the end', async () => {
       const first = await page('limit=2').expect(200);
       const cursor = first.body.next_cursor as string;
