@@ -128,3 +128,43 @@ describe('POST /admin/contacts/:keyType/:keyValue/forget', () => {
     await forget('nickname', 'amy').expect(400);
   });
 });
+
+describe('forget with the export mirror in a database of its own (EXPORT_DATABASE_URL)', () => {
+  let sut: INestApplication;
+  let service: Client;
+  let mirror: Client;
+  let drops: Array<() => Promise<void>> = [];
+
+  beforeAll(async () => {
+    const serviceDatabase = await migratedDatabase('forget_service');
+    const exportDatabase = await migratedDatabase('forget_export');
+    service = serviceDatabase.client;
+    mirror = exportDatabase.client;
+    drops = [serviceDatabase.drop, exportDatabase.drop];
+    const source = uniqueName('forget-split.changes');
+    await createTopics([{ topic: source }]);
+    sut = await startService(
+      testConfig({ DATABASE_URL: serviceDatabase.url, EXPORT_DATABASE_URL: exportDatabase.url, SOURCE_TOPICS: `${source}:profile-change.v1`, KAFKA_GROUP_ID: uniqueName('forget-split'), DLQ_TOPIC: uniqueName('forget-split.dlq'), IMPORTER_ENABLED: 'false' }),
+    );
+    const pool = new Pool({ connectionString: exportDatabase.url, max: 1 });
+    await new CaacContactRepository(pool).ensureSchema();
+    await pool.end();
+  });
+
+  afterAll(async () => {
+    await sut?.close();
+    for (const drop of drops) await drop();
+  });
+
+  it('finds the contact in the export database, erases it there, and its other keys in the service database', async () => {
+    await mirror.query(`INSERT INTO caac_contact (contact_id, fields, export_id, exported_at) VALUES ('ct-dan', '{"line_uid": "U-dan", "customer_id": "C-DAN-4004"}', 1, now())`);
+    await mirror.query(`INSERT INTO caac_contact_topic (contact_id) VALUES ('ct-dan')`);
+    await service.query(`INSERT INTO contact_state (key_type, key_value, fields) VALUES ('customer_id', 'C-DAN-4004', '{}')`);
+
+    const response = await request(sut.getHttpServer()).post('/admin/contacts/line_uid/U-dan/forget').set({ Authorization: `Bearer ${TEST_ADMIN_TOKEN}` }).expect(200);
+
+    expect(response.body).toMatchObject({ contact_ids: ['ct-dan'], removed: { caac_contact: 1, contact_state: 1 }, export_topic_tombstones: 0, complete: true });
+    await expect(mirror.query(`SELECT (SELECT count(*) FROM caac_contact)::int AS mirror, (SELECT count(*) FROM caac_contact_topic)::int AS topic`)).resolves.toMatchObject({ rows: [{ mirror: 0, topic: 0 }] });
+    await expect(service.query(`SELECT count(*)::int AS n FROM contact_state`)).resolves.toMatchObject({ rows: [{ n: 0 }] });
+  });
+});
