@@ -10,6 +10,8 @@ import { ChangeConsumer } from './ingest/change-consumer.service';
 import { KafkaBatchTransport } from './kafka/kafka-batch.transport';
 import { serveOpenApi } from './http/openapi';
 import { ManagementServer } from './http/management-server';
+import { HttpExceptionsFilter } from './http/exception.filter';
+import { JsonBodyInterceptor } from './http/json-body.interceptor';
 
 /**
  * Builds the whole service and starts its Kafka consumer; `main.ts` and the end-to-end tests start
@@ -22,6 +24,8 @@ export async function createApp(config: AppConfig, logger: Logger): Promise<INes
     bodyParser: true,
   });
   app.enableShutdownHooks();
+  app.useGlobalFilters(new HttpExceptionsFilter(logger));
+  app.useGlobalInterceptors(new JsonBodyInterceptor());
   hardenHttpServer(app);
   // Before any route, the OpenAPI document's included: it decides which port serves what.
   app.use(app.get(ManagementServer).gate());

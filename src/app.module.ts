@@ -3,9 +3,11 @@ import { APP_CONFIG, type AppConfig } from './config/app-config';
 import { systemClock, CLOCK } from './common/clock';
 import type { Logger } from './common/logger';
 import { LOGGER } from './common/nest-logger';
+import { KeyedHash } from './common/keyed-hash';
 import { KafkaAdapter } from './kafka/kafka.adapter';
 import { CaacModule } from './caac/caac.module';
 import { DeadLetterModule } from './dead-letter/dead-letter.module';
+import { ErasureModule } from './erasure/erasure.module';
 import { IngestModule } from './ingest/ingest.module';
 import { Metrics } from './ops/metrics';
 import { OpsModule } from './ops/ops.module';
@@ -15,7 +17,7 @@ import { AccessLogModule } from './http/access-log.module';
 import { AdminAuditMiddleware } from './http/admin-audit.middleware';
 import { ManagementServer } from './http/management-server';
 
-/** What every part of the service may inject: configuration, logger, clock, the Kafka adapter. */
+/** What every part of the service may inject: configuration, logger, clock, keyed hashes, the Kafka adapter. */
 @Global()
 @Module({})
 class CoreModule {
@@ -26,13 +28,14 @@ class CoreModule {
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
         { provide: CLOCK, useValue: systemClock },
+        { provide: KeyedHash, useValue: new KeyedHash(config.auditHashKey) },
         { provide: Metrics, useFactory: () => new Metrics() },
         {
           provide: KafkaAdapter,
           useFactory: () => new KafkaAdapter({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, security: config.kafka.security }, logger),
         },
       ],
-      exports: [APP_CONFIG, LOGGER, CLOCK, Metrics, KafkaAdapter],
+      exports: [APP_CONFIG, LOGGER, CLOCK, KeyedHash, Metrics, KafkaAdapter],
     };
   }
 }
@@ -42,7 +45,7 @@ export class AppModule implements NestModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), AccessLogModule.forRoot(logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule, ReconcileModule],
+      imports: [CoreModule.forRoot(config, logger), AccessLogModule.forRoot(logger), StoreModule, CaacModule, IngestModule, DeadLetterModule, OpsModule, ReconcileModule, ErasureModule],
       providers: [AdminAuditMiddleware, ManagementServer],
     };
   }

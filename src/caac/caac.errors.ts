@@ -86,11 +86,28 @@ export function countsAgainstBreaker(error: unknown): boolean {
   return error instanceof CaacError && (error.code === 'transient' || error.code === 'outcome_unknown');
 }
 
-/** The server's `detail` (FastAPI style, a string or a list of issues) as one bounded line. */
+/**
+ * What is kept of one FastAPI validation issue (`{type, loc, msg, input, ctx, url}`): where and
+ * what. `input` is the refused value itself (an e-mail address, a phone number: personal data),
+ * and the detail goes into logs, `last_error` and dead-letter headers; `ctx` may quote it too.
+ */
+const DETAIL_ISSUE_FIELDS = ['loc', 'msg', 'type'] as const;
+
+function withoutInput(detail: unknown): unknown {
+  if (Array.isArray(detail)) return detail.map(withoutInput);
+  if (detail === null || typeof detail !== 'object') return detail;
+  const issue = detail as Record<string, unknown>;
+  if (DETAIL_ISSUE_FIELDS.some((field) => field in issue)) {
+    return Object.fromEntries(DETAIL_ISSUE_FIELDS.filter((field) => field in issue).map((field) => [field, issue[field]]));
+  }
+  return Object.fromEntries(Object.entries(issue).filter(([key]) => key !== 'input').map(([key, value]) => [key, withoutInput(value)]));
+}
+
+/** The server's `detail` (FastAPI style, a string or a list of issues) as one bounded line, without the values it refused. */
 export function describeDetail(body: unknown): string {
   if (body === undefined || body === null || body === '') return '';
   const detail = typeof body === 'object' && 'detail' in body ? (body as { detail: unknown }).detail : body;
-  const text = (typeof detail === 'string' ? detail : JSON.stringify(detail) ?? '').replace(/\s+/g, ' ').trim();
+  const text = (typeof detail === 'string' ? detail : JSON.stringify(withoutInput(detail)) ?? '').replace(/\s+/g, ' ').trim();
   return truncate(text, DETAIL_MAX_CHARS);
 }
 

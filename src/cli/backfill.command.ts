@@ -36,15 +36,10 @@ export interface BackfillSummary {
  * published for it.
  */
 export async function backfill(context: CliContext, file: string, options: BackfillOptions): Promise<BackfillSummary> {
-  const { config } = context;
   const topic = options.topic ?? defaultTopic(context);
   const mapping = parseBackfillMapping(JSON.parse(await readFile(options.mapping, 'utf8')), options.mapping);
   const fallbackOccurredAt = options.occurredAt ?? (await stat(file)).mtime.toISOString();
-  const decoderOptions: ProfileChangeDecoderOptions = {
-    defaultPhoneRegion: config.defaultPhoneRegion,
-    maxMessageBytes: config.kafka.maxMessageBytes,
-    maxFutureSkewMs: config.maxFutureSkewMs,
-  };
+  const decoderOptions: ProfileChangeDecoderOptions = context.eventRules();
   const size = (await stat(file)).size;
 
   const producer: MessageProducer | undefined = options.dryRun ? undefined : await context.kafka().createProducer();
@@ -101,7 +96,7 @@ function checkEvent(event: Record<string, unknown>, options: ProfileChangeDecode
 }
 
 function defaultTopic(context: CliContext): string {
-  const topics = context.config.kafka.sourceTopics.filter((source) => source.format === 'profile-change.v1');
+  const topics = context.topics().sourceTopics.filter((source) => source.format === 'profile-change.v1');
   if (topics.length !== 1) {
     throw new Error(`--topic is needed: SOURCE_TOPICS has ${topics.length} profile-change.v1 topics (${topics.map((t) => t.topic).join(', ') || 'none'})`);
   }

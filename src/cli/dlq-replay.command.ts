@@ -34,12 +34,12 @@ export interface ReplaySummary {
  * topic with the replay headers, import letters as pending changes. `dryRun` only counts.
  */
 export async function replayDeadLetters(context: CliContext, options: ReplayOptions): Promise<ReplaySummary> {
-  const { config } = context;
+  const { sourceTopics: sources, dlqTopic } = context.topics();
   const summary: ReplaySummary = { run: `${new Date().toISOString()}/${randomUUID().slice(0, 8)}`, dryRun: options.dryRun, read: 0, republished: 0, requeued: 0, duplicates: 0, skipped: {}, matched: {} };
-  const sourceTopics = new Set(config.kafka.sourceTopics.map((source) => source.topic));
+  const sourceTopics = new Set(sources.map((source) => source.topic));
   const seen = new Set<string>();
   const kafka = context.kafka();
-  const total = (await kafka.consumerLag(`${config.kafka.clientId}-cli-none`, [config.kafka.dlqTopic]).catch(() => [])).reduce((sum, p) => sum + Number(p.lag), 0);
+  const total = (await kafka.consumerLag(`${context.kafkaConnection().clientId}-cli-none`, [dlqTopic]).catch(() => [])).reduce((sum, p) => sum + Number(p.lag), 0);
   const bar = progressBar(options.dryRun ? 'counting' : 'replaying', total);
   const producer: MessageProducer | undefined = options.dryRun ? undefined : await kafka.createProducer();
   const outgoing = new Map<string, OutgoingMessage[]>();
@@ -61,7 +61,7 @@ export async function replayDeadLetters(context: CliContext, options: ReplayOpti
   };
   try {
     await kafka.readToEnd(
-      config.kafka.dlqTopic,
+      dlqTopic,
       async (letter) => {
         summary.read++;
         bar.increment();
@@ -79,7 +79,7 @@ export async function replayDeadLetters(context: CliContext, options: ReplayOpti
         summary.matched[what] = (summary.matched[what] ?? 0) + 1;
         if (options.dryRun) return;
         if (action.kind === 'republish') {
-          const headers = { [REPLAY_HEADER.run]: summary.run, [REPLAY_HEADER.letter]: `${config.kafka.dlqTopic}/${letter.partition}/${letter.offset}` };
+          const headers = { [REPLAY_HEADER.run]: summary.run, [REPLAY_HEADER.letter]: `${dlqTopic}/${letter.partition}/${letter.offset}` };
           const list = outgoing.get(action.topic) ?? [];
           list.push({ key: letter.key, value: letter.value, headers });
           outgoing.set(action.topic, list);

@@ -43,10 +43,11 @@ export interface ExportOptions {
  * names that export, or with `attach` waits for it instead.
  */
 export async function runExport(context: CliContext, url: string, options: ExportOptions): Promise<ExportOutcome> {
+  const adminToken = context.adminToken();
   const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
     const response = await fetch(`${url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${context.config.adminToken}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(EXPORT_HTTP_TIMEOUT_MS),
     });

@@ -3,13 +3,14 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../config/app-config';
 import { backfill, BACKFILL_BAD_ROWS_LISTED } from './backfill.command';
 import { BackfillMappingError } from './backfill-mapping';
-import { CliContext } from './cli-context';
+import { CliContext, serviceUrl } from './cli-context';
 import { replayDeadLetters } from './dlq-replay.command';
 import { EXPORT_WAIT_DEFAULT_S, formatExport, runExport, type ExportJobView } from './export.command';
+import { forget, formatForget } from './forget.command';
 import { formatStatus, status } from './status.command';
 
 // The command line of caac-profile-sync: `npm run cli -- <command> --help`. It reads the same
-// environment as the service. stdout carries the command's result, stderr progress and problems.
+// environment as the service, each command only the variables it uses. stdout carries the command's result, stderr progress and problems.
 // Exit codes: 0 done, 1 failed, 2 done but some input was refused (bad rows).
 
 const splitList = (value: string): string[] => value.split(',').map((part) => part.trim()).filter((part) => part !== '');
@@ -19,6 +20,8 @@ const isoTime = (value: string): number => {
   return at;
 };
 const print = (text: string) => console.log(text);
+const serviceUrlOption = () => new Option('--url <url>', 'the running service').default(`http://127.0.0.1:${process.env.HTTP_PORT ?? '3000'}`);
+const INSECURE_HELP = 'allow a plain http --url to another machine (ADMIN_TOKEN then crosses the network in clear)';
 
 async function withContext<T>(work: (context: CliContext) => Promise<T>): Promise<T> {
   const context = new CliContext(process.env);
@@ -31,21 +34,23 @@ async function withContext<T>(work: (context: CliContext) => Promise<T>): Promis
 
 const program = new Command()
   .name('caac-sync')
-  .description('Operate caac-profile-sync: its status, dead-letter replay, CRM backfill, exports. Reads the service\'s environment (.env).')
+  .description('Operate caac-profile-sync: its status, dead-letter replay, CRM backfill, exports, erasure. Reads the service\'s environment (.env).')
   .showHelpAfterError();
 
 program
   .command('status')
   .description('backlog by key type, consumer lag, the in-flight import, the last imports and the last export of a running service')
-  .option('--url <url>', 'the running service', `http://127.0.0.1:${process.env.HTTP_PORT ?? '3000'}`)
+  .addOption(serviceUrlOption())
+  .option('--insecure', INSECURE_HELP)
   // No default shown for the URL: --help must not print a password from the environment.
   .option('--crm-database-url <url>', "the CRM's Postgres, to check the CDC connector's replication slot (default: CRM_DATABASE_URL; unset: no check)")
   .option('--cdc-slot <name>', "the CDC connector's replication slot (default: CDC_SLOT, else caac_sync_crm)", process.env.CDC_SLOT ?? 'caac_sync_crm')
   .option('--json', 'print the report as JSON')
-  .action(async (options: { url: string; json?: boolean; crmDatabaseUrl?: string; cdcSlot: string }) => {
+  .action(async (options: { url: string; insecure?: boolean; json?: boolean; crmDatabaseUrl?: string; cdcSlot: string }) => {
+    const url = serviceUrl(options.url, options.insecure === true);
     const crmDatabaseUrl = options.crmDatabaseUrl ?? process.env.CRM_DATABASE_URL;
     const cdc = crmDatabaseUrl ? { databaseUrl: crmDatabaseUrl, slot: options.cdcSlot } : undefined;
-    const report = await withContext((context) => status(context, options.url.replace(/\/+$/, ''), cdc));
+    const report = await withContext((context) => status(context, url, cdc));
     print(options.json ? JSON.stringify(report, null, 2) : formatStatus(report).join('\n'));
   });
 
@@ -106,24 +111,45 @@ const positiveWhole = (value: string): number => {
 program
   .command('export')
   .description('start an export of the CAAC contacts on the running service and wait for it (exit 0 done; 1 failed, expired, held, timed out, or another export runs)')
-  .option('--url <url>', 'the running service', `http://127.0.0.1:${process.env.HTTP_PORT ?? '3000'}`)
+  .addOption(serviceUrlOption())
+  .option('--insecure', INSECURE_HELP)
   .option('--fields <fields>', 'only these fields, comma separated (default: every field CAAC has)', splitList)
   .option('--attach', 'when an export already runs, wait for that one instead of failing')
   .option('--allow-deletions', 'let the held export (one that would delete more of the mirror than EXPORT_MAX_DELETE_RATIO) go on, and wait for it')
   .option('--no-wait', 'start it and return; follow it with GET /admin/exports/<id>')
   .option('--timeout-s <seconds>', 'stop waiting after this long (the export goes on in the service)', positiveWhole, EXPORT_WAIT_DEFAULT_S)
   .option('--json', 'print the job as JSON')
-  .action(async (options: { url: string; fields?: string[]; attach?: boolean; allowDeletions?: boolean; wait: boolean; timeoutS: number; json?: boolean }) => {
+  .action(async (options: { url: string; insecure?: boolean; fields?: string[]; attach?: boolean; allowDeletions?: boolean; wait: boolean; timeoutS: number; json?: boolean }) => {
+    const url = serviceUrl(options.url, options.insecure === true);
     // One line on stderr, redrawn in place, in a terminal only: a log would fill with redraws.
     const progress = process.stderr.isTTY
       ? (job: ExportJobView) => process.stderr.write(`\rexport ${job.id} ${job.status} rows ${String(job.rows_written ?? 0)}/${String(job.row_count ?? '?')}\x1b[K`)
       : undefined;
     const result = await withContext((context) =>
-      runExport(context, options.url.replace(/\/+$/, ''), { ...(options.fields && { fields: options.fields }), wait: options.wait, attach: options.attach === true, allowDeletions: options.allowDeletions === true, timeoutMs: options.timeoutS * 1000, ...(progress && { onProgress: progress }) }),
+      runExport(context, url, { ...(options.fields && { fields: options.fields }), wait: options.wait, attach: options.attach === true, allowDeletions: options.allowDeletions === true, timeoutMs: options.timeoutS * 1000, ...(progress && { onProgress: progress }) }),
     );
     if (progress) process.stderr.write('\r\x1b[K');
     print(options.json ? JSON.stringify(result, null, 2) : formatExport(result, options.timeoutS).join('\n'));
     if (result.outcome !== 'done' && !(result.outcome === 'running' && result.how !== 'busy')) process.exitCode = 1;
+  });
+
+program
+  .command('forget')
+  .description(
+    'erase one person from everything the running service keeps (staging, import state, dead letters, drift, the export table, ' +
+      'with a tombstone on the export topic), under every key the last export ties to the same CAAC contact ' +
+      '(exit 0 done; 2 done but something waits: run it again later; 1 failed). CAAC itself is not reached.',
+  )
+  .argument('<keyType>', 'line_uid, display_email, display_mobile, connect_id or customer_id')
+  .argument('<keyValue>', 'the key, as the CRM spells it (it is normalised as events are)')
+  .addOption(serviceUrlOption())
+  .option('--insecure', INSECURE_HELP)
+  .option('--json', 'print the result as JSON')
+  .action(async (keyType: string, keyValue: string, options: { url: string; insecure?: boolean; json?: boolean }) => {
+    const url = serviceUrl(options.url, options.insecure === true);
+    const result = await withContext((context) => forget(context, url, keyType, keyValue));
+    print(options.json ? JSON.stringify(result, null, 2) : formatForget(result).join('\n'));
+    if (!result.complete) process.exitCode = 2;
   });
 
 program.parseAsync(process.argv).catch((error: Error) => {

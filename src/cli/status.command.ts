@@ -25,10 +25,11 @@ export interface StatusReport {
  * The service answers over its admin API (`url`, ADMIN_TOKEN); the lag comes from Kafka directly.
  */
 export async function status(context: CliContext, url: string, cdc?: { databaseUrl: string; slot: string }): Promise<StatusReport> {
-  const { config } = context;
+  const adminToken = context.adminToken();
+  const { groupId, sourceTopics } = context.topics();
   const get = async (path: string, admin = true): Promise<{ status: number; body: unknown }> => {
     const response = await fetch(`${url}${path}`, {
-      headers: admin ? { authorization: `Bearer ${config.adminToken}` } : {},
+      headers: admin ? { authorization: `Bearer ${adminToken}` } : {},
       signal: AbortSignal.timeout(STATUS_HTTP_TIMEOUT_MS),
     });
     return { status: response.status, body: await response.json().catch(() => null) };
@@ -39,7 +40,7 @@ export async function status(context: CliContext, url: string, cdc?: { databaseU
     get('/admin/backlog'),
     get(`/admin/imports?limit=${STATUS_IMPORTS_SHOWN}`),
     get('/admin/exports?limit=1'),
-    context.kafka().consumerLag(config.kafka.groupId, config.kafka.sourceTopics.map((source) => source.topic)),
+    context.kafka().consumerLag(groupId, sourceTopics.map((source) => source.topic)),
   ]);
   if (backlog.status === 401) throw new Error(`${url} refused ADMIN_TOKEN (401): is this the service of this environment?`);
   if (backlog.status !== 200) throw new Error(`${url}/admin/backlog answered ${backlog.status}`);

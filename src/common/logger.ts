@@ -22,6 +22,7 @@ const REDACTED_PATHS = [
   'req.headers.authorization',
   'config.caac.apiKey',
   'config.adminToken',
+  'config.auditHashKey',
   'sasl.password',
   '*.sasl.password',
   'config.kafka.security.sasl.password',

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { validateCronExpression } from 'cron';
 import { isSupportedCountry } from 'libphonenumber-js';
@@ -49,8 +50,8 @@ const cronExpression = z
   .trim()
   .refine((value) => validateCronExpression(value).valid, { message: 'must be a cron expression, e.g. "0 3 * * *" (03:00 daily)' });
 
-/** Hosts a plain-http CAAC_BASE_URL may name: the request never leaves the machine. */
-function isLoopbackHost(hostname: string): boolean {
+/** Hosts a plain-http URL may name: the request never leaves the machine. */
+export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
@@ -125,6 +126,8 @@ const envSchema = z.object({
   // more than anyone reads to diagnose an event; the SHA-256 and offset headers find the whole one.
   // At most 16 MiB: a topic made for larger records strains brokers, and letters do not need it.
   DLQ_MAX_VALUE_BYTES: int(262_144, 1_024, 16 * 1_048_576),
+  // A week, like a dead-letter topic's usual retention: time to look at a letter, not to keep it.
+  DEAD_LETTER_RETENTION_MS: int(7 * 86_400_000, 1_000),
   INGEST_MAX_BYTES_PER_PARTITION: int(1_048_576, 1_024),
   INGEST_MAX_MESSAGE_BYTES: int(1_048_576, 1_024),
   INGEST_PARTITIONS_CONCURRENCY: int(2, 1, 64),
@@ -165,6 +168,8 @@ const envSchema = z.object({
     .refine((value) => !PLACEHOLDER_ADMIN_TOKENS.includes(value), {
       message: 'is the placeholder of .env.example or docker-compose.yml; set a long random token of your own (e.g. `openssl rand -hex 24`)',
     }),
+  // The key of the audit lines' key hashes and of the cursors handed to clients (a secret).
+  AUDIT_HASH_KEY: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
   HTTP_HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: int(3000, 0, 65_535),
   // When set, health, metrics and /docs are served on this port only, and admin and schemas on
@@ -259,12 +264,19 @@ export interface AppConfig {
     refusedRetryMs: number;
   };
   flushIntervalMs: number;
+  /** Published outbox rows (copies of dead letters, with personal data) are deleted after this. */
+  deadLetterRetentionMs: number;
   /** A source time further ahead of this service's clock is dead-lettered (see checkSourceTime). */
   maxFutureSkewMs: number;
   /** False for an ingest-only instance: it stages changes and never runs for importer leader. */
   importerEnabled: boolean;
   defaultPhoneRegion: string;
   adminToken: string;
+  /**
+   * Key of the keyed hashes of personal data in audit lines, and of cursor signatures: AUDIT_HASH_KEY,
+   * else derived from ADMIN_TOKEN (then a new token changes every hash).
+   */
+  auditHashKey: string;
   http: {
     host: string;
     port: number;
@@ -302,6 +314,85 @@ export interface AppConfig {
   };
 }
 
+/**
+ * Variables that hold secrets (or, for the database URLs, may: a password). Each may be given as
+ * `<NAME>_FILE` instead, the path of a file holding the value, as Kubernetes, Docker and Vault
+ * mount secrets.
+ */
+export const SECRET_VARIABLES = ['CAAC_API_KEY', 'ADMIN_TOKEN', 'KAFKA_SASL_PASSWORD', 'AUDIT_HASH_KEY', 'DATABASE_URL', 'EXPORT_DATABASE_URL'] as const;
+
+/**
+ * `env` with every `<NAME>_FILE` of `names` read into `<NAME>`: read once, here, and trimmed (a
+ * mounted secret often ends in a newline). A problem names the variable and the file, never what
+ * the file holds; setting both forms is a problem, as nobody could tell which one is used.
+ */
+export function resolveSecretFiles(env: NodeJS.ProcessEnv, names: readonly string[], problems: string[]): NodeJS.ProcessEnv {
+  const resolved = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    if (!names.includes(name)) continue;
+    const file = env[`${name}_FILE`];
+    if (file === undefined || file === '') continue;
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`${name}_FILE: ${name} is set too; set one of them`);
+      continue;
+    }
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (value === '') problems.push(`${name}_FILE: ${file} is empty`);
+      else resolved[name] = value;
+    } catch (error) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  }
+  return resolved;
+}
+
+/** Zod's problems as lines, but none for a secret whose `_FILE` was already reported. */
+function issueLines(issues: Array<{ path: PropertyKey[]; message: string }>, problems: string[]): string[] {
+  const fileProblem = (name: string) => problems.some((problem) => problem.startsWith(`${name}_FILE: `));
+  return issues.filter((issue) => !fileProblem(String(issue.path[0]))).map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+}
+
+type EnvName = keyof typeof envSchema.shape;
+type Env = z.infer<typeof envSchema>;
+
+/**
+ * Validates only the variables `names` (with their `_FILE` forms): a command-line tool checks what
+ * it uses, so `cli export` on a laptop needs the admin token, not the production CAAC key.
+ */
+export function loadVariables<K extends EnvName>(env: NodeJS.ProcessEnv, names: readonly K[]): Pick<Env, K> {
+  const problems: string[] = [];
+  const resolved = resolveSecretFiles(env, names, problems);
+  const schema = envSchema.pick(Object.fromEntries(names.map((name) => [name, true])) as Partial<Record<EnvName, true>>);
+  const present = Object.fromEntries(names.flatMap((name) => (resolved[name] === undefined || resolved[name] === '' ? [] : [[name, resolved[name]]])));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) problems.push(...issueLines(parsed.error.issues, problems));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  return parsed.data as unknown as Pick<Env, K>;
+}
+
+/** The variables of a Kafka connection: brokers, client id, TLS and SASL. */
+export const KAFKA_CONNECTION_VARIABLES = [
+  'KAFKA_BROKERS',
+  'KAFKA_CLIENT_ID',
+  'KAFKA_SSL',
+  'KAFKA_SSL_CA_FILE',
+  'KAFKA_SSL_CERT_FILE',
+  'KAFKA_SSL_KEY_FILE',
+  'KAFKA_SASL_MECHANISM',
+  'KAFKA_SASL_USERNAME',
+  'KAFKA_SASL_PASSWORD',
+] as const;
+
+/** The Kafka connection alone, validated as the service validates it (for the command line). */
+export function loadKafkaConnection(env: NodeJS.ProcessEnv): { brokers: string[]; clientId: string; security: KafkaSecurityConfig } {
+  const e = loadVariables(env, KAFKA_CONNECTION_VARIABLES);
+  const problems: string[] = [];
+  const security = kafkaSecurity(e, problems);
+  if (!security) throw new ConfigError(problems);
+  return { brokers: e.KAFKA_BROKERS.split(',').map((broker) => broker.trim()), clientId: e.KAFKA_CLIENT_ID, security };
+}
+
 /** A configuration that cannot start the service; `problems` has one line per bad variable. */
 export class ConfigError extends Error {
   readonly code = 'config_invalid';
@@ -316,13 +407,13 @@ export class ConfigError extends Error {
  * missing variable; values are never echoed, so secrets cannot leak through the message.
  */
 export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
+  const problems: string[] = [];
+  const resolved = resolveSecretFiles(env, SECRET_VARIABLES, problems);
   const present = Object.fromEntries(
-    Object.keys(envSchema.shape).flatMap((name) => (env[name] === undefined || env[name] === '' ? [] : [[name, env[name]]])),
+    Object.keys(envSchema.shape).flatMap((name) => (resolved[name] === undefined || resolved[name] === '' ? [] : [[name, resolved[name]]])),
   );
   const parsed = envSchema.safeParse(present);
-  const problems: string[] = parsed.success
-    ? []
-    : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  if (!parsed.success) problems.push(...issueLines(parsed.error.issues, problems));
 
   let sourceTopics: SourceTopic[] = [];
   if (parsed.success) {
@@ -388,10 +479,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       refusedRetryMs: e.IMPORT_REFUSED_RETRY_MS,
     },
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
+    deadLetterRetentionMs: e.DEAD_LETTER_RETENTION_MS,
     maxFutureSkewMs: e.MAX_FUTURE_SKEW_MS,
     importerEnabled: e.IMPORTER_ENABLED,
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     adminToken: e.ADMIN_TOKEN,
+    auditHashKey: e.AUDIT_HASH_KEY ?? createHmac('sha256', e.ADMIN_TOKEN).update('caac-sync audit hash key').digest('hex'),
     http: {
       host: e.HTTP_HOST,
       port: e.HTTP_PORT,
@@ -424,7 +517,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
  * The Kafka connection's TLS and SASL from the KAFKA_SSL* and KAFKA_SASL_* variables; a problem is
  * pushed to `problems` (never a value: the key and the password are secrets).
  */
-function kafkaSecurity(e: z.infer<typeof envSchema>, problems: string[]): KafkaSecurityConfig | undefined {
+function kafkaSecurity(e: Pick<Env, (typeof KAFKA_CONNECTION_VARIABLES)[number]>, problems: string[]): KafkaSecurityConfig | undefined {
   const found = problems.length;
   const read = (name: 'KAFKA_SSL_CA_FILE' | 'KAFKA_SSL_CERT_FILE' | 'KAFKA_SSL_KEY_FILE'): string | undefined => {
     const file = e[name];

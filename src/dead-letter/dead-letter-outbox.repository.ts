@@ -45,6 +45,26 @@ export class DeadLetterOutboxRepository {
     });
   }
 
+  /**
+   * Deletes letters published more than `retentionMs` ago (by the database's clock), `batch` rows
+   * per statement so that no transaction holds many locks or a long WAL burst; returns how many went.
+   * A published letter is on the dead-letter topic; the row is only a copy, holding personal data.
+   */
+  async prunePublished(retentionMs: number, batch: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [, deleted] = (await this.dataSource.query(
+        `DELETE FROM dead_letter_outbox WHERE id IN (
+           SELECT id FROM dead_letter_outbox
+            WHERE published_at < now() - make_interval(secs => $1::double precision / 1000)
+            ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [retentionMs, batch],
+      )) as [unknown, number];
+      total += deleted;
+      if (deleted < batch) return total;
+    }
+  }
+
   async counts(): Promise<Array<{ stage: string; published: number; unpublished: number }>> {
     return this.dataSource.query(
       `SELECT stage, count(*) FILTER (WHERE published_at IS NOT NULL)::int AS published,

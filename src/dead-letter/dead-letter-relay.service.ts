@@ -16,8 +16,19 @@ import { DeadLetterPublisher } from './dead-letter.publisher';
  */
 const RELAY_INTERVAL_MS = 500;
 const RELAY_BATCH = 500;
+/**
+ * How often published letters past DEAD_LETTER_RETENTION_MS are deleted, and how many per
+ * statement: retention is counted in days, so a minute late costs nothing; every instance prunes
+ * (a delete skips rows another instance holds), so no leader is needed.
+ */
+export const PRUNE_INTERVAL_MS = 60_000;
+const PRUNE_BATCH = 1_000;
 
-/** Moves dead letters from the Postgres outbox to the dead-letter topic, in every instance. */
+/**
+ * Moves dead letters from the Postgres outbox to the dead-letter topic, in every instance, and
+ * deletes published ones once they are older than DEAD_LETTER_RETENTION_MS (personal data is kept
+ * only as long as needed; the topic has its own retention).
+ */
 @Injectable()
 export class DeadLetterRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly outbox: DeadLetterOutboxRepository;
@@ -25,6 +36,7 @@ export class DeadLetterRelay implements OnApplicationBootstrap, BeforeApplicatio
   private publisher: DeadLetterPublisher | undefined;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
+  private nextPruneAt = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -62,6 +74,13 @@ export class DeadLetterRelay implements OnApplicationBootstrap, BeforeApplicatio
     }
   }
 
+  /** Deletes published letters past their retention; resolves with how many went. */
+  async prune(): Promise<number> {
+    const pruned = await this.outbox.prunePublished(this.config.deadLetterRetentionMs, PRUNE_BATCH);
+    if (pruned > 0) this.logger.info({ pruned, retentionMs: this.config.deadLetterRetentionMs }, 'deleted published dead letters past their retention');
+    return pruned;
+  }
+
   private async run(): Promise<void> {
     while (!this.stopping.signal.aborted) {
       try {
@@ -69,6 +88,10 @@ export class DeadLetterRelay implements OnApplicationBootstrap, BeforeApplicatio
       } catch (error) {
         this.metrics.deadLetterRelayFailures.inc();
         this.logger.warn({ err: error }, 'could not relay dead letters; will retry');
+      }
+      if (this.clock.now() >= this.nextPruneAt) {
+        this.nextPruneAt = this.clock.now() + PRUNE_INTERVAL_MS;
+        await this.prune().catch((error: unknown) => this.logger.warn({ err: error }, 'could not delete old dead letters; will retry'));
       }
       await this.clock.sleep(RELAY_INTERVAL_MS, this.stopping.signal).catch(() => undefined);
     }

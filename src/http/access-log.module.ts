@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import type { Logger } from '../common/logger';
+import { serializeError, type Logger } from '../common/logger';
+import { routeTemplate } from './route-template';
 
 /** The request id header: taken from the caller (a proxy's id) when sane, else made here, and echoed. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -18,9 +19,10 @@ export function requestId(req: IncomingMessage, res: ServerResponse): string {
 
 /**
  * One access log line per request, through pino-http on the process's own logger (so the same
- * redaction applies: `authorization` never appears). The line has the request id, method, path,
- * status and time taken; headers are left out but the user agent, as they say little and may
- * carry secrets of a caller's own.
+ * redaction applies: `authorization` never appears). The line has the request id, method, the
+ * route template it matched (never the URL: paths and query strings can hold e-mail addresses and
+ * phone numbers), status and time taken; headers are left out but the user agent, as they say
+ * little and may carry secrets of a caller's own.
  */
 @Module({})
 export class AccessLogModule {
@@ -32,18 +34,23 @@ export class AccessLogModule {
           pinoHttp: {
             logger,
             genReqId: requestId,
-            customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
-            customErrorMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
+            // TRICKY: the request is serialized when it arrives, before routing: the route is only
+            // known when the response ends, so it is added then (customSuccessObject / customErrorObject).
+            customSuccessMessage: (req, res) => `${req.method} ${routeTemplate(req)} ${res.statusCode}`,
+            customErrorMessage: (req, res) => `${req.method} ${routeTemplate(req)} ${res.statusCode}`,
+            customSuccessObject: (req, _res, line: Record<string, unknown>) => ({ ...line, route: routeTemplate(req) }),
+            customErrorObject: (req, _res, _error, line: Record<string, unknown>) => ({ ...line, route: routeTemplate(req) }),
             // 5xx is the service's fault (error), 4xx the caller's (info, like the rest).
             customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
             serializers: {
-              req: (req: { id: unknown; method: string; url: string; headers: Record<string, unknown> }) => ({
+              req: (req: { id: unknown; method: string; headers: Record<string, unknown> }) => ({
                 id: req.id,
                 method: req.method,
-                url: req.url,
                 userAgent: req.headers['user-agent'],
               }),
               res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+              // pino-http's own error serializer would replace the logger's, which keeps personal data out.
+              err: serializeError,
             },
             wrapSerializers: false,
           },

@@ -11,6 +11,8 @@ import { PendingChangeSource1795990000000 } from './1795990000000-pending-change
 import { ShortFieldHashes1796000000000 } from './1796000000000-short-field-hashes';
 import { VacuumSettings1796010000000 } from './1796010000000-vacuum-settings';
 import { ExportIntegrity1796020000000 } from './1796020000000-export-integrity';
+import { DriftRowId1796040000000 } from './1796040000000-drift-row-id';
+import { DeadLetterPublishedIndex1796040000001 } from './1796040000001-dead-letter-published-index';
 
 /** Every migration, oldest first. A new migration is a new timestamped file added here. */
 export const MIGRATIONS = [
@@ -27,4 +29,6 @@ export const MIGRATIONS = [
   ShortFieldHashes1796000000000,
   VacuumSettings1796010000000,
   ExportIntegrity1796020000000,
+  DriftRowId1796040000000,
+  DeadLetterPublishedIndex1796040000001,
 ];

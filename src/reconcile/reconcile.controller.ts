@@ -2,6 +2,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Query, UseGuards } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { KeyedHash } from '../common/keyed-hash';
 import { AdminTokenGuard } from '../ops/admin-token.guard';
 import { isKeyType, KEY_TYPES, normaliseKeyValue, type PhoneRegion } from '../profile';
 import { ContactStoryRepository } from './contact-story.repository';
@@ -11,19 +12,25 @@ import { ReconcileRepository } from './reconcile.repository';
 const DRIFT_PAGE_DEFAULT = 100;
 const DRIFT_PAGE_MAX = 1_000;
 
-function encodeCursor(row: { keyType: string; keyValue: string; field: string }): string {
-  return Buffer.from(JSON.stringify([row.keyType, row.keyValue, row.field])).toString('base64url');
+/** What a drift cursor's signature is for: a cursor of another route must not pass here. */
+const DRIFT_CURSOR = 'drift-cursor';
+const BAD_CURSOR = 'cursor must be a next_cursor this route returned';
+
+/**
+ * A drift page's cursor: the export and the last row's id, signed (KeyedHash.sign), so it holds no
+ * key (it travels in URLs and access logs) and a forged or garbled one is a 400, never a query.
+ */
+function encodeCursor(hash: KeyedHash, exportId: string, rowId: string): string {
+  return hash.sign(DRIFT_CURSOR, `${exportId}-${rowId}`);
 }
 
-function decodeCursor(cursor: string | undefined): [string, string, string] | undefined {
+function decodeCursor(hash: KeyedHash, exportId: string, cursor: string | undefined): string | undefined {
   if (cursor === undefined || cursor === '') return undefined;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 3 && parsed.every((part) => typeof part === 'string')) return parsed as [string, string, string];
-  } catch {
-    // reported below
-  }
-  throw new BadRequestException('cursor must be a next_cursor this route returned');
+  if (!/^\d{1,18}-\d{1,18}\.[A-Za-z0-9_-]{1,64}$/.test(cursor)) throw new BadRequestException(BAD_CURSOR);
+  const text = hash.verify(DRIFT_CURSOR, cursor);
+  const [cursorExport, rowId] = (text ?? '').split('-');
+  if (text === undefined || cursorExport !== exportId || rowId === undefined) throw new BadRequestException(BAD_CURSOR);
+  return rowId;
 }
 
 /**
@@ -41,6 +48,7 @@ export class ReconcileController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly dataSource: DataSource,
+    private readonly hash: KeyedHash,
   ) {}
 
   /** The drifted fields of an export, a page at a time; only the latest reconciled export keeps them. */
@@ -49,7 +57,7 @@ export class ReconcileController {
     if (!/^\d{1,18}$/.test(id)) throw new BadRequestException('export id must be a positive whole number');
     const limit = limitText === undefined ? DRIFT_PAGE_DEFAULT : Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > DRIFT_PAGE_MAX) throw new BadRequestException(`limit must be a whole number from 1 to ${DRIFT_PAGE_MAX}`);
-    const cursor = decodeCursor(cursorText);
+    const cursor = decodeCursor(this.hash, id, cursorText);
     const jobs: Array<{ reconciled_at: Date | null; reconcile: Record<string, unknown> | null; newest: string | null }> = await this.dataSource.query(
       `SELECT reconciled_at, reconcile,
               (SELECT max(export_id)::text FROM contact_drift) AS newest
@@ -60,6 +68,7 @@ export class ReconcileController {
     if (!job) throw new NotFoundException(`export ${id} does not exist`);
     if (job.reconciled_at === null) throw new NotFoundException(`export ${id} has not been reconciled (it is not complete, or reconcile has not reached it yet)`);
     const rows = await this.reconcile.driftPage(this.dataSource.manager, id, limit + 1, cursor);
+    if (!rows) throw new BadRequestException(`${BAD_CURSOR}; this one is of drift rows export ${id} no longer keeps`);
     const page = rows.slice(0, limit);
     return {
       export_id: id,
@@ -68,7 +77,7 @@ export class ReconcileController {
       // Drift rows are kept for the latest reconciled export only.
       rows_kept: job.newest === null || job.newest === id,
       drift: page.map((row) => ({ key_type: row.keyType, key_value: row.keyValue, field: row.field, sent_value: row.sentValue, sent_at: row.sentAt, caac_value: row.caacValue })),
-      next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null,
+      next_cursor: rows.length > limit ? encodeCursor(this.hash, id, page[page.length - 1]!.id) : null,
     };
   }
 

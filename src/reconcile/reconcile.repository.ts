@@ -28,6 +28,8 @@ export interface ReconcileOutcome {
 
 /** One drifted field of the latest reconciled export, for the admin route. */
 export interface DriftRow {
+  /** The row's id: what a page cursor names (never the key, which is personal data). */
+  id: string;
   keyType: string;
   keyValue: string;
   field: string;
@@ -214,14 +216,22 @@ export class ReconcileRepository {
     );
   }
 
-  /** A page of an export's drift, in (key type, key value, field) order after `cursor`. */
-  async driftPage(db: EntityManager, exportId: string, limit: number, cursor: [string, string, string] | undefined): Promise<DriftRow[]> {
-    const rows: Array<{ key_type: string; key_value: string; field: string; sent_value: unknown; sent_at: Date | null; caac_value: string | null }> = await db.query(
-      `SELECT key_type, key_value, field, sent_value, sent_at, caac_value FROM contact_drift
-        WHERE export_id = $1 AND ($2::text IS NULL OR (key_type, key_value, field) > ($2, $3, $4))
-        ORDER BY key_type, key_value, field LIMIT $5`,
-      [exportId, cursor?.[0] ?? null, cursor?.[1] ?? null, cursor?.[2] ?? null, limit],
+  /**
+   * A page of an export's drift, in (key type, key value, field) order after the row `afterId`;
+   * undefined when that row is not one of the export's (any more: a newer export replaced them).
+   */
+  async driftPage(db: EntityManager, exportId: string, limit: number, afterId: string | undefined): Promise<DriftRow[] | undefined> {
+    if (afterId !== undefined) {
+      const found: unknown[] = await db.query(`SELECT 1 FROM contact_drift WHERE id = $1 AND export_id = $2`, [afterId, exportId]);
+      if (found.length === 0) return undefined;
+    }
+    const rows: Array<{ id: string; key_type: string; key_value: string; field: string; sent_value: unknown; sent_at: Date | null; caac_value: string | null }> = await db.query(
+      `SELECT id::text AS id, key_type, key_value, field, sent_value, sent_at, caac_value FROM contact_drift
+        WHERE export_id = $1
+          AND ($2::bigint IS NULL OR (key_type, key_value, field) > (SELECT key_type, key_value, field FROM contact_drift WHERE id = $2))
+        ORDER BY key_type, key_value, field LIMIT $3`,
+      [exportId, afterId ?? null, limit],
     );
-    return rows.map((row) => ({ keyType: row.key_type, keyValue: row.key_value, field: row.field, sentValue: row.sent_value, sentAt: row.sent_at, caacValue: row.caac_value }));
+    return rows.map((row) => ({ id: row.id, keyType: row.key_type, keyValue: row.key_value, field: row.field, sentValue: row.sent_value, sentAt: row.sent_at, caacValue: row.caac_value }));
   }
 }

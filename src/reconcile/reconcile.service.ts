@@ -46,7 +46,7 @@ export class ReconcileService implements OnApplicationBootstrap, BeforeApplicati
       if (this.active || !this.leader.isLeader()) return;
       this.active = this.runOnce()
         .then(() => undefined)
-        .catch((error: unknown) => this.logger.warn({ reason: error instanceof Error ? error.message : String(error) }, 'reconcile failed; tried again at the next check'))
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'reconcile failed; tried again at the next check'))
         .finally(() => (this.active = undefined));
     }, RECONCILE_CHECK_MS);
   }

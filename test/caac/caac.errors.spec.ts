@@ -97,6 +97,26 @@ describe(describeDetail.name, () => {
     expect(describeDetail('Bad\n  Gateway')).toBe('Bad Gateway');
   });
 
+  it("keeps a FastAPI issue's location, message and type, never the input it refused", () => {
+    const body = {
+      detail: [
+        { type: 'value_error', loc: ['body', 'data', 3, 'display_email'], msg: 'value is not a valid email address', input: 'amy@@example.com', ctx: { reason: 'amy@@example.com' }, url: 'https://errors.pydantic.dev/2/v/value_error' },
+        { type: 'missing', loc: ['body', 'import_key'], msg: 'Field required', input: { data: [{ display_mobile: '+886912345678' }] } },
+      ],
+    };
+
+    const sut = describeDetail(body);
+
+    expect(sut).toBe(
+      '[{"loc":["body","data",3,"display_email"],"msg":"value is not a valid email address","type":"value_error"},{"loc":["body","import_key"],"msg":"Field required","type":"missing"}]',
+    );
+    expect(classifyResponse('POST', IMPORT, 422, body).message).toBe(`POST ${IMPORT} -> 422: ${sut}`);
+  });
+
+  it('drops an input wherever else a detail object carries it', () => {
+    expect(describeDetail({ detail: { error: 'refused', input: 'amy@example.com', rows: [{ input: '+886912345678', index: 2 }] } })).toBe('{"error":"refused","rows":[{"index":2}]}');
+  });
+
   it('cuts a long detail to 500 characters', () => {
     const detail = describeDetail({ detail: 'x'.repeat(600) });
 

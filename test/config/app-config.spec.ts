@@ -54,6 +54,7 @@ describe(loadConfig.name, () => {
     expect(sut.database).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/caac', poolMax: 10, migrateOnStart: false });
     expect(sut.caac).toMatchObject({ importRatePerWindow: 15, importMaxRows: 10_000, rateWindowMs: 60_000, taskTimeoutMs: 21_600_000, refusedRetryMs: 60_000 });
     expect(sut.flushIntervalMs).toBe(30_000);
+    expect(sut.deadLetterRetentionMs).toBe(604_800_000);
     expect(sut.maxFutureSkewMs).toBe(86_400_000);
     expect(sut.defaultPhoneRegion).toBe('TW');
     expect(sut.http).toEqual({ host: '0.0.0.0', port: 3000, docsEnabled: true });
@@ -250,6 +251,20 @@ describe(loadConfig.name, () => {
     expect(problemsOf(aValidEnv({ MANAGEMENT_PORT: '70000' }))).toEqual(['MANAGEMENT_PORT: must be at most 65535']);
     expect(problemsOf(aValidEnv({ MANAGEMENT_HOST: '0.0.0.0' }))).toEqual(['MANAGEMENT_HOST: needs MANAGEMENT_PORT']);
     expect(problemsOf(aValidEnv({ DOCS_ENABLED: 'maybe' }))).toEqual(['DOCS_ENABLED: must be true or false']);
+  });
+
+  it('derives the audit hash key from ADMIN_TOKEN unless AUDIT_HASH_KEY is set, and refuses a short one', () => {
+    const derived = loadConfig(aValidEnv()).auditHashKey;
+
+    expect([derived === SECRET_TOKEN, derived.includes(SECRET_TOKEN), derived === loadConfig(aValidEnv()).auditHashKey]).toEqual([false, false, true]);
+    expect(loadConfig(aValidEnv({ ADMIN_TOKEN: 'another-admin-token-0123' })).auditHashKey).not.toBe(derived);
+    expect(loadConfig(aValidEnv({ AUDIT_HASH_KEY: 'an-audit-key-of-16+chars' })).auditHashKey).toBe('an-audit-key-of-16+chars');
+    expect(problemsOf(aValidEnv({ AUDIT_HASH_KEY: 'short' }))).toEqual(['AUDIT_HASH_KEY: must be at least 16 characters']);
+  });
+
+  it('takes DEAD_LETTER_RETENTION_MS and refuses one below a second', () => {
+    expect(loadConfig(aValidEnv({ DEAD_LETTER_RETENTION_MS: '86400000' })).deadLetterRetentionMs).toBe(86_400_000);
+    expect(problemsOf(aValidEnv({ DEAD_LETTER_RETENTION_MS: '10' }))).toEqual(['DEAD_LETTER_RETENTION_MS: must be at least 1000']);
   });
 
   it('reports drift by default and takes crm-wins', () => {

@@ -82,21 +82,21 @@ describe('the HTTP server', () => {
     expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     const access = logLines().filter((line) => (line.req as { id?: string } | undefined)?.id !== undefined);
     expect(access.filter((line) => (line.req as { id: string }).id === 'lb-1234.abc')).toEqual([
-      expect.objectContaining({ level: 30, msg: 'GET /admin/backlog 200', req: { id: 'lb-1234.abc', method: 'GET', url: '/admin/backlog' }, res: { statusCode: 200 }, responseTime: expect.any(Number) }),
+      expect.objectContaining({ level: 30, msg: 'GET /admin/backlog 200', req: { id: 'lb-1234.abc', method: 'GET' }, route: '/admin/backlog', res: { statusCode: 200 }, responseTime: expect.any(Number) }),
     ]);
     expect(access.filter((line) => (line.req as { id: string }).id === made.headers['x-request-id'])).toHaveLength(1);
     expect(lines.join('\n')).not.toContain(TEST_ADMIN_TOKEN);
   });
 
-  it('writes an audit line for every admin write, allowed or refused, and none for a read', async () => {
+  it('writes an audit line for every admin write, allowed or refused, and none for a read without personal data', async () => {
     await request(sut.getHttpServer()).post('/admin/imports/4242/retry').set(auth).set('X-Request-Id', 'audit-1').expect(404);
     await request(sut.getHttpServer()).post('/admin/imports/4242/retry').set('Authorization', 'Bearer wrong-token-0123456789').set('X-Request-Id', 'audit-2').expect(401);
     await request(sut.getHttpServer()).get('/admin/imports').set(auth).set('X-Request-Id', 'audit-3').expect(200);
 
     const audits = logLines().filter((line) => line.audit !== undefined);
     expect(audits.map((line) => [line.msg, line.audit])).toEqual([
-      ['admin POST /admin/imports/4242/retry 404', { requestId: 'audit-1', method: 'POST', path: '/admin/imports/4242/retry', status: 404, authorized: true, remoteAddress: expect.any(String) }],
-      ['admin POST /admin/imports/4242/retry 401', { requestId: 'audit-2', method: 'POST', path: '/admin/imports/4242/retry', status: 401, authorized: false, remoteAddress: expect.any(String) }],
+      ['admin POST /admin/imports/:id/retry 404', { requestId: 'audit-1', method: 'POST', route: '/admin/imports/:id/retry', params: { id: '4242' }, status: 404, authorized: true, remoteAddress: expect.any(String) }],
+      ['admin POST /admin/imports/:id/retry 401', { requestId: 'audit-2', method: 'POST', route: '/admin/imports/:id/retry', params: { id: '4242' }, status: 401, authorized: false, remoteAddress: expect.any(String) }],
     ]);
     expect(lines.join('\n')).not.toContain('wrong-token-0123456789');
   });
