@@ -155,9 +155,9 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
     return this.heldJob;
   }
 
+  /** For readiness details; the metric is read from Postgres by every instance. */
   private showHeld(job: ExportJob | undefined): void {
     this.heldJob = job && { id: job.id, deletions: job.deletions, heldReason: job.heldReason };
-    this.metrics.exportHeld.set(job ? 1 : 0);
   }
 
   async onApplicationBootstrap(): Promise<void> {

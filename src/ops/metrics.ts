@@ -316,7 +316,7 @@ export class Metrics {
 
   readonly exportHeld = new Gauge({
     name: `${METRIC_PREFIX}export_held`,
-    help: 'Whether an export waits as held because it would delete more of the mirror than EXPORT_MAX_DELETE_RATIO (1) or not (0)',
+    help: '1 while an export of the account waits as held (it would delete more of the mirror than EXPORT_MAX_DELETE_RATIO), else 0; read from Postgres, so every instance agrees',
     registers: [this.registry],
   });
 

@@ -21,7 +21,7 @@ interface PostgresStats {
   backlog: BacklogStats[];
   inFlight: number;
   outbox: { unpublished: number; oldestAgeSeconds: number };
-  exports: { newestCompleteAgeSeconds: number | null; lastEndedFailed: boolean | null };
+  exports: { newestCompleteAgeSeconds: number | null; lastEndedFailed: boolean | null; held: boolean };
 }
 
 /**
@@ -89,10 +89,11 @@ export class OpsMetricsCollector {
     this.metrics.importInFlightAgeSeconds.set(stats.inFlight);
     this.metrics.deadLetterOutboxUnpublished.set(stats.outbox.unpublished);
     this.metrics.deadLetterOutboxOldestAgeSeconds.set(stats.outbox.oldestAgeSeconds);
-    const { newestCompleteAgeSeconds, lastEndedFailed } = stats.exports;
+    const { newestCompleteAgeSeconds, lastEndedFailed, held } = stats.exports;
     // Postgres is the truth: an instance that never ran an export (a standby) reports the same age.
     this.metrics.newestExportAt = newestCompleteAgeSeconds === null ? undefined : Date.now() - newestCompleteAgeSeconds * 1000;
     this.metrics.exportLastFailed.set(lastEndedFailed ? 1 : 0);
+    this.metrics.exportHeld.set(held ? 1 : 0);
   }
 
   private async collectLag(): Promise<void> {

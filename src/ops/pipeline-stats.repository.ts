@@ -66,20 +66,23 @@ export class PipelineStatsRepository {
   /**
    * The account's exports as every instance sees them: seconds since the newest complete export
    * was requested (by the database clock; null before the first) and whether the newest export
-   * that ended did so without delivering (failed or expired; null before any ended). An instance
+   * that ended did so without delivering (failed or expired; null before any ended), and whether
+   * one waits as held for its deletions to be allowed (export_job_one_held). An instance
    * that ran none of them reports the same as the one that did. Index probes of export_job.
    */
-  async exports(account: string): Promise<{ newestCompleteAgeSeconds: number | null; lastEndedFailed: boolean | null }> {
-    const [row]: Array<{ age_s: number | null; last_status: string | null }> = await this.dataSource.query(
+  async exports(account: string): Promise<{ newestCompleteAgeSeconds: number | null; lastEndedFailed: boolean | null; held: boolean }> {
+    const [row]: Array<{ age_s: number | null; last_status: string | null; held: boolean }> = await this.dataSource.query(
       `SELECT (SELECT extract(epoch FROM now() - requested_at)::float8 FROM export_job
                 WHERE account = $1 AND status = 'done' ORDER BY requested_at DESC LIMIT 1) AS age_s,
               (SELECT status FROM export_job
-                WHERE account = $1 AND status IN ('done', 'failed', 'expired') ORDER BY id DESC LIMIT 1) AS last_status`,
+                WHERE account = $1 AND status IN ('done', 'failed', 'expired') ORDER BY id DESC LIMIT 1) AS last_status,
+              EXISTS (SELECT 1 FROM export_job WHERE account = $1 AND status = 'held') AS held`,
       [account],
     );
     return {
       newestCompleteAgeSeconds: row?.age_s == null ? null : Math.max(0, row.age_s),
       lastEndedFailed: row?.last_status == null ? null : row.last_status !== 'done',
+      held: row?.held === true,
     };
   }
 

@@ -190,7 +190,10 @@ describe('export integrity: only a whole file changes the mirror, and mass delet
     await expect(mirror()).resolves.toEqual(before);
     const ready = (await (await fetch(`${base}/health/ready`)).json()) as { details: { export: { held: unknown } } };
     expect(ready.details.export.held).toEqual({ id: held.id, deletions: 1, reason: held.held_reason });
-    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^caac_sync_export_held 1$/m);
+    // Read from Postgres by every instance, at most a few seconds old.
+    const heldMetric = (value: 0 | 1) =>
+      waitFor(`caac_sync_export_held ${value}`, async () => new RegExp(`^caac_sync_export_held ${value}$`, 'm').test(await (await fetch(`${base}/metrics`)).text()) || undefined, { timeoutMs: 15_000, intervalMs: 250 });
+    await heldMetric(1);
 
     await expect(post(`/admin/exports/${held.id}/allow-deletions`)).resolves.toEqual({ status: 202, body: { id: held.id, deletions: 1 } });
 
@@ -199,7 +202,7 @@ describe('export integrity: only a whole file changes the mirror, and mass delet
     expect(Object.keys(after.table).sort()).toEqual(['id-a', 'id-b']);
     expect(after.live).toEqual(contactsOf([A, B]));
     expect(after.tombstoned).toContain('id-c');
-    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^caac_sync_export_held 0$/m);
+    await heldMetric(0);
   });
 
   it('ends a held export as superseded when a newer export is requested, deleting nothing', async () => {

@@ -25,7 +25,7 @@ describe('alert rules (docker/prometheus/alerts.yml)', () => {
     async () => {
       const result = await promtool(['check', 'rules', ALERT_RULES]);
 
-      expect(result).toMatchObject({ code: 0, output: expect.stringContaining('SUCCESS: 18 rules found') });
+      expect(result).toMatchObject({ code: 0, output: expect.stringContaining('SUCCESS: 19 rules found') });
     },
     PROMTOOL_TIMEOUT_MS,
   );

@@ -24,7 +24,7 @@ describe(`${PipelineStatsRepository.name} exports`, () => {
   it('knows no export before the first one ended', async () => {
     await anExport('acme', 'running', '1 minute');
 
-    await expect(sut.exports('acme')).resolves.toEqual({ newestCompleteAgeSeconds: null, lastEndedFailed: null });
+    await expect(sut.exports('acme')).resolves.toEqual({ newestCompleteAgeSeconds: null, lastEndedFailed: null, held: false });
   });
 
   it('reads the newest complete export by the database clock, and whether the newest that ended failed, for one account', async () => {
