@@ -4,6 +4,7 @@ import type { INestApplication } from '@nestjs/common';
 import { ManagementServer } from '../../src/http/management-server';
 import { migratedDatabase } from '../support/database';
 import { createTopics, startService, testConfig, TEST_ADMIN_TOKEN, uniqueName } from '../support/service';
+import { waitFor } from '../support/wait-for';
 
 const auth = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
@@ -50,7 +51,7 @@ describe('MANAGEMENT_PORT and DOCS_ENABLED', () => {
     const management = managementPort!;
 
     await expect(statusOf(management, '/health/live')).resolves.toBe(200);
-    await expect(statusOf(management, '/health/ready')).resolves.toBe(200);
+    await expect(waitFor('ready on the management port', async () => ((await statusOf(management, '/health/ready')) === 200 ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 })).resolves.toBe(true);
     await expect(statusOf(management, '/metrics')).resolves.toBe(200);
     await expect(statusOf(management, '/docs-json')).resolves.toBe(200);
     await expect(statusOf(management, '/docs')).resolves.toBe(200);
@@ -68,7 +69,8 @@ describe('MANAGEMENT_PORT and DOCS_ENABLED', () => {
     const { httpPort, managementPort } = await start({ DOCS_ENABLED: 'false' });
 
     expect(managementPort).toBeUndefined();
-    await expect(statusOf(httpPort, '/health/ready')).resolves.toBe(200);
+    // Ready once the consumer has joined: a moment after start on a busy machine.
+    await expect(waitFor('ready on HTTP_PORT', async () => ((await statusOf(httpPort, '/health/ready')) === 200 ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 })).resolves.toBe(true);
     await expect(statusOf(httpPort, '/metrics')).resolves.toBe(200);
     await expect(statusOf(httpPort, '/admin/backlog', auth)).resolves.toBe(200);
     await expect(statusOf(httpPort, '/docs-json')).resolves.toBe(404);

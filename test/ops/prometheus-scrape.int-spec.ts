@@ -184,7 +184,7 @@ describe('/metrics scraped by a real Prometheus', () => {
       }
     }
 
-    expect(rules).toHaveLength(18);
+    expect(rules).toHaveLength(19);
     expect(unhealthy).toEqual([]);
     expect(errors).toEqual([]);
     expect(missing).toEqual([]);
