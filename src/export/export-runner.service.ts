@@ -268,7 +268,8 @@ export class ExportRunner implements OnApplicationBootstrap, BeforeApplicationSh
   /** Under the account's export lock, runs jobs until none is left running. */
   private async drain(): Promise<void> {
     if (!(await this.jobs.running(this.account))) return;
-    const lock = new Client({ connectionString: this.config.database.url, connectionTimeoutMillis: LOCK_CONNECT_TIMEOUT_MS, application_name: 'caac-sync-export-lock' });
+    // TCP keepalive: the lock lasts as long as this connection, so a silently dropped one must be found out.
+    const lock = new Client({ connectionString: this.config.database.url, connectionTimeoutMillis: LOCK_CONNECT_TIMEOUT_MS, application_name: 'caac-sync-export-lock', keepAlive: true });
     const lost = new AbortController();
     lock.on('error', () => lost.abort(new Error('export lock connection lost')));
     await lock.connect();
