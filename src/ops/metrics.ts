@@ -115,6 +115,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly importFieldsRejected = new Counter({
+    name: `${METRIC_PREFIX}import_fields_rejected_total`,
+    help: "Fields CAAC refused by name in a row (e.g. a display_mobile another contact holds): each dead-lettered alone while the row's other fields were sent again, by field",
+    labelNames: ['field'] as const,
+    registers: [this.registry],
+  });
+
   // Set from the latest reconciled export (DESIGN §4.6 drift): where CAAC differs from what was sent.
   readonly driftFields = new Gauge({
     name: `${METRIC_PREFIX}drift_fields`,
