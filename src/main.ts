@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel });
-  const app = await createApp(config, logger);
+  await createApp(config, logger, { port: config.http.port, host: config.http.host });
   // Nest runs the shutdown hooks on SIGTERM/SIGINT (stop consuming, finish the transaction in
   // hand, leave in-flight tasks recorded); this bounds them, so a stuck dependency cannot keep a
   // stopping instance alive forever.
@@ -27,7 +27,6 @@ async function main(): Promise<void> {
       }, config.shutdownTimeoutMs).unref();
     });
   }
-  await app.listen(config.http.port, config.http.host);
   logger.info({ port: config.http.port, topics: config.kafka.sourceTopics.map((t) => t.topic) }, 'caac-profile-sync started');
 }
 

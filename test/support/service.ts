@@ -51,7 +51,6 @@ export function testConfig(env: Record<string, string>): AppConfig {
 
 /** Starts the whole service in this process, listening on a free port. */
 export async function startService(config: AppConfig, logger: Logger = createLogger({ level: config.logLevel })): Promise<INestApplication> {
-  const app = await createApp(config, logger);
-  await app.listen(0, '127.0.0.1');
+  const app = await createApp(config, logger, { port: 0, host: '127.0.0.1' });
   return app;
 }
