@@ -8,12 +8,13 @@ import { LOGGER } from '../common/nest-logger';
 import type { DeadLetter } from '../dead-letter/dead-letter';
 import { openDeadLetterTopic } from '../dead-letter/dead-letter-topic';
 import { DeadLetterPublisher } from '../dead-letter/dead-letter.publisher';
-import { BatchConsumer, type BatchContext, type ConsumedBatch, type ConsumeLoopState, type PartitionState } from '../kafka/batch-consumer';
+import { BatchConsumer, type BatchContext, type ConsumedBatch, type ConsumeLoopState, type PartitionState, type TopicPartitionOffset } from '../kafka/batch-consumer';
 import { KafkaAdapter, type MessageProducer } from '../kafka/kafka.adapter';
 import type { ConsumerStatus } from '../ops/kafka.health';
 import { Metrics } from '../ops/metrics';
 import { coalesceBatch, type CoalescedBatch, type KeyChange } from './batch-coalescer';
 import { ConsumerOffsetRepository } from './consumer-offset.repository';
+import { planPartitionStarts } from './start-offsets';
 import { PendingChangeRepository } from '../store/pending-change.repository';
 import { TopicDecoders } from './topic-decoders';
 
@@ -123,11 +124,38 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
         partitionsConsumedConcurrently: kafka.partitionsConcurrency,
         pauseAfterMs: kafka.pauseAfterMs,
         sessionTimeoutMs: kafka.sessionTimeoutMs,
-        startOffsets: (partitions) => this.offsets.find(kafka.groupId, partitions),
+        startOffsets: (partitions) => this.startOffsets(partitions),
       },
       this.logger,
     );
     return this.consumer;
+  }
+
+  /**
+   * Where each newly assigned partition starts (see planPartitionStarts), one log line a partition
+   * saying where and why. Without the broker's answer, only the stored offsets are sought, and the
+   * others start where kafkajs would: the group's committed offset, else the earliest.
+   */
+  private async startOffsets(partitions: Array<{ topic: string; partition: number }>): Promise<TopicPartitionOffset[]> {
+    const { groupId, startWithoutStoredOffset } = this.config.kafka;
+    const stored = await this.offsets.find(groupId, partitions);
+    if (stored.length === partitions.length) {
+      for (const position of stored) this.logger.info({ ...position, from: 'postgres' }, 'partition starts at its stored offset');
+      return stored;
+    }
+    const topics = [...new Set(partitions.map((p) => p.topic))];
+    const broker = await this.kafka.partitionStarts(groupId, topics).catch((error: Error) => {
+      this.logger.warn({ err: error, topics }, 'could not read where partitions without a stored offset start; they start at the group\'s committed offset, else the earliest');
+      return undefined;
+    });
+    if (!broker) return stored;
+    const starts = planPartitionStarts(partitions, stored, broker, startWithoutStoredOffset);
+    for (const { topic, partition, offset, from, why, skipsRetained } of starts) {
+      const line = { topic, partition, offset, from, why };
+      if (skipsRetained) this.logger.warn(line, 'partition starts at the group\'s committed offset, skipping earlier messages');
+      else this.logger.info(line, from === 'postgres' ? 'partition starts at its stored offset' : `partition starts at the ${from} offset`);
+    }
+    return starts.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -196,6 +196,29 @@ export class KafkaAdapter {
   }
 
   /**
+   * Per partition of `topics`: the earliest offset the broker still holds, and the offset `groupId`
+   * has committed (null when none).
+   */
+  async partitionStarts(groupId: string, topics: string[]): Promise<Array<{ topic: string; partition: number; earliest: string; committed: string | null }>> {
+    const admin = this.client.admin();
+    await admin.connect();
+    try {
+      const committed = await admin.fetchOffsets({ groupId, topics });
+      const starts = [];
+      for (const topic of topics) {
+        const group = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
+        for (const { partition, low } of await admin.fetchTopicOffsets(topic)) {
+          const at = group.find((entry) => entry.partition === partition)?.offset;
+          starts.push({ topic, partition, earliest: low, committed: at === undefined || Number(at) < 0 ? null : at });
+        }
+      }
+      return starts;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
    * Per partition of `topics`: the end of the log and what `groupId` has committed; `lag` is the
    * messages between them (the whole log when the group has committed nothing).
    */
