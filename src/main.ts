@@ -2,6 +2,10 @@ import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config/app-config';
 import { createLogger } from './common/logger';
 import { createApp } from './app.factory';
+import { loadEnvFileOrExit } from './config/env-file';
+
+// Before anything reads the environment: settings in .env, under those already set.
+loadEnvFileOrExit();
 
 async function main(): Promise<void> {
   let config;

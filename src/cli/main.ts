@@ -7,6 +7,10 @@ import { CliContext } from './cli-context';
 import { replayDeadLetters } from './dlq-replay.command';
 import { EXPORT_WAIT_DEFAULT_S, formatExport, runExport, type ExportJobView } from './export.command';
 import { formatStatus, status } from './status.command';
+import { loadEnvFileOrExit } from '../config/env-file';
+
+// Before anything reads the environment: settings in .env, under those already set.
+loadEnvFileOrExit();
 
 // The command line of caac-profile-sync: `npm run cli -- <command> --help`. It reads the same
 // environment as the service. stdout carries the command's result, stderr progress and problems.
