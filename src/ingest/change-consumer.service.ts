@@ -15,6 +15,8 @@ import { Metrics } from '../ops/metrics';
 import { coalesceBatch, type CoalescedBatch, type KeyChange } from './batch-coalescer';
 import { ConsumerOffsetRepository } from './consumer-offset.repository';
 import { planPartitionStarts } from './start-offsets';
+import { DeadLetterSummary } from './dead-letter-summary';
+import { didYouMean } from '../common/did-you-mean';
 import { PendingChangeRepository } from '../store/pending-change.repository';
 import { TopicDecoders } from './topic-decoders';
 
@@ -69,6 +71,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
   private deadLetters: DeadLetterPublisher | undefined;
   private readonly offsets: ConsumerOffsetRepository;
   private readonly pending = new PendingChangeRepository();
+  private readonly deadLetterSummary: DeadLetterSummary;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -80,6 +83,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
     private readonly metrics: Metrics,
   ) {
     this.offsets = new ConsumerOffsetRepository(dataSource);
+    this.deadLetterSummary = new DeadLetterSummary(logger);
   }
 
   joined(): boolean {
@@ -102,8 +106,12 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
     const { kafka } = this.config;
     // Source topics belong to the CRM side: a missing one is a configuration error, not something
     // to create with guessed partitions.
-    const missing = await this.kafka.missingTopics(kafka.sourceTopics.map((source) => source.topic));
-    if (missing.length > 0) throw new Error(`SOURCE_TOPICS: topic(s) ${missing.join(', ')} do not exist on ${kafka.brokers.join(',')}`);
+    const existing = new Set(await this.kafka.topicNames());
+    const missing = kafka.sourceTopics.map((source) => source.topic).filter((topic) => !existing.has(topic));
+    if (missing.length > 0) {
+      const named = missing.map((topic) => `${topic}${didYouMean(topic, [...existing].filter((name) => !name.startsWith('__')))}`);
+      throw new Error(`SOURCE_TOPICS: topic(s) ${named.join(', ')} do not exist on ${kafka.brokers.join(',')}`);
+    }
     const limits = await openDeadLetterTopic(this.kafka, kafka);
     this.producer = await this.kafka.createProducer();
     this.deadLetters = new DeadLetterPublisher(this.producer, kafka.dlqTopic, limits);
@@ -163,6 +171,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
     // and sends its dead letters) between the before-shutdown and the shutdown hooks; only then
     // may the producer go, so this is a shutdown hook, not a before-shutdown one.
     await this.producer?.disconnect();
+    this.deadLetterSummary.flush();
   }
 
   /**
@@ -330,6 +339,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
       if (counts.storageRejected) this.metrics.ingestEvents.inc({ topic, outcome: 'storage_rejected' }, counts.storageRejected);
       this.metrics.ingestEvents.inc({ topic, outcome: 'key_changed' }, counts.keyChanged);
       for (const letter of deadLetters) this.metrics.deadLetters.inc({ stage: letter.stage });
+      this.deadLetterSummary.add(deadLetters);
       // The Profile API cannot delete or merge: the contact under the old key stays in CAAC as it
       // was. The offset finds the event (its `before` holds the old key) without logging the key.
       for (const change of outcome.keyChanges) {

@@ -129,11 +129,16 @@ export class KafkaAdapter {
 
   /** The topics of the list that the cluster does not have. */
   async missingTopics(topics: string[]): Promise<string[]> {
+    const existing = new Set(await this.topicNames());
+    return topics.filter((topic) => !existing.has(topic));
+  }
+
+  /** Every topic the cluster has. */
+  async topicNames(): Promise<string[]> {
     const admin = this.client.admin();
     await admin.connect();
     try {
-      const existing = new Set(await admin.listTopics());
-      return topics.filter((topic) => !existing.has(topic));
+      return await admin.listTopics();
     } finally {
       await admin.disconnect();
     }

@@ -49,6 +49,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ingestAbsentColumns = new Gauge({
+    name: `${METRIC_PREFIX}ingest_absent_columns`,
+    help: "1 for each key or mapped column of a Debezium mapping that the topic's events lack (a typo in the mapping, or a column the connector does not send), by topic, column and role",
+    labelNames: ['topic', 'column', 'role'] as const,
+    registers: [this.registry],
+  });
+
   readonly deadLetters = new Counter({
     name: `${METRIC_PREFIX}dead_letters_total`,
     help: 'Messages written to the dead-letter topic, by stage',
