@@ -251,10 +251,11 @@ export class KafkaAdapter {
 
   /**
    * Reads `topic` from its start up to its end as it is when the call begins (later messages are
-   * left for a later call), in partition order, one message at a time. No consumer group is left
-   * behind: the reader's own group is deleted afterwards. Fails after `timeoutMs`.
+   * left for a later call), in partition order, one message at a time, or its first `maxMessages`.
+   * No consumer group is left behind: the reader's own group is deleted afterwards. Fails after
+   * `timeoutMs`.
    */
-  async readToEnd(topic: string, handle: (message: ReadMessage) => Promise<void> | void, timeoutMs: number): Promise<number> {
+  async readToEnd(topic: string, handle: (message: ReadMessage) => Promise<void> | void, timeoutMs: number, maxMessages = Infinity): Promise<number> {
     const admin = this.client.admin();
     await admin.connect();
     const groupId = `${this.connection.clientId}-reader-${process.pid}-${Date.now()}`;
@@ -278,11 +279,11 @@ export class KafkaAdapter {
                 autoCommit: false,
                 eachMessage: async ({ partition, message }) => {
                   const offset = BigInt(message.offset);
-                  if (!open.has(partition) || offset >= ends.get(partition)!) return;
+                  if (!open.has(partition) || offset >= ends.get(partition)! || read >= maxMessages) return;
                   await handle({ partition, offset: message.offset, key: message.key, value: message.value, headers: stringHeaders(message.headers), timestamp: Number(message.timestamp) });
                   read++;
                   if (offset + 1n >= ends.get(partition)!) open.delete(partition);
-                  if (open.size === 0) done();
+                  if (open.size === 0 || read >= maxMessages) done();
                 },
               })
               .catch(fail);
