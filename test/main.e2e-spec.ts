@@ -60,6 +60,21 @@ describe('start-up of the service process', () => {
     }
   });
 
+  it('stops on a source topic that does not exist, naming the topic most likely meant', async () => {
+    const database = await migratedDatabase('startup_topic_typo');
+    try {
+      const typo = topic.replace('startup.changes', 'startup.change');
+      const sut = await runService({ DATABASE_URL: database.url, SOURCE_TOPICS: `${typo}:profile-change.v1`, HTTP_PORT: String(await freePort()) });
+
+      expect(sut.code).toBe(1);
+      expect(sut.output.split('\n').filter((line) => line.includes('failed to start'))).toEqual([
+        `caac-profile-sync failed to start: SOURCE_TOPICS: topic(s) ${typo} (did you mean "${topic}"?) do not exist on ${process.env.TEST_KAFKA_BROKERS}`,
+      ]);
+    } finally {
+      await database.drop();
+    }
+  });
+
   it('stops on a busy HTTP port before it joins the consumer group', async () => {
     const database = await migratedDatabase('startup_busy_port');
     const groupId = uniqueName('startup-busy');
