@@ -8,7 +8,7 @@ import { replayDeadLetters } from './dlq-replay.command';
 import { EXPORT_WAIT_DEFAULT_S, formatExport, runExport, type ExportJobView } from './export.command';
 import { formatStatus, status } from './status.command';
 import { formatMappingCheck } from './mapping-check';
-import { checkMapping, MAPPING_CHECK_SAMPLE_DEFAULT, MAPPING_CHECK_SAMPLE_MAX, MappingFileError } from './mapping-check.command';
+import { checkMapping, MAPPING_CHECK_SAMPLE_DEFAULT, MAPPING_CHECK_SAMPLE_MAX, MappingFileError, mappingCheckEnv } from './mapping-check.command';
 import { loadEnvFileOrExit } from '../config/env-file';
 
 // Before anything reads the environment: settings in .env, under those already set.
@@ -26,8 +26,8 @@ const isoTime = (value: string): number => {
 };
 const print = (text: string) => console.log(text);
 
-async function withContext<T>(work: (context: CliContext) => Promise<T>): Promise<T> {
-  const context = new CliContext(process.env);
+async function withContext<T>(work: (context: CliContext) => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  const context = new CliContext(env);
   try {
     return await work(context);
   } finally {
@@ -152,7 +152,10 @@ program
   .option('--timeout-s <seconds>', 'give up reading after this long', (value) => Number(value), 60)
   .option('--json', 'print the report as JSON')
   .action(async (options: { topic: string; mapping: string; sample: number; timeoutS: number; json?: boolean }) => {
-    const report = await withContext((context) => checkMapping(context, options.topic, options.mapping, options.sample, options.timeoutS * 1000));
+    const report = await withContext(
+      (context) => checkMapping(context, options.topic, options.mapping, options.sample, options.timeoutS * 1000),
+      mappingCheckEnv(process.env, options.topic, options.mapping),
+    );
     print(options.json ? JSON.stringify(report, null, 2) : formatMappingCheck(report).join('\n'));
     if (report.problems.length > 0) process.exitCode = 1;
   });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { CliContext } from './cli-context';
 import { MappingCheck, type MappingCheckReport } from './mapping-check';
 
@@ -6,6 +6,23 @@ import { MappingCheck, type MappingCheckReport } from './mapping-check';
 export const MAPPING_CHECK_SAMPLE_DEFAULT = 1_000;
 /** At most this many: the check reads the sample into memory-light counters, but a topic can be huge. */
 export const MAPPING_CHECK_SAMPLE_MAX = 100_000;
+
+/**
+ * The environment mapping:check runs in: the service's (Kafka's brokers, TLS and SASL above all),
+ * with the topic and mapping checked as the only source, and stand-ins for what it never uses (the
+ * database, CAAC, the admin token), so that a mapping can be checked before the rest is set up.
+ */
+export function mappingCheckEnv(env: NodeJS.ProcessEnv, topic: string, mappingFile: string): NodeJS.ProcessEnv {
+  const unused = {
+    DATABASE_URL: 'postgres://unused@127.0.0.1:5432/unused',
+    CAAC_BASE_URL: 'http://127.0.0.1:4010',
+    CAAC_API_KEY: 'unused-by-mapping-check',
+    ADMIN_TOKEN: 'unused-by-mapping-check',
+  };
+  // A mapping file that is not there is this command's own error (MappingFileError), not a setting's.
+  const source = existsSync(mappingFile) ? `${topic}:debezium:${mappingFile}` : `${topic}:profile-change.v1`;
+  return { ...unused, ...env, SOURCE_TOPICS: source, DLQ_TOPIC: env.DLQ_TOPIC && env.DLQ_TOPIC !== topic ? env.DLQ_TOPIC : `${topic}.mapping-check-unused` };
+}
 
 /** A mapping file that cannot be read or is not valid: its lines are the user's to fix. */
 export class MappingFileError extends Error {
