@@ -44,10 +44,35 @@
 #   SINK_BATCH_SIZE         batch.size, rows a task writes in one go; the worker's consumer fetches
 #                           as many records a poll (max.poll.records) [500]
 # One worker per CONNECT_PORT; its state lives in <CONNECT_LOCAL_DIR>/worker-<port>/.
+#
+# `start` keeps its settings in that folder (settings.env) and remembers its port as the last one
+# started, so stop, status, resnapshot and reset act on that deployment without the variables
+# again: a variable set in the environment still wins, and CONNECT_PORT picks another deployment.
+# `start` checks that every CDC_TABLES table exists before anything is created, and stops the
+# worker again when the connector does not come up. `reset` drops the replication slot and the
+# publication only when this deployment's start created them (they did not exist before it).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+
+# Every variable a deployment is started with, kept in its state folder by `start`.
+SETTINGS=(CRM_DATABASE_URL CDC_TABLES CDC_TOPIC_PREFIX CDC_SLOT CDC_PUBLICATION CDC_SCHEMAS_ENABLE
+  CDC_SNAPSHOT_MODE CONNECT_NAME CONNECT_PORT CONNECT_KAFKA_BROKERS CONNECT_HEAP CONNECT_START_TIMEOUT_S)
+
+# The settings of the deployment a command acts on: CONNECT_PORT's, else the last one started,
+# each under a variable already set in the environment.
+if [ "${1:-}" != sink ]; then
+  settings_dir=${CONNECT_LOCAL_DIR:-$repo/.cache/connect}
+  if [ -z "${CONNECT_PORT:-}" ] && [ -f "$settings_dir/last-started-port" ]; then
+    CONNECT_PORT=$(cat "$settings_dir/last-started-port")
+  fi
+  if [ -f "$settings_dir/worker-${CONNECT_PORT:-8083}/settings.env" ]; then
+    # shellcheck disable=SC1090 # written by save_settings below: `: "${NAME:=value}"` lines
+    . "$settings_dir/worker-${CONNECT_PORT:-8083}/settings.env"
+    [ "${1:-}" = start ] || echo "connect: acting on the deployment started on port ${CONNECT_PORT:-8083} (settings in $settings_dir/worker-${CONNECT_PORT:-8083}/settings.env)" >&2
+  fi
+fi
 
 crm_url=${CRM_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/crm}
 tables=${CDC_TABLES:-public.customers}
@@ -58,6 +83,7 @@ schemas_enable=${CDC_SCHEMAS_ENABLE:-false}
 snapshot_mode=${CDC_SNAPSHOT_MODE:-initial}
 name=${CONNECT_NAME:-crm-customers}
 [ "${1:-}" = sink ] && name=${CONNECT_NAME:-crm-sink}
+name_setting=$name
 port=${CONNECT_PORT:-8083}
 brokers=${CONNECT_KAFKA_BROKERS:-127.0.0.1:9092}
 dir=${CONNECT_LOCAL_DIR:-$repo/.cache/connect}
@@ -163,6 +189,45 @@ check_postgres() {
   local exists
   exists=$(psql_crm --db postgres -v db="$crm_db" <<<"SELECT 1 FROM pg_database WHERE datname = :'db'")
   [ "$exists" = 1 ] || die "database $crm_db does not exist; create and fill it with the generator (it reads CRM_DATABASE_URL too): npx ts-node --transpile-only scripts/crm-generator.ts seed 1000"
+  check_tables
+}
+
+# Every CDC_TABLES entry names a table of the CRM database; a typo would otherwise end in a
+# Debezium stack trace, with a slot and a publication already made.
+check_tables() {
+  local table missing=() known listed=()
+  IFS=, read -ra listed <<<"$tables"
+  for table in "${listed[@]}"; do
+    table=${table// /}
+    [[ "$table" =~ ^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$ ]] || die "CDC_TABLES: '$table' is not <schema>.<table>"
+    [ "$(psql_crm -v t="$table" <<<"SELECT to_regclass(:'t') IS NOT NULL")" = t ] || missing+=("$table")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  known=$(psql_crm <<<"SELECT string_agg(schemaname || '.' || tablename, ', ' ORDER BY 1) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
+  die "CDC_TABLES: ${missing[*]} not found in database $crm_db (its tables: ${known:-none}); nothing was created"
+}
+
+# Keeps this start's settings for the commands that follow (see the top), and which of the slot
+# and the publication it is about to create, so that reset drops those only.
+save_settings() {
+  local setting value
+  (umask 077
+    for setting in "${SETTINGS[@]}"; do
+      case "$setting" in
+        CRM_DATABASE_URL) value=$crm_url ;; CDC_TABLES) value=$tables ;; CDC_TOPIC_PREFIX) value=$topic_prefix ;;
+        CDC_SLOT) value=$slot ;; CDC_PUBLICATION) value=$publication ;; CDC_SCHEMAS_ENABLE) value=$schemas_enable ;;
+        CDC_SNAPSHOT_MODE) value=$snapshot_mode ;; CONNECT_NAME) value=$name_setting ;; CONNECT_PORT) value=$port ;;
+        CONNECT_KAFKA_BROKERS) value=$brokers ;; CONNECT_HEAP) value=$heap ;; CONNECT_START_TIMEOUT_S) value=$start_timeout ;;
+      esac
+      printf ': "${%s:=%s}"\n' "$setting" "$(printf '%s' "$value" | sed 's/["$`\\]/\\&/g')"
+    done >"$state/settings.env") # it holds the database password
+  echo "$port" >"$dir/last-started-port"
+  if [ ! -f "$state/slot.created-here" ] && [ -z "$(psql_crm --db postgres -v slot="$slot" <<<"SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot'")" ]; then
+    touch "$state/slot.created-here"
+  fi
+  if [ ! -f "$state/publication.created-here" ] && [ -z "$(psql_crm -v p="$publication" <<<"SELECT 1 FROM pg_publication WHERE pubname = :'p'")" ]; then
+    touch "$state/publication.created-here"
+  fi
 }
 
 check_broker() {
@@ -310,7 +375,12 @@ launch_worker() {
   nohup java "${java_args[@]}" org.apache.kafka.connect.cli.ConnectStandalone \
     "$state/worker.properties" "$state/connector.properties" >>"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
-  wait_for_state RUNNING "$start_timeout" || exit 1
+  if ! wait_for_state RUNNING "$start_timeout"; then
+    # A worker whose connector never came up would hold the port and, maybe, a slot: stop it.
+    say "stopping the worker: the connector did not start"
+    stop
+    exit 1
+  fi
   say "ready in $((SECONDS - begun))s"
 }
 
@@ -321,6 +391,7 @@ start() {
   check_postgres
   check_broker
   fetch_jars
+  save_settings
   write_worker_config >"$state/worker.properties"
   (umask 077; echo "$wanted" >"$state/connector.properties") # it holds the database password
   say "starting Kafka Connect $kafka_version with Debezium $debezium_version on $rest (log: $logfile)"
@@ -387,13 +458,20 @@ resnapshot() {
 
 reset() {
   stop
-  drop_slot
-  local exists
-  exists=$(psql_crm --db postgres -v db="$crm_db" <<<"SELECT 1 FROM pg_database WHERE datname = :'db'") || exists=
-  if [ "$exists" = 1 ]; then
-    psql_crm -c "DROP PUBLICATION IF EXISTS $publication" && say "publication $publication dropped"
+  # Only what this deployment's start created: on a shared Postgres, a slot or publication of the
+  # same name that was there before may be another deployment's.
+  if [ -f "$state/slot.created-here" ]; then drop_slot; else say "replication slot $slot was not created by this deployment's start; left alone"; fi
+  if [ -f "$state/publication.created-here" ]; then
+    local exists
+    exists=$(psql_crm --db postgres -v db="$crm_db" <<<"SELECT 1 FROM pg_database WHERE datname = :'db'") || exists=
+    if [ "$exists" = 1 ]; then
+      psql_crm -c "DROP PUBLICATION IF EXISTS $publication" && say "publication $publication dropped"
+    fi
+  else
+    say "publication $publication was not created by this deployment's start; left alone"
   fi
   rm -rf "$state"
+  if [ "$(cat "$dir/last-started-port" 2>/dev/null)" = "$port" ]; then rm -f "$dir/last-started-port"; fi
   say "state removed ($state)"
 }
 

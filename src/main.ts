@@ -1,7 +1,11 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config/app-config';
 import { createLogger } from './common/logger';
-import { createApp, listenApp } from './app.factory';
+import { createApp, listeningPorts } from './app.factory';
+import { loadEnvFileOrExit } from './config/env-file';
+
+// Before anything reads the environment: settings in .env, under those already set.
+loadEnvFileOrExit();
 
 async function main(): Promise<void> {
   let config;
@@ -15,7 +19,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel });
-  const app = await createApp(config, logger);
+  const app = await createApp(config, logger, { port: config.http.port, host: config.http.host });
   // Nest runs the shutdown hooks on SIGTERM/SIGINT (stop consuming, finish the transaction in
   // hand, leave in-flight tasks recorded); this bounds them, so a stuck dependency cannot keep a
   // stopping instance alive forever.
@@ -27,7 +31,7 @@ async function main(): Promise<void> {
       }, config.shutdownTimeoutMs).unref();
     });
   }
-  const ports = await listenApp(app, config);
+  const ports = listeningPorts(app);
   logger.info({ port: ports.http, managementPort: ports.management, topics: config.kafka.sourceTopics.map((t) => t.topic) }, 'caac-profile-sync started');
 }
 

@@ -8,6 +8,12 @@ import { replayDeadLetters } from './dlq-replay.command';
 import { EXPORT_WAIT_DEFAULT_S, formatExport, runExport, type ExportJobView } from './export.command';
 import { forget, formatForget } from './forget.command';
 import { formatStatus, status } from './status.command';
+import { formatMappingCheck } from './mapping-check';
+import { checkMapping, MAPPING_CHECK_SAMPLE_DEFAULT, MAPPING_CHECK_SAMPLE_MAX, MappingFileError } from './mapping-check.command';
+import { loadEnvFileOrExit } from '../config/env-file';
+
+// Before anything reads the environment: settings in .env, under those already set.
+loadEnvFileOrExit();
 
 // The command line of caac-profile-sync: `npm run cli -- <command> --help`. It reads the same
 // environment as the service, each command only the variables it uses. stdout carries the command's result, stderr progress and problems.
@@ -23,8 +29,8 @@ const print = (text: string) => console.log(text);
 const serviceUrlOption = () => new Option('--url <url>', 'the running service').default(`http://127.0.0.1:${process.env.HTTP_PORT ?? '3000'}`);
 const INSECURE_HELP = 'allow a plain http --url to another machine (ADMIN_TOKEN then crosses the network in clear)';
 
-async function withContext<T>(work: (context: CliContext) => Promise<T>): Promise<T> {
-  const context = new CliContext(process.env);
+async function withContext<T>(work: (context: CliContext) => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  const context = new CliContext(env);
   try {
     return await work(context);
   } finally {
@@ -34,7 +40,7 @@ async function withContext<T>(work: (context: CliContext) => Promise<T>): Promis
 
 const program = new Command()
   .name('caac-sync')
-  .description('Operate caac-profile-sync: its status, dead-letter replay, CRM backfill, exports, erasure. Reads the service\'s environment (.env).')
+  .description('Operate caac-profile-sync: its status, dead-letter replay, CRM backfill, exports, erasure, mapping checks. Reads the service\'s environment (.env).')
   .showHelpAfterError();
 
 program
@@ -152,8 +158,35 @@ program
     if (!result.complete) process.exitCode = 2;
   });
 
+program
+  .command('mapping:check')
+  .description(
+    'check a Debezium mapping file against a sample of its topic before going live: per column, seen or never seen, the field it maps to, ' +
+      'a value and what it becomes in CAAC or the error it gives; the key columns\' coverage. Exit 1 when a key or mapped column never appears, ' +
+      'a conversion fails or rows have no usable key. Reads in a consumer group of its own, deleted afterwards.',
+  )
+  .requiredOption('--topic <topic>', 'the Debezium topic, e.g. crm.public.members')
+  .requiredOption('--mapping <file>', 'the mapping file, e.g. config/members.mapping.json')
+  .addOption(
+    new Option('--sample <messages>', `messages read from the start of the topic (at most ${MAPPING_CHECK_SAMPLE_MAX})`)
+      .default(MAPPING_CHECK_SAMPLE_DEFAULT)
+      .argParser((value) => {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 1 || n > MAPPING_CHECK_SAMPLE_MAX) throw new InvalidArgumentError(`must be a whole number from 1 to ${MAPPING_CHECK_SAMPLE_MAX}`);
+        return n;
+      }),
+  )
+  .option('--timeout-s <seconds>', 'give up reading after this long', (value) => Number(value), 60)
+  .option('--json', 'print the report as JSON')
+  .action(async (options: { topic: string; mapping: string; sample: number; timeoutS: number; json?: boolean }) => {
+    // Only Kafka's settings and the event rules are read: a mapping is checked before the rest is set up.
+    const report = await withContext((context) => checkMapping(context, options.topic, options.mapping, options.sample, options.timeoutS * 1000));
+    print(options.json ? JSON.stringify(report, null, 2) : formatMappingCheck(report).join('\n'));
+    if (report.problems.length > 0) process.exitCode = 1;
+  });
+
 program.parseAsync(process.argv).catch((error: Error) => {
   // A configuration or mapping problem is the user's to fix: its lines, not a stack.
-  console.error(error instanceof ConfigError || error instanceof BackfillMappingError ? error.message : `caac-sync: ${error.message}`);
+  console.error(error instanceof ConfigError || error instanceof BackfillMappingError || error instanceof MappingFileError ? error.message : `caac-sync: ${error.message}`);
   process.exitCode = 1;
 });

@@ -132,6 +132,10 @@ const envSchema = z.object({
   INGEST_MAX_MESSAGE_BYTES: int(1_048_576, 1_024),
   INGEST_PARTITIONS_CONCURRENCY: int(2, 1, 64),
   INGEST_PAUSE_AFTER_MS: int(1_000, 50, 600_000),
+  // Where a partition starts when Postgres holds no offset for it: the group's committed offset
+  // (a new database joining a running deployment), or the earliest the broker holds (a database
+  // restored or replaced: the topic is read again and duplicates cost nothing, invariant 4).
+  INGEST_START_WITHOUT_STORED_OFFSET: z.enum(['committed', 'earliest'], { message: 'must be committed or earliest' }).default('committed'),
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_MAX: int(10, 2, 200),
   MIGRATE_ON_START: bool(false),
@@ -245,6 +249,8 @@ export interface AppConfig {
     partitionsConcurrency: number;
     /** A partition whose batch takes longer than this to stage is paused, so the others flow on. */
     pauseAfterMs: number;
+    /** Where a partition starts when Postgres holds no offset for it (INGEST_START_WITHOUT_STORED_OFFSET). */
+    startWithoutStoredOffset: 'committed' | 'earliest';
   };
   database: { url: string; poolMax: number; migrateOnStart: boolean };
   caac: {
@@ -463,6 +469,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       maxMessageBytes: e.INGEST_MAX_MESSAGE_BYTES,
       partitionsConcurrency: e.INGEST_PARTITIONS_CONCURRENCY,
       pauseAfterMs: e.INGEST_PAUSE_AFTER_MS,
+      startWithoutStoredOffset: e.INGEST_START_WITHOUT_STORED_OFFSET,
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, migrateOnStart: e.MIGRATE_ON_START },
     caac: {

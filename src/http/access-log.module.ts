@@ -18,6 +18,31 @@ export function requestId(req: IncomingMessage, res: ServerResponse): string {
 }
 
 /**
+ * The level of a request's line: 5xx is the service's fault (error), 4xx the caller's (info, like
+ * the rest); a 503 is a probe or route saying a dependency is not ready, which its body explains
+ * (warn: an orchestrator polls readiness, and an outage must not fill the error log).
+ */
+export function accessLogLevel(statusCode: number, error?: Error): 'error' | 'warn' | 'info' {
+  if (error) return 'error';
+  if (statusCode === 503) return 'warn';
+  return statusCode >= 500 ? 'error' : 'info';
+}
+
+/** pino-http's words for a 5xx answered without an error thrown. */
+const SYNTHETIC_ERROR = /^failed with status code \d+$/;
+
+/**
+ * The line's fields: pino-http makes an Error, with its own stack, for every 5xx answered without
+ * one; that stack says nothing, so it is left out (the line keeps the status). An error the
+ * response carries is kept: it is the real one.
+ */
+export function accessLogErrorObject(res: { err?: unknown }, error: Error, value: Record<string, unknown>): Record<string, unknown> {
+  if (res.err || !SYNTHETIC_ERROR.test(error.message)) return value;
+  const { err: _synthetic, ...rest } = value;
+  return rest;
+}
+
+/**
  * One access log line per request, through pino-http on the process's own logger (so the same
  * redaction applies: `authorization` never appears). The line has the request id, method, the
  * route template it matched (never the URL: paths and query strings can hold e-mail addresses and
@@ -39,9 +64,11 @@ export class AccessLogModule {
             customSuccessMessage: (req, res) => `${req.method} ${routeTemplate(req)} ${res.statusCode}`,
             customErrorMessage: (req, res) => `${req.method} ${routeTemplate(req)} ${res.statusCode}`,
             customSuccessObject: (req, _res, line: Record<string, unknown>) => ({ ...line, route: routeTemplate(req) }),
-            customErrorObject: (req, _res, _error, line: Record<string, unknown>) => ({ ...line, route: routeTemplate(req) }),
-            // 5xx is the service's fault (error), 4xx the caller's (info, like the rest).
-            customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+            customErrorObject: (req, res, error, line: Record<string, unknown>) => ({
+              ...accessLogErrorObject(res as ServerResponse & { err?: unknown }, error, line),
+              route: routeTemplate(req),
+            }),
+            customLogLevel: (_req, res, error) => accessLogLevel(res.statusCode, error),
             serializers: {
               req: (req: { id: unknown; method: string; headers: Record<string, unknown> }) => ({
                 id: req.id,

@@ -62,6 +62,19 @@ export class StaleTransitionError extends Error {
   }
 }
 
+/**
+ * How an import is named to operators (admin routes, `cli status`) and in the imports_total metric:
+ * the stored status, except that a `done` batch whose task left rows dead-lettered or sent again
+ * (its `last_error` says how many) is `done_with_rejections`.
+ */
+export type ImportOutcome = ImportBatchStatus | 'done_with_rejections';
+export const IMPORT_OUTCOMES: readonly ImportOutcome[] = ['claimed', 'submitting', 'submitted', 'retrying', 'done', 'done_with_rejections', 'failed', 'requeued'];
+
+/** The batch's status as operators see it (see ImportOutcome). */
+export function outcomeOf(batch: Pick<ImportBatch, 'status' | 'lastError'>): ImportOutcome {
+  return batch.status === 'done' && batch.lastError !== null ? 'done_with_rejections' : batch.status;
+}
+
 /** Batches that still need work: claimed, waiting to be sent again, or sent and not yet ended. */
 export const OPEN_STATUSES: readonly ImportBatchStatus[] = ['claimed', 'submitting', 'submitted', 'retrying'];
 
@@ -212,12 +225,16 @@ export class ImportBatchRepository {
     return rows[0] ? toBatch(rows[0]) : undefined;
   }
 
-  async list(filter: { account: string; status?: ImportBatchStatus; limit: number; beforeId?: string }): Promise<ImportBatch[]> {
+  async list(filter: { account: string; status?: ImportOutcome; limit: number; beforeId?: string }): Promise<ImportBatch[]> {
+    // done and done_with_rejections are both stored as done, told apart by last_error (see ImportOutcome).
+    const stored = filter.status === 'done_with_rejections' ? 'done' : (filter.status ?? null);
+    const rejections = filter.status === 'done_with_rejections' ? true : filter.status === 'done' ? false : null;
     const rows: BatchRow[] = await this.dataSource.query(
       `SELECT ${BATCH_COLUMNS} FROM import_batch
         WHERE account = $1 AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR id < $3)
+          AND ($5::boolean IS NULL OR (last_error IS NOT NULL) = $5)
         ORDER BY id DESC LIMIT $4`,
-      [filter.account, filter.status ?? null, filter.beforeId ?? null, filter.limit],
+      [filter.account, stored, filter.beforeId ?? null, filter.limit, rejections],
     );
     return rows.map(toBatch);
   }

@@ -172,6 +172,8 @@ export class ImportScheduler {
       await this.advance(open, signal);
       return true;
     }
+    // Nothing is open: whatever batch was in hand has ended (readiness and `cli status` read this).
+    this.current = undefined;
     const keyType = await this.readyKeyType();
     if (!keyType) return false;
     const batch = await this.claim(keyType);
@@ -438,11 +440,11 @@ export class ImportScheduler {
     // TRICKY: a row error that names a field is about the data (CAAC will refuse it again: dead
     // letter); one that names no field is about the task (an internal error: send the row again,
     // up to ROW_FAILURE_MAX times). Without a row list, which rows failed is unknown.
-    const permanent = new Map<number, string[]>();
+    const permanent = new Map<number, Array<{ field: string; reason: string }>>();
     const retryable = new Map<number, string>();
     for (const error of result.errors ?? []) {
       if (!items[error.index]) continue;
-      if (error.field) permanent.set(error.index, [...(permanent.get(error.index) ?? []), describeRowError(error)]);
+      if (error.field) permanent.set(error.index, [...(permanent.get(error.index) ?? []), { field: error.field, reason: describeRowError(error) }]);
       else retryable.set(error.index, describeRowError(error));
     }
     for (const index of permanent.keys()) retryable.delete(index);
@@ -454,6 +456,7 @@ export class ImportScheduler {
         await this.batches.markEnded(db, fence, batch.id, from, 'done', counts);
         await this.state.recordImported(db, batch.keyType, items, this.clock.now(), batch.id);
       });
+      this.current = undefined;
       this.metrics.imports.inc({ outcome: 'done' });
       this.logger.info({ batchId: batch.id, taskId, ...counts }, 'import done');
       return;
@@ -481,8 +484,24 @@ export class ImportScheduler {
     const again = new Map<number, string>(retryable);
     for (const index of unknown) again.set(index, `row outcome unknown: CAAC reported ${failedNum} failed rows and listed ${listed}`);
     const applied = items.filter((_, index) => !permanent.has(index) && !again.has(index));
-    const letters = [...permanent].map(([index, reasons]) => this.importLetter(batch, items[index]!, 'RowRejected', reasons.join('; '), taskId));
+    const letters: DeadLetter[] = [];
     const requeued: StagedChange[] = [];
+    for (const [index, rejections] of permanent) {
+      const item = items[index]!;
+      const reasons = rejections.map((rejection) => rejection.reason).join('; ');
+      const { refused, rest } = splitRefused(item.fields, rejections.map((rejection) => rejection.field));
+      if (!refused || Object.keys(rest).length === 0) {
+        // The key itself, a field the row did not carry, or every field the row had: the row as a whole.
+        letters.push(this.importLetter(batch, item, 'RowRejected', reasons, taskId));
+        continue;
+      }
+      // CAAC refused these fields only (an e-mail or mobile another contact holds, a value it will
+      // not take): they alone are dead-lettered, and the row's other fields go again in a later
+      // import, under whatever is pending for the contact (invariants 2 and 7).
+      letters.push(this.importLetter(batch, { ...item, fields: refused }, 'FieldRejected', reasons, taskId));
+      requeued.push({ keyType: batch.keyType, keyValue: item.keyValue, fields: rest, rowFailures: item.rowFailures ?? 0 });
+      for (const field of Object.keys(refused)) this.metrics.importFieldsRejected.inc({ field });
+    }
     for (const [index, reason] of again) {
       const item = items[index]!;
       const rowFailures = (item.rowFailures ?? 0) + 1;
@@ -503,10 +522,11 @@ export class ImportScheduler {
       await this.outbox.add(db, letters);
       await this.pending.merge(db, requeued);
     });
+    this.current = undefined;
     this.metrics.imports.inc({ outcome: 'done_with_rejections' });
     if (letters.length > 0) this.metrics.deadLetters.inc({ stage: 'import' }, letters.length);
     this.logger.warn(
-      { batchId: batch.id, taskId, rejected: permanent.size, unknown: unknown.length, deadLettered: letters.length, requeued: requeued.length },
+      { batchId: batch.id, taskId, rejected: permanent.size, unknown: unknown.length, deadLettered: letters.length, requeued: requeued.length, fieldsRejected: letters.filter((letter) => letter.errorClass === 'FieldRejected').length },
       'import done with failed rows',
     );
   }
@@ -518,6 +538,7 @@ export class ImportScheduler {
       await this.batches.markEnded(db, fence, batch.id, from, 'failed', { failedNum: items.length, totalNum: items.length, error: reason });
       await this.outbox.add(db, letters);
     });
+    this.current = undefined;
     this.metrics.imports.inc({ outcome: 'failed' });
     this.metrics.deadLetters.inc({ stage: 'import' }, letters.length);
   }
@@ -554,6 +575,17 @@ function pick(fields: StampedPatch, names: string[]): StampedPatch {
   const picked = Object.create(null) as StampedPatch;
   for (const name of names) picked[name] = fields[name]!;
   return picked;
+}
+
+/**
+ * The row's fields parted into those CAAC refused by name and the rest; `refused` is undefined when
+ * a named field is not one of the row's fields (the import key, or a field CAAC added).
+ */
+function splitRefused(fields: StampedPatch, names: string[]): { refused: StampedPatch | undefined; rest: StampedPatch } {
+  if (!names.every((name) => Object.hasOwn(fields, name))) return { refused: undefined, rest: fields };
+  const refusedNames = new Set(names);
+  const rest = pick(fields, Object.keys(fields).filter((name) => !refusedNames.has(name)));
+  return { refused: pick(fields, [...refusedNames]), rest };
 }
 
 function describeRowError(error: { field?: string; reason: string }): string {

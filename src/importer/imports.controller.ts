@@ -7,15 +7,14 @@ import { AdminTokenGuard } from '../ops/admin-token.guard';
 import { PipelineStatsRepository } from '../ops/pipeline-stats.repository';
 import { KEY_TYPES } from '../profile';
 import { PendingChangeRepository } from '../store/pending-change.repository';
-import { ImportBatchRepository, type ImportBatch, type ImportBatchStatus } from './import-batch.repository';
+import { IMPORT_OUTCOMES, ImportBatchRepository, outcomeOf, type ImportBatch, type ImportOutcome } from './import-batch.repository';
 
-const STATUSES: readonly ImportBatchStatus[] = ['claimed', 'submitting', 'submitted', 'retrying', 'done', 'failed', 'requeued'];
 const LIST_MAX = 500;
 
 function present(batch: ImportBatch) {
   return {
     id: batch.id,
-    status: batch.status,
+    status: outcomeOf(batch),
     key_type: batch.keyType,
     task_id: batch.taskId,
     rows: batch.rows,
@@ -53,15 +52,15 @@ export class ImportsController {
   /** Imports, newest first: `?status=failed&limit=50&before=<id>`. */
   @Get('imports')
   async list(@Query('status') status?: string, @Query('limit') limit = '50', @Query('before') before?: string) {
-    if (status !== undefined && !STATUSES.includes(status as ImportBatchStatus)) {
-      throw new BadRequestException(`status must be one of ${STATUSES.join(', ')}`);
+    if (status !== undefined && !IMPORT_OUTCOMES.includes(status as ImportOutcome)) {
+      throw new BadRequestException(`status must be one of ${IMPORT_OUTCOMES.join(', ')}`);
     }
     const size = Number(limit);
     if (!Number.isInteger(size) || size < 1 || size > LIST_MAX) throw new BadRequestException(`limit must be a whole number from 1 to ${LIST_MAX}`);
     const batches = await this.batches.list({
       account: this.config.caac.account,
       limit: size,
-      ...(status ? { status: status as ImportBatchStatus } : {}),
+      ...(status ? { status: status as ImportOutcome } : {}),
       ...(before ? { beforeId: batchId(before) } : {}),
     });
     return { imports: batches.map(present) };

@@ -8,12 +8,15 @@ import { LOGGER } from '../common/nest-logger';
 import type { DeadLetter } from '../dead-letter/dead-letter';
 import { openDeadLetterTopic } from '../dead-letter/dead-letter-topic';
 import { DeadLetterPublisher } from '../dead-letter/dead-letter.publisher';
-import { BatchConsumer, type BatchContext, type ConsumedBatch, type ConsumeLoopState, type PartitionState } from '../kafka/batch-consumer';
+import { BatchConsumer, type BatchContext, type ConsumedBatch, type ConsumeLoopState, type PartitionState, type TopicPartitionOffset } from '../kafka/batch-consumer';
 import { KafkaAdapter, type MessageProducer } from '../kafka/kafka.adapter';
 import type { ConsumerStatus } from '../ops/kafka.health';
 import { Metrics } from '../ops/metrics';
 import { coalesceBatch, type CoalescedBatch, type KeyChange } from './batch-coalescer';
 import { ConsumerOffsetRepository } from './consumer-offset.repository';
+import { planPartitionStarts } from './start-offsets';
+import { DeadLetterSummary } from './dead-letter-summary';
+import { didYouMean } from '../common/did-you-mean';
 import { PendingChangeRepository } from '../store/pending-change.repository';
 import { TopicDecoders } from './topic-decoders';
 
@@ -68,6 +71,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
   private deadLetters: DeadLetterPublisher | undefined;
   private readonly offsets: ConsumerOffsetRepository;
   private readonly pending = new PendingChangeRepository();
+  private readonly deadLetterSummary: DeadLetterSummary;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -79,6 +83,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
     private readonly metrics: Metrics,
   ) {
     this.offsets = new ConsumerOffsetRepository(dataSource);
+    this.deadLetterSummary = new DeadLetterSummary(logger);
   }
 
   joined(): boolean {
@@ -101,8 +106,12 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
     const { kafka } = this.config;
     // Source topics belong to the CRM side: a missing one is a configuration error, not something
     // to create with guessed partitions.
-    const missing = await this.kafka.missingTopics(kafka.sourceTopics.map((source) => source.topic));
-    if (missing.length > 0) throw new Error(`SOURCE_TOPICS: topic(s) ${missing.join(', ')} do not exist on ${kafka.brokers.join(',')}`);
+    const existing = new Set(await this.kafka.topicNames());
+    const missing = kafka.sourceTopics.map((source) => source.topic).filter((topic) => !existing.has(topic));
+    if (missing.length > 0) {
+      const named = missing.map((topic) => `${topic}${didYouMean(topic, [...existing].filter((name) => !name.startsWith('__')))}`);
+      throw new Error(`SOURCE_TOPICS: topic(s) ${named.join(', ')} do not exist on ${kafka.brokers.join(',')}`);
+    }
     const limits = await openDeadLetterTopic(this.kafka, kafka);
     this.producer = await this.kafka.createProducer();
     this.deadLetters = new DeadLetterPublisher(this.producer, kafka.dlqTopic, limits);
@@ -123,11 +132,38 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
         partitionsConsumedConcurrently: kafka.partitionsConcurrency,
         pauseAfterMs: kafka.pauseAfterMs,
         sessionTimeoutMs: kafka.sessionTimeoutMs,
-        startOffsets: (partitions) => this.offsets.find(kafka.groupId, partitions),
+        startOffsets: (partitions) => this.startOffsets(partitions),
       },
       this.logger,
     );
     return this.consumer;
+  }
+
+  /**
+   * Where each newly assigned partition starts (see planPartitionStarts), one log line a partition
+   * saying where and why. Without the broker's answer, only the stored offsets are sought, and the
+   * others start where kafkajs would: the group's committed offset, else the earliest.
+   */
+  private async startOffsets(partitions: Array<{ topic: string; partition: number }>): Promise<TopicPartitionOffset[]> {
+    const { groupId, startWithoutStoredOffset } = this.config.kafka;
+    const stored = await this.offsets.find(groupId, partitions);
+    if (stored.length === partitions.length) {
+      for (const position of stored) this.logger.info({ ...position, from: 'postgres' }, 'partition starts at its stored offset');
+      return stored;
+    }
+    const topics = [...new Set(partitions.map((p) => p.topic))];
+    const broker = await this.kafka.partitionStarts(groupId, topics).catch((error: Error) => {
+      this.logger.warn({ err: error, topics }, 'could not read where partitions without a stored offset start; they start at the group\'s committed offset, else the earliest');
+      return undefined;
+    });
+    if (!broker) return stored;
+    const starts = planPartitionStarts(partitions, stored, broker, startWithoutStoredOffset);
+    for (const { topic, partition, offset, from, why, skipsRetained } of starts) {
+      const line = { topic, partition, offset, from, why };
+      if (skipsRetained) this.logger.warn(line, 'partition starts at the group\'s committed offset, skipping earlier messages');
+      else this.logger.info(line, from === 'postgres' ? 'partition starts at its stored offset' : `partition starts at the ${from} offset`);
+    }
+    return starts.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -135,6 +171,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
     // and sends its dead letters) between the before-shutdown and the shutdown hooks; only then
     // may the producer go, so this is a shutdown hook, not a before-shutdown one.
     await this.producer?.disconnect();
+    this.deadLetterSummary.flush();
   }
 
   /**
@@ -304,6 +341,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
       if (counts.storageRejected) this.metrics.ingestEvents.inc({ topic, outcome: 'storage_rejected' }, counts.storageRejected);
       this.metrics.ingestEvents.inc({ topic, outcome: 'key_changed' }, counts.keyChanged);
       for (const letter of deadLetters) this.metrics.deadLetters.inc({ stage: letter.stage });
+      this.deadLetterSummary.add(deadLetters);
       // The Profile API cannot delete or merge: the contact under the old key stays in CAAC as it
       // was. The offset finds the event (its `before` holds the old key) without logging the key.
       for (const change of outcome.keyChanges) {

@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import type { Logger } from '../common/logger';
+import { LOGGER } from '../common/nest-logger';
 import { CONSUMER_STATUS } from '../ops/kafka.health';
+import { Metrics } from '../ops/metrics';
 import { ChangeConsumer } from './change-consumer.service';
 import { IngestBatchController } from './ingest-batch.controller';
 import { SchemasController } from './schemas.controller';
@@ -9,7 +12,11 @@ import { TopicDecoders } from './topic-decoders';
 @Module({
   controllers: [SchemasController, IngestBatchController],
   providers: [
-    { provide: TopicDecoders, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TopicDecoders(config) },
+    {
+      provide: TopicDecoders,
+      inject: [APP_CONFIG, LOGGER, Metrics],
+      useFactory: (config: AppConfig, logger: Logger, metrics: Metrics) => new TopicDecoders(config, logger, metrics),
+    },
     ChangeConsumer,
     { provide: CONSUMER_STATUS, useExisting: ChangeConsumer },
   ],

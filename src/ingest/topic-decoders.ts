@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { AppConfig } from '../config/app-config';
 import type { Decoder } from './decoders/decode-result';
-import { createDebeziumDecoder } from './decoders/debezium.decoder';
+import { createDebeziumDecoder, type AbsentColumn } from './decoders/debezium.decoder';
+import type { Logger } from '../common/logger';
+import type { Metrics } from '../ops/metrics';
 import { parseDebeziumMapping } from './decoders/debezium-mapping';
 import { createProfileChangeDecoder } from './decoders/profile-change.v1.decoder';
 
@@ -12,7 +14,7 @@ import { createProfileChangeDecoder } from './decoders/profile-change.v1.decoder
 export class TopicDecoders {
   private readonly decoders = new Map<string, Decoder>();
 
-  constructor(config: AppConfig) {
+  constructor(config: AppConfig, logger?: Logger, metrics?: Metrics) {
     const options = {
       defaultPhoneRegion: config.defaultPhoneRegion,
       maxMessageBytes: config.kafka.maxMessageBytes,
@@ -30,7 +32,18 @@ export class TopicDecoders {
           throw new Error(`SOURCE_TOPICS: mapping file ${file} for topic ${source.topic} is not readable JSON: ${(error as Error).message}`);
         }
         const mapping = parseDebeziumMapping(json, file);
-        this.decoders.set(source.topic, createDebeziumDecoder(mapping, options));
+        const onAbsentColumn = (absent: AbsentColumn) => {
+          // Once per topic and column (the decoder reports each once): a mapping typo stays
+          // silent otherwise, a key column's typo dead-letters every event.
+          metrics?.ingestAbsentColumns.set({ topic: source.topic, column: absent.column, role: absent.role }, 1);
+          logger?.warn(
+            { topic: source.topic, mapping: file, column: absent.column, role: absent.role, ...(absent.suggestion ? { didYouMean: absent.suggestion } : {}) },
+            `${absent.role} column "${absent.column}" of the mapping is not in the topic's events` +
+              (absent.suggestion ? ` (did you mean "${absent.suggestion}"?)` : '') +
+              (absent.role === 'key' ? ': events without another key column are dead-lettered' : ': its field is never sent'),
+          );
+        };
+        this.decoders.set(source.topic, createDebeziumDecoder(mapping, { ...options, onAbsentColumn }));
       }
     }
   }

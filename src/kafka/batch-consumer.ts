@@ -91,6 +91,8 @@ export class BatchConsumer {
   private readonly paused = new Map<string, number>();
   /** Per partition, when its batch in work was handed over. */
   private readonly inWorkSince = new Map<string, number>();
+  /** The seeks of the last assignment to where each partition starts; settles, never rejects. */
+  private starting: Promise<void> = Promise.resolve();
   /** Per partition ("topic|partition"), the batch being stored; settles, never rejects. */
   private readonly lanes = new Map<string, Promise<void>>();
 
@@ -148,7 +150,7 @@ export class BatchConsumer {
       // TRICKY: kafkajs starts from the offsets committed in Kafka; Postgres may be ahead (a crash
       // between the database commit and the Kafka commit), so seek every assigned partition to the
       // stored offset before its first fetch. The handler also skips any message already stored.
-      this.seekToStoredOffsets(consumer)
+      this.starting = this.seekToStoredOffsets(consumer)
         .then(() => {
           this.hasJoined = true;
         })
@@ -211,6 +213,10 @@ export class BatchConsumer {
    */
   private async handleBatch(payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
     const { batch } = payload;
+    // TRICKY: a batch fetched before its partition was sought to where it starts (the seeks wait on
+    // Postgres and the broker) is stale once they land; handed over, it would store an offset past
+    // everything an earlier start (INGEST_START_WITHOUT_STORED_OFFSET=earliest) is to read.
+    await this.starting;
     const lane = `${batch.topic}|${batch.partition}`;
     const previous = this.lanes.get(lane);
     if (previous !== undefined && !(await settlesWithin(previous, this.options.pauseAfterMs))) return this.pauseUntil(previous, batch);

@@ -129,11 +129,16 @@ export class KafkaAdapter {
 
   /** The topics of the list that the cluster does not have. */
   async missingTopics(topics: string[]): Promise<string[]> {
+    const existing = new Set(await this.topicNames());
+    return topics.filter((topic) => !existing.has(topic));
+  }
+
+  /** Every topic the cluster has. */
+  async topicNames(): Promise<string[]> {
     const admin = this.client.admin();
     await admin.connect();
     try {
-      const existing = new Set(await admin.listTopics());
-      return topics.filter((topic) => !existing.has(topic));
+      return await admin.listTopics();
     } finally {
       await admin.disconnect();
     }
@@ -196,6 +201,29 @@ export class KafkaAdapter {
   }
 
   /**
+   * Per partition of `topics`: the earliest offset the broker still holds, and the offset `groupId`
+   * has committed (null when none).
+   */
+  async partitionStarts(groupId: string, topics: string[]): Promise<Array<{ topic: string; partition: number; earliest: string; committed: string | null }>> {
+    const admin = this.client.admin();
+    await admin.connect();
+    try {
+      const committed = await admin.fetchOffsets({ groupId, topics });
+      const starts = [];
+      for (const topic of topics) {
+        const group = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
+        for (const { partition, low } of await admin.fetchTopicOffsets(topic)) {
+          const at = group.find((entry) => entry.partition === partition)?.offset;
+          starts.push({ topic, partition, earliest: low, committed: at === undefined || Number(at) < 0 ? null : at });
+        }
+      }
+      return starts;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
    * Per partition of `topics`: the end of the log and what `groupId` has committed; `lag` is the
    * messages between them (the whole log when the group has committed nothing).
    */
@@ -223,10 +251,11 @@ export class KafkaAdapter {
 
   /**
    * Reads `topic` from its start up to its end as it is when the call begins (later messages are
-   * left for a later call), in partition order, one message at a time. No consumer group is left
-   * behind: the reader's own group is deleted afterwards. Fails after `timeoutMs`.
+   * left for a later call), in partition order, one message at a time, or its first `maxMessages`.
+   * No consumer group is left behind: the reader's own group is deleted afterwards. Fails after
+   * `timeoutMs`.
    */
-  async readToEnd(topic: string, handle: (message: ReadMessage) => Promise<void> | void, timeoutMs: number): Promise<number> {
+  async readToEnd(topic: string, handle: (message: ReadMessage) => Promise<void> | void, timeoutMs: number, maxMessages = Infinity): Promise<number> {
     const admin = this.client.admin();
     await admin.connect();
     const groupId = `${this.connection.clientId}-reader-${process.pid}-${Date.now()}`;
@@ -250,11 +279,11 @@ export class KafkaAdapter {
                 autoCommit: false,
                 eachMessage: async ({ partition, message }) => {
                   const offset = BigInt(message.offset);
-                  if (!open.has(partition) || offset >= ends.get(partition)!) return;
+                  if (!open.has(partition) || offset >= ends.get(partition)! || read >= maxMessages) return;
                   await handle({ partition, offset: message.offset, key: message.key, value: message.value, headers: stringHeaders(message.headers), timestamp: Number(message.timestamp) });
                   read++;
                   if (offset + 1n >= ends.get(partition)!) open.delete(partition);
-                  if (open.size === 0) done();
+                  if (open.size === 0 || read >= maxMessages) done();
                 },
               })
               .catch(fail);

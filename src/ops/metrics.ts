@@ -49,6 +49,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ingestAbsentColumns = new Gauge({
+    name: `${METRIC_PREFIX}ingest_absent_columns`,
+    help: "1 for each key or mapped column of a Debezium mapping that the topic's events lack (a typo in the mapping, or a column the connector does not send), by topic, column and role",
+    labelNames: ['topic', 'column', 'role'] as const,
+    registers: [this.registry],
+  });
+
   readonly deadLetters = new Counter({
     name: `${METRIC_PREFIX}dead_letters_total`,
     help: 'Messages written to the dead-letter topic, by stage',
@@ -112,6 +119,13 @@ export class Metrics {
     name: `${METRIC_PREFIX}import_fields_dropped_total`,
     help: 'Staged fields not sent because CAAC already had the value (unchanged) or a newer one (stale)',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly importFieldsRejected = new Counter({
+    name: `${METRIC_PREFIX}import_fields_rejected_total`,
+    help: "Fields CAAC refused by name in a row (e.g. a display_mobile another contact holds): each dead-lettered alone while the row's other fields were sent again, by field",
+    labelNames: ['field'] as const,
     registers: [this.registry],
   });
 

@@ -1,5 +1,9 @@
 import { createLogger } from '../common/logger';
 import { createDataSource, runMigrations, undoLastMigration } from './data-source';
+import { loadEnvFileOrExit } from '../config/env-file';
+
+// Before anything reads the environment: settings in .env, under those already set.
+loadEnvFileOrExit();
 
 /**
  * `npm run migration:run` (up: every pending migration) and `npm run migration:revert` (down: the

@@ -5,6 +5,7 @@ import { LOGGER } from '../common/nest-logger';
 import type { Logger } from '../common/logger';
 import { checkAutovacuum } from './autovacuum-check';
 import { createDataSource, runMigrations } from './data-source';
+import { assertSchemaReady, databaseName } from './schema-check';
 
 /** The Postgres pool, for every repository of the service. */
 @Global()
@@ -22,6 +23,10 @@ import { createDataSource, runMigrations } from './data-source';
           });
           logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
         }
+        await assertSchemaReady(dataSource, databaseName(config.database.url)).catch(async (error: Error) => {
+          await dataSource.destroy();
+          throw error;
+        });
         // A check, never a reason not to start: the warning is for the operator.
         const warning = await checkAutovacuum(dataSource).catch(() => undefined);
         if (warning) logger.warn(warning);

@@ -50,6 +50,7 @@ describe(loadConfig.name, () => {
       maxMessageBytes: 1_048_576,
       partitionsConcurrency: 2,
       pauseAfterMs: 1_000,
+      startWithoutStoredOffset: 'committed',
     });
     expect(sut.database).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/caac', poolMax: 10, migrateOnStart: false });
     expect(sut.caac).toMatchObject({ importRatePerWindow: 15, importMaxRows: 10_000, rateWindowMs: 60_000, taskTimeoutMs: 21_600_000, refusedRetryMs: 60_000 });
@@ -122,6 +123,7 @@ describe(loadConfig.name, () => {
     ['HEALTH_INGEST_STALL_MS', 'never', /^HEALTH_INGEST_STALL_MS: must be a whole number/],
     ['HEALTH_IMPORTER_STALL_MS', '0', /^HEALTH_IMPORTER_STALL_MS: must be at least 1000/],
     ['INGEST_PAUSE_AFTER_MS', '10', /^INGEST_PAUSE_AFTER_MS: must be at least 50/],
+    ['INGEST_START_WITHOUT_STORED_OFFSET', 'latest', /^INGEST_START_WITHOUT_STORED_OFFSET: must be committed or earliest/],
     ['MIGRATE_ON_START', 'maybe', /^MIGRATE_ON_START: must be true or false/],
     ['DEFAULT_PHONE_REGION', 'XX', /^DEFAULT_PHONE_REGION: must be an ISO 3166 region code/],
     ['ADMIN_TOKEN', 'short', /^ADMIN_TOKEN: must be at least 16 characters/],
@@ -265,6 +267,10 @@ describe(loadConfig.name, () => {
   it('takes DEAD_LETTER_RETENTION_MS and refuses one below a second', () => {
     expect(loadConfig(aValidEnv({ DEAD_LETTER_RETENTION_MS: '86400000' })).deadLetterRetentionMs).toBe(86_400_000);
     expect(problemsOf(aValidEnv({ DEAD_LETTER_RETENTION_MS: '10' }))).toEqual(['DEAD_LETTER_RETENTION_MS: must be at least 1000']);
+  });
+
+  it('starts a partition without a stored offset at the committed offset by default, and takes earliest', () => {
+    expect(loadConfig(aValidEnv({ INGEST_START_WITHOUT_STORED_OFFSET: 'earliest' })).kafka.startWithoutStoredOffset).toBe('earliest');
   });
 
   it('reports drift by default and takes crm-wins', () => {

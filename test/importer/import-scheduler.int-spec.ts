@@ -236,6 +236,26 @@ describe(ImportScheduler.name, () => {
     });
   });
 
+  describe('inFlight', () => {
+    it('names the batch while its task runs, and nothing once the import has ended', async () => {
+      await stage(db, { 'C-1': { city: 'Taipei' } });
+      const sut = aScheduler();
+      await sut.takeOver();
+      const seen: Array<ReturnType<ImportScheduler['inFlight']>> = [];
+      caac.taskAnswer = async (taskId) => {
+        seen.push(sut.inFlight());
+        return doneTask(taskId, { success: true, totalNum: 1, createdNum: 1, failedNum: 0 });
+      };
+
+      await sut.step(signal);
+
+      expect(seen).toEqual([{ batchId: expect.any(String), status: 'submitted', taskId: 'task-1' }]);
+      expect(sut.inFlight()).toBeNull();
+      await expect(sut.step(signal)).resolves.toBe(false);
+      expect(sut.inFlight()).toBeNull();
+    });
+  });
+
   describe('finish', () => {
     it('does not record rows as applied when CAAC counts more failures than it lists; they go again', async () => {
       await stage(db, { 'C-1': { city: 'a' }, 'C-2': { city: 'b' }, 'C-3': { city: 'c' } });
@@ -253,6 +273,60 @@ describe(ImportScheduler.name, () => {
         { key_value: 'C-3', row_failures: 1 },
       ]);
       await expect(deadLetters(db)).resolves.toEqual([{ key: 'customer_id:C-1', errorClass: 'RowRejected', message: 'city: not allowed' }]);
+    });
+
+    it('dead-letters only the field CAAC names, and sends the row\'s other fields again under what is pending', async () => {
+      await db.query(`INSERT INTO pending_change (key_type, key_value, fields, first_staged_at) VALUES ('customer_id', 'C-1', $1, now() - interval '1 minute')`, [
+        JSON.stringify({ display_mobile: { v: '+886912345678', ts: 1_000, seq: 0 }, member_level: { v: 'gold', ts: 1_000, seq: 0 }, city: { v: 'Taipei', ts: 1_000, seq: 0 } }),
+      ]);
+      const sut = aScheduler();
+      await sut.takeOver();
+      caac.taskAnswer = async (taskId) =>
+        doneTask(taskId, {
+          success: false,
+          totalNum: 1,
+          failedNum: 1,
+          errors: [{ index: 0, key: 'C-1', field: 'display_mobile', reason: 'display_mobile +886912345678 already belongs to another contact' }],
+        });
+      await sut.step(signal);
+      // A newer city arrives while the rest waits: it wins over the one sent again (invariant 7).
+      await db.query(`UPDATE pending_change SET fields = caac_sync_merge_fields(fields, $1) WHERE key_value = 'C-1'`, [
+        JSON.stringify({ city: { v: 'Tainan', ts: 2_000, seq: 0 } }),
+      ]);
+
+      await expect(dataSource.query(`SELECT status, last_error FROM import_batch`)).resolves.toEqual([{ status: 'done', last_error: '1 rows dead-lettered, 1 rows sent again' }]);
+      const { rows } = await db.query(`SELECT key_value, fields, row_failures FROM pending_change`);
+      expect(rows).toEqual([
+        { key_value: 'C-1', fields: { member_level: { v: 'gold', ts: 1_000, seq: 0 }, city: { v: 'Tainan', ts: 2_000, seq: 0 } }, row_failures: 0 },
+      ]);
+      await expect(deadLetters(db)).resolves.toEqual([
+        { key: 'customer_id:C-1', errorClass: 'FieldRejected', message: 'display_mobile: display_mobile +886912345678 already belongs to another contact' },
+      ]);
+      const { rows: letter } = await db.query(`SELECT convert_from(message, 'UTF8')::jsonb AS value FROM dead_letter_outbox`);
+      expect(letter[0].value.profile).toEqual({ customer_id: 'C-1', display_mobile: '+886912345678' });
+      await expect(metrics.importFieldsRejected.get()).resolves.toMatchObject({ values: [{ labels: { field: 'display_mobile' }, value: 1 }] });
+      await expect(imported(db)).resolves.toEqual([]);
+      expect(sut.inFlight()).toBeNull();
+
+      caac.taskAnswer = async (taskId) => doneTask(taskId, { success: true, totalNum: 1, updatedNum: 1, failedNum: 0 });
+      await sut.step(signal);
+
+      expect(caac.sent.at(-1)!.rows).toEqual([{ customer_id: 'C-1', member_level: 'gold', city: 'Tainan' }]);
+      await expect(imported(db)).resolves.toEqual(['C-1']);
+    });
+
+    it('dead-letters the whole row when CAAC names its key, as it cannot be sent without it', async () => {
+      await stage(db, { 'C-1': { city: 'Taipei', member_level: 'gold' } });
+      const sut = aScheduler();
+      await sut.takeOver();
+      caac.taskAnswer = async (taskId) =>
+        doneTask(taskId, { success: false, totalNum: 1, failedNum: 1, errors: [{ index: 0, key: 'C-1', field: 'customer_id', reason: 'blocked' }] });
+
+      await sut.step(signal);
+
+      await expect(pending(db)).resolves.toEqual([]);
+      await expect(deadLetters(db)).resolves.toEqual([{ key: 'customer_id:C-1', errorClass: 'RowRejected', message: 'customer_id: blocked' }]);
+      await expect(metrics.importFieldsRejected.get()).resolves.toMatchObject({ values: [] });
     });
 
     it('dead-letters a row that keeps failing without a field after ROW_FAILURE_MAX attempts', async () => {

@@ -11,13 +11,14 @@ export interface CliRun {
 }
 
 /** Runs the built command line (`dist/cli/main.js`) as an operator would, with the service's environment. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliRun> {
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000, cwd?: string): Promise<CliRun> {
   return new Promise((done, fail) => {
     execFile(
       process.execPath,
       [CLI, ...args],
       {
         timeout: timeoutMs,
+        ...(cwd ? { cwd } : {}),
         maxBuffer: 16 * 1_048_576,
         env: {
           PATH: process.env.PATH,

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { Kafka, logLevel } from 'kafkajs';
-import { createApp, listenApp } from '../../src/app.factory';
+import { createApp } from '../../src/app.factory';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
 import { createLogger, type Logger } from '../../src/common/logger';
 
@@ -51,7 +51,6 @@ export function testConfig(env: Record<string, string>): AppConfig {
 
 /** Starts the whole service in this process, listening on a free port. */
 export async function startService(config: AppConfig, logger: Logger = createLogger({ level: config.logLevel })): Promise<INestApplication> {
-  const app = await createApp(config, logger);
-  await listenApp(app, config, 0, '127.0.0.1');
+  const app = await createApp(config, logger, { port: 0, host: '127.0.0.1' });
   return app;
 }

@@ -52,6 +52,7 @@
 import {
   CUSTOM_FIELDS_MAX,
   CUSTOM_FIELD_PREFIX,
+  KEY_TYPES,
   KNOWN_FIELDS,
   READ_ONLY_FIELDS,
   customField,
@@ -59,6 +60,7 @@ import {
   isKeyType,
 } from '../../profile';
 import type { FieldValue, KeyType } from '../../profile';
+import { didYouMean } from '../../common/did-you-mean';
 
 export const CONVERSIONS = [
   'auto',
@@ -129,7 +131,7 @@ function resolveTarget(target: string): { field: string } | { problem: string } 
   }
   if (READ_ONLY_FIELDS.has(target)) return { problem: `"${target}" is read-only in CAAC` };
   if (KNOWN_FIELDS.has(target)) return { field: target };
-  return { problem: `"${target}" is not a CAAC field (custom fields: custom.<name>)` };
+  return { problem: `"${target}" is not a CAAC field${didYouMean(target, KNOWN_FIELDS.keys())} (custom fields: custom.<name>)` };
 }
 
 /**
@@ -205,7 +207,8 @@ function parseKeys(input: unknown, keys: KeyColumn[], problems: string[]): void 
     const columnOk = checkColumnName(entry.column, where, problems);
     const typeOk = typeof entry.type === 'string' && isKeyType(entry.type);
     if (!typeOk) {
-      problems.push(`${where}.type: must be one of line_uid, display_email, display_mobile, connect_id, customer_id`);
+      const hint = typeof entry.type === 'string' ? didYouMean(entry.type, KEY_TYPES) : '';
+      problems.push(`${where}.type: must be one of line_uid, display_email, display_mobile, connect_id, customer_id${hint}`);
     }
     if (!columnOk || !typeOk) return;
     const column = entry.column as string;
@@ -258,7 +261,7 @@ function parseFields(input: unknown, columns: MappedColumn[], problems: string[]
     if (field.startsWith(CUSTOM_FIELD_PREFIX)) customCount++;
 
     if (typeof convert !== 'string' || !CONVERSION_SET.has(convert)) {
-      problems.push(`${where}.convert: must be one of ${CONVERSIONS.join(', ')}`);
+      problems.push(`${where}.convert: must be one of ${CONVERSIONS.join(', ')}${typeof convert === 'string' ? didYouMean(convert, CONVERSIONS) : ''}`);
       continue;
     }
     const table = parseValues(values, where, problems);

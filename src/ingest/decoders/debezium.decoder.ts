@@ -16,6 +16,7 @@ import type { Conversion, DebeziumMapping, MappedColumn } from './debezium-mappi
 import { splitConnectJson } from './connect-json';
 import { DEFAULT_MAX_MESSAGE_BYTES, checkJsonStructure, parseJsonMessage, readJsonText } from './json-message';
 import type { JsonLimits, JsonReadFailure } from './json-message';
+import { closestName } from '../../common/did-you-mean';
 
 export interface DebeziumDecoderOptions {
   /** Region for mobile numbers without a country code, e.g. `TW` (DEFAULT_PHONE_REGION). */
@@ -24,6 +25,19 @@ export interface DebeziumDecoderOptions {
   maxMessageBytes?: number;
   /** A source time further ahead of now is dead-lettered (MAX_FUTURE_SKEW_MS). */
   maxFutureSkewMs: number;
+  /**
+   * Told once per column when a key or mapped column is missing from a row of the events (`after`
+   * of a create, read or update): a typo in the mapping, or a column the connector does not send.
+   */
+  onAbsentColumn?: (absent: AbsentColumn) => void;
+}
+
+/** A mapping's column the events lack, with the row's column it most likely means (a typo). */
+export interface AbsentColumn {
+  column: string;
+  role: 'key' | 'mapped';
+  /** A column of the row close to `column`, when there is one. */
+  suggestion?: string;
 }
 
 /**
@@ -159,7 +173,28 @@ export function createDebeziumDecoder(mapping: DebeziumMapping, options: Debeziu
   };
   const { maxFutureSkewMs } = options;
   const schemas = new LogicalTypesCache();
-  return (value, now) => decode(value, now, mapping, region, limits, maxFutureSkewMs, schemas);
+  const watch = options.onAbsentColumn ? absentColumnWatch(mapping, options.onAbsentColumn) : undefined;
+  return (value, now) => decode(value, now, mapping, region, limits, maxFutureSkewMs, schemas, watch);
+}
+
+/**
+ * Checks rows for the mapping's columns until each has been seen or reported once: a column
+ * present in a row is never reported, a column missing from one is reported once, with the row's
+ * closest column. The check stops costing anything once every column is settled.
+ */
+function absentColumnWatch(mapping: DebeziumMapping, report: (absent: AbsentColumn) => void): (row: Row) => void {
+  const unsettled = new Map<string, AbsentColumn['role']>();
+  for (const { column } of mapping.keys) unsettled.set(column, 'key');
+  for (const { column } of mapping.columns) if (!unsettled.has(column)) unsettled.set(column, 'mapped');
+  return (row) => {
+    if (unsettled.size === 0) return;
+    for (const [column, role] of unsettled) {
+      unsettled.delete(column);
+      if (hasField(row, column)) continue;
+      const suggestion = closestName(column, Object.keys(row));
+      report({ column, role, ...(suggestion !== undefined ? { suggestion } : {}) });
+    }
+  };
 }
 
 /**
@@ -215,6 +250,7 @@ function decode(
   limits: JsonLimits,
   maxFutureSkewMs: number,
   schemas: LogicalTypesCache,
+  watch?: (row: Row) => void,
 ): DecodeResult {
   if (value === null) return { kind: 'skip', reason: 'tombstone (null value)' };
   const read = readJsonText(value, limits);
@@ -225,6 +261,7 @@ function decode(
   if (typeof envelope === 'string') return decodeError('validate', 'InvalidEnvelope', envelope);
   if (envelope === null) return { kind: 'skip', reason: 'tombstone (null payload)' };
   if (envelope.op === 't' || envelope.op === 'm') return { kind: 'skip', reason: `op "${envelope.op}" carries no row change` };
+  if (watch !== undefined && envelope.after !== null && envelope.op !== 'd') watch(envelope.after);
   const time = checkSourceTime(envelope.sourceTs, now, maxFutureSkewMs);
   if (!time.ok) return decodeError('validate', 'InvalidSourceTime', `source.ts_ms: ${time.reason}`);
 
@@ -457,7 +494,7 @@ function toChange(
     }
     const result = validateField(column.field, value, { defaultPhoneRegion: region });
     if (!result.ok) {
-      (errors ??= []).push({ field: where, reason: result.reason });
+      (errors ??= []).push({ field: where, reason: result.reason + dateHint(column, value) });
     } else if (column.field === key.type) {
       // The key field travels with every import item anyway; only a contradiction matters.
       if (result.value !== key.value) (errors ??= []).push({ field: where, reason: `differs from the key (${key.type})` });
@@ -479,6 +516,18 @@ function toChange(
     },
   };
 }
+
+/**
+ * What to fix when a date field gets an integer: Debezium sends a DATE column as days since
+ * 1970, which only `"convert": "date"` (or the schema wrapper, under `auto`) turns into a date.
+ */
+function dateHint(column: MappedColumn, value: unknown): string {
+  if (column.field !== DATE_FIELD || typeof value !== 'number' || !Number.isInteger(value)) return '';
+  return `; an integer here looks like days since 1970 (a Debezium DATE): add "convert": "date" to column ${column.column} in the mapping`;
+}
+
+/** The one CAAC field that holds a date (YYYY-MM-DD). */
+const DATE_FIELD = 'birthday';
 
 /** The first key column, in priority order, with a value that is not null or blank. */
 function findKey(envelope: Envelope, row: Row, mapping: DebeziumMapping, region: PhoneRegion): ContactKey | string {

@@ -4,6 +4,8 @@ import addFormats from 'ajv-formats';
 import {
   CUSTOM_FIELDS_MAX,
   CUSTOM_NAME_MAX_LENGTH,
+  KEY_TYPES,
+  KNOWN_FIELDS,
   TEXT_MAX_LENGTH,
   checkSourceTime,
   customField,
@@ -15,6 +17,7 @@ import {
   validateField,
 } from '../../profile';
 import type { FieldError, FieldValue, KeyType, Patch, PhoneRegion } from '../../profile';
+import { didYouMean } from '../../common/did-you-mean';
 import profileChangeSchema from '../schemas/profile-change.v1.json';
 import { decodeError, describeFieldErrors } from './decode-result';
 import type { DecodeResult, Decoder } from './decode-result';
@@ -167,9 +170,9 @@ function schemaErrors(errors: readonly ErrorObject[], event: unknown): FieldErro
         const name = error.params.additionalProperty as string;
         const reason =
           at === 'key'
-            ? 'is not an import key'
+            ? `is not an import key${didYouMean(name, KEY_TYPES)}`
             : at === 'profile'
-              ? 'is not a CAAC field (custom fields go under profile.custom)'
+              ? `is not a CAAC field${didYouMean(name, KNOWN_FIELDS.keys())} (custom fields go under profile.custom)`
               : 'is not allowed';
         result.push({ field: under(name), reason });
         break;

@@ -32,6 +32,23 @@ describe(parseDebeziumMapping.name, () => {
     expect(sut.columns.map((c) => c.field)).toEqual(['cl_custom_alpha', 'cl_custom_beta']);
   });
 
+  it('says which name was most likely meant for a misspelt field, key type or conversion', () => {
+    const input = {
+      keys: [{ column: 'member_no', type: 'customerid' }],
+      fields: { level: 'memberlevel', dob: { field: 'birthday', convert: 'dates' }, nick: 'nickname' },
+    };
+
+    expect(() => parseDebeziumMapping(input, 'members.mapping.json')).toThrow(
+      [
+        'Debezium mapping members.mapping.json is invalid:',
+        '- keys[0].type: must be one of line_uid, display_email, display_mobile, connect_id, customer_id (did you mean "customer_id"?)',
+        '- fields.level: "memberlevel" is not a CAAC field (did you mean "member_level"?) (custom fields: custom.<name>)',
+        '- fields.dob.convert: must be one of auto, none, date, timestamp, timestamp-micros, timestamp-nanos, string, boolean-string, lowercase (did you mean "date"?)',
+        '- fields.nick: "nickname" is not a CAAC field (custom fields: custom.<name>)',
+      ].join('\n'),
+    );
+  });
+
   it('names every problem, one a line', () => {
     // `__proto__` is spliced into the JSON text: in an object literal it would set the prototype.
     const input = {

@@ -153,8 +153,28 @@ describe(decodeDebezium.name, () => {
       kind: 'error',
       stage: 'validate',
       errorClass: 'InvalidField',
-      message: 'birthday -> birthday: must be a real date written YYYY-MM-DD',
+      message:
+        'birthday -> birthday: must be a real date written YYYY-MM-DD; an integer here looks like days since 1970 (a Debezium DATE): ' +
+        'add "convert": "date" to column birthday in the mapping',
     });
+  });
+
+  it('reports once each key or mapped column the events lack, with the column it most likely means', () => {
+    const absent: unknown[] = [];
+    const typos = customersMapping({
+      keys: [{ column: 'customer_no', type: 'customer_id' }, { column: 'email', type: 'display_email' }],
+      fields: { e_mail: 'display_email', tier: 'member_level', nickname: 'display_name' },
+    });
+    const decode = at(createDebeziumDecoder(typos, { ...options, onAbsentColumn: (column) => absent.push(column) }));
+
+    expect(decode(toMessage(anInsert()))).toEqual(change({ member_level: 'Gold' }, { type: 'display_email', value: 'amy@example.com' }));
+    decode(toMessage(anInsert()));
+
+    expect(absent).toEqual([
+      { column: 'customer_no', role: 'key', suggestion: 'customer_id' },
+      { column: 'e_mail', role: 'mapped', suggestion: 'email' },
+      { column: 'nickname', role: 'mapped' },
+    ]);
   });
 
   it('turns numbers bound for text fields into text, and uses them as keys', () => {
