@@ -10,6 +10,7 @@ import { ReconcileFromExport1795980000000 } from './1795980000000-reconcile-from
 import { PendingChangeSource1795990000000 } from './1795990000000-pending-change-source';
 import { ShortFieldHashes1796000000000 } from './1796000000000-short-field-hashes';
 import { VacuumSettings1796010000000 } from './1796010000000-vacuum-settings';
+import { ContactIdentity1796030000000 } from './1796030000000-contact-identity';
 
 /** Every migration, oldest first. A new migration is a new timestamped file added here. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   PendingChangeSource1795990000000,
   ShortFieldHashes1796000000000,
   VacuumSettings1796010000000,
+  ContactIdentity1796030000000,
 ];
