@@ -72,9 +72,9 @@ export class ContactIdentityRepository {
           WHERE NOT EXISTS (SELECT 1 FROM contact_identity me JOIN contact_identity same ON same.contact_id = me.contact_id
                              WHERE me.key_type = $1 AND me.key_value = m.k AND same.key_type = m.t AND same.key_value = m.v))
        INSERT INTO contact_identity_untied (key_type, key_value, batch_id)
-       SELECT t, v, $2 FROM real WHERE v IS NOT NULL
+       SELECT t, v, $2::bigint FROM real WHERE v IS NOT NULL
        UNION
-       SELECT o.key_type, o.key_value, $2 FROM real m
+       SELECT o.key_type, o.key_value, $2::bigint FROM real m
          JOIN contact_identity me ON me.key_type = $1 AND me.key_value = m.k
          JOIN contact_identity o ON o.contact_id = me.contact_id AND o.key_type = m.t
        ON CONFLICT DO NOTHING`,
