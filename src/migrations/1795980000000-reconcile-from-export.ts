@@ -94,7 +94,8 @@ export class ReconcileFromExport1795980000000 implements MigrationInterface {
     // What an export teaches about one contact's fields. state: its contact_state fields (or {}),
     // updated: that row's updated_at (the import time of entries recorded before "at" existed),
     // exported: the export row's fields (CSV text, empty cells absent), columns: the export's
-    // columns (NULL: every field), cutoff_ms: exported_at - EXPORT_MAX_STALENESS_MS.
+    // columns (NULL: every field), cutoff_ms: exported_at - the trust window
+    // (EXPORT_MAX_STALENESS_MS then; CAAC_EXPORT_MAX_LAG_MS since 1796030000000).
     // Per field:
     // - imported at or after the cutoff: kept (the export may predate the import);
     // - CAAC's cell may stand for the known hash: kept;
