@@ -95,11 +95,22 @@ export class ReconcileRepository {
    */
   async fileColumns(db: EntityManager, job: ExportToReconcile): Promise<string[]> {
     if (job.columns !== null) return job.columns.filter((column) => column !== 'contact_id');
-    const rows: Array<{ columns: string[] | null }> = await db.query(
-      `SELECT array_agg(DISTINCT k ORDER BY k) AS columns FROM caac_contact c, jsonb_object_keys(c.fields) k WHERE c.export_id = $1`,
-      [job.id],
-    );
-    return rows[0]?.columns ?? [];
+    // Chunk by chunk: one statement over every row of a large export could outlast the statement timeout.
+    const columns = new Set<string>();
+    let after = '';
+    for (;;) {
+      const rows: Array<{ last: string | null; columns: string[] | null }> = await db.query(
+        `WITH chunk AS MATERIALIZED (
+           SELECT contact_id, fields FROM caac_contact WHERE export_id = $1 AND contact_id > $2 ORDER BY contact_id LIMIT ${IDENTITY_CHUNK})
+         SELECT (SELECT max(contact_id) FROM chunk) AS last, (SELECT array_agg(DISTINCT k) FROM chunk c, jsonb_object_keys(c.fields) k) AS columns`,
+        [job.id, after],
+      );
+      const { last, columns: found } = rows[0]!;
+      if (last === null) break;
+      for (const column of found ?? []) columns.add(column);
+      after = last;
+    }
+    return [...columns].sort();
   }
 
   /**
