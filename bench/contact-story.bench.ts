@@ -10,16 +10,20 @@
  * captured on the way to Postgres): the line says which access each table got. Then the story of
  * BENCH_LOOKUPS random keys is read by ContactStoryRepository.find, the whole of the route's
  * database work (the route adds only JSON), and timed. For comparison, the lookup the story used
- * before (caac_contact scanned by a jsonb expression) is EXPLAINed and timed once.
+ * before (caac_contact scanned by a jsonb expression) is EXPLAINed and timed once, and the
+ * importer's claim-time lookup of a contact's other keys (ContactIdentityRepository, 2,000 contacts
+ * a statement as the claim reads them) is timed on the same tables.
  */
 import { Pool } from 'pg';
 import type { EntityManager } from 'typeorm';
 import { CaacContactRepository } from '../src/export/caac-contact.repository';
+import { ContactIdentityRepository } from '../src/importer/contact-identity.repository';
 import { ContactStoryRepository } from '../src/reconcile/contact-story.repository';
 import { createMigratedDatabase, dropDatabase, percentile, startPostgres } from './bench-support';
 
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 1_000_000);
 const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 1_000);
+const CLAIM_LOOKUPS = 20;
 const DATABASE = `caac_sync_bench_story_${Date.now()}`;
 
 interface PlanNode {
@@ -110,6 +114,17 @@ async function main(): Promise<void> {
       if (!story || story.caac.length !== 1) throw new Error(`contact ${i}: expected one CAAC row`);
     }
 
+    // The importer's claim looks up the other keys of every contact it claims, 2,000 (CLAIM_CHUNK) a statement.
+    const identity = new ContactIdentityRepository();
+    const claimTimes: number[] = [];
+    for (let n = 0; n < CLAIM_LOOKUPS; n++) {
+      const keys = Array.from({ length: 2_000 }, () => `C-${1 + Math.floor(Math.random() * CONTACTS)}`);
+      const started = process.hrtime.bigint();
+      const found = await identity.newestThroughOtherKeys(dataSource.manager, 'customer_id', keys);
+      claimTimes.push(Number(process.hrtime.bigint() - started) / 1e6);
+      if (found.size === 0) throw new Error('the claim lookup found no other keys');
+    }
+
     // The lookup the story made before: caac_contact by a jsonb expression.
     const before = `SELECT contact_id FROM caac_contact WHERE (CASE WHEN $1 = 'display_email' THEN lower(btrim(fields->>$1)) ELSE fields->>$1 END) = $2`;
     const [{ 'QUERY PLAN': beforePlan }] = await dataSource.query(`EXPLAIN (FORMAT JSON) ${before}`, ['customer_id', 'C-7']);
@@ -125,6 +140,7 @@ async function main(): Promise<void> {
         load_ms: loadMs,
         lookups: LOOKUPS,
         story_ms: { p50: round(percentile(times, 50)), p99: round(percentile(times, 99)), max: round(Math.max(...times)) },
+        claim_other_keys_ms_per_2000: { p50: round(percentile(claimTimes, 50)), max: round(Math.max(...claimTimes)) },
         plans: Object.fromEntries(plans),
         seq_scans_of_large_tables: seqScans,
         before: { access: accesses((beforePlan as Array<{ Plan: PlanNode }>)[0]!.Plan), ms: beforeMs },

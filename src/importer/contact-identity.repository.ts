@@ -25,9 +25,12 @@ export class ContactIdentityRepository {
     const found = new Map<string, Record<string, ImportedField>>();
     if (keyValues.length === 0) return found;
     const rows: Array<{ mine: string; field: string; ts: string; seq: string; h: string }> = await db.query(
+      // TRICKY: the keys join as a set, so each is one primary-key probe; as "= ANY(array)" the
+      // planner scanned the whole of contact_identity for a claim's 2,000 keys.
       `WITH mine AS (
-         SELECT i.key_value AS mine, i.contact_id FROM contact_identity i
-          WHERE i.key_type = $1 AND i.key_value = ANY($2::text[]) AND ${TIED('i')}),
+         SELECT i.key_value AS mine, i.contact_id FROM unnest($2::text[]) AS k(key_value)
+           JOIN contact_identity i ON i.key_type = $1 AND i.key_value = k.key_value
+          WHERE ${TIED('i')}),
        siblings AS (
          SELECT m.mine, s.key_type, s.key_value FROM mine m JOIN contact_identity s ON s.contact_id = m.contact_id
           WHERE s.key_type <> $1 AND ${TIED('s')}),
@@ -37,8 +40,9 @@ export class ContactIdentityRepository {
          UNION ALL
          SELECT sb.mine, f.key, (f.value->>'ts')::bigint, (f.value->>'seq')::bigint, caac_sync_field_hash(f.value->'v')
            FROM siblings sb JOIN pending_change p ON p.key_type = sb.key_type AND p.key_value = sb.key_value, jsonb_each(p.fields) f)
-       SELECT DISTINCT ON (mine, field) mine, field, ts::text AS ts, seq::text AS seq, h
-         FROM stamps ORDER BY mine, field, ts DESC, seq DESC, h COLLATE "C" DESC`,
+       -- (Ordered by the stamps' numbers: the text columns below have the same names.)
+       SELECT DISTINCT ON (s.mine, s.field) s.mine, s.field, s.ts::text AS ts, s.seq::text AS seq, s.h
+         FROM stamps s ORDER BY s.mine, s.field, s.ts DESC, s.seq DESC, s.h COLLATE "C" DESC`,
       [keyType, keyValues],
     );
     for (const row of rows) {

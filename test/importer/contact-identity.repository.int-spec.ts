@@ -40,8 +40,8 @@ describe(ContactIdentityRepository.name, () => {
       ['line_uid', 'U-1', 'x1'],
     ]);
     await db.query(`INSERT INTO contact_state (key_type, key_value, fields) VALUES ('display_email', 'amy@example.com', $1), ('line_uid', 'U-1', $2)`, [
-      { display_name: { h: fieldHash('Sent'), ts: 5, seq: 1 }, city: { h: fieldHash('Taipei'), ts: 2, seq: 0 } },
-      { city: { h: fieldHash('Tainan'), ts: 4, seq: 0 } },
+      { display_name: { h: fieldHash('Sent'), ts: 5, seq: 1 }, city: { h: fieldHash('Taipei'), ts: 9, seq: 0 } },
+      { city: { h: fieldHash('Tainan'), ts: 10, seq: 0 } },
     ]);
     await db.query(`INSERT INTO pending_change (key_type, key_value, fields) VALUES ('display_email', 'amy@example.com', $1)`, [{ display_name: { v: 'Pending', ts: 7, seq: 2 } }]);
 
@@ -50,7 +50,8 @@ describe(ContactIdentityRepository.name, () => {
     expect([...newest.keys()]).toEqual(['C-1']);
     expect({ ...newest.get('C-1') }).toEqual({
       display_name: { hash: fieldHash('Pending'), ts: 7, seq: 2 },
-      city: { hash: fieldHash('Tainan'), ts: 4, seq: 0 },
+      // Compared as numbers: 10 is newer than 9.
+      city: { hash: fieldHash('Tainan'), ts: 10, seq: 0 },
     });
   });
 
