@@ -8,6 +8,8 @@ import { parseSourceTopics, type SourceTopic } from './source-topic';
 
 /** Profile API: import requests per minute per account. */
 export const PROFILE_API_RATE_PER_MIN = 15;
+/** Profile API: an export shows the account's contacts as of up to 24 h before it was requested. */
+export const PROFILE_API_EXPORT_MAX_LAG_MS = 86_400_000;
 
 const bool = (fallback: boolean) =>
   z
@@ -54,6 +56,14 @@ const cronExpression = z
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+function isLoopbackUrl(value: string): boolean {
+  try {
+    return isLoopbackHost(new URL(value).hostname);
+  } catch {
+    return false;
+  }
 }
 
 const caacUrl = httpUrl('the Profile API base URL').refine(
@@ -204,9 +214,13 @@ const envSchema = z.object({
   EXPORT_TOPIC: topicName.optional(),
   // Used when the service creates the export topic; an existing topic is left as it is.
   EXPORT_TOPIC_REPLICATION_FACTOR: replicationFactor,
-  // Profile API: an export's data may be up to 24 h old; an older newest export is reported stale.
-  // The low floor lets tests and sandboxes with a scaled SANDBOX_EXPORT_LAG_MS use the same rule.
+  // Readiness and alerts call the newest complete export old past this (an operator's choice:
+  // an hourly schedule wants to hear of a missed export within hours). Not reconcile's trust window.
   EXPORT_MAX_STALENESS_MS: int(86_400_000, 1_000),
+  // Profile API: an export's data may be up to 24 h older than its request. Reconcile trusts an
+  // export only for fields the service did not import within this long before it. A property of
+  // the API, not a preference: less than 24 h only against a loopback sandbox (see loadConfig).
+  CAAC_EXPORT_MAX_LAG_MS: int(PROFILE_API_EXPORT_MAX_LAG_MS, 1_000),
   // What a field CAAC holds differently from the value last sent does: reported, or sent again.
   DRIFT_POLICY: z.enum(['report', 'crm-wins']).default('report'),
   EXPORT_POLL_MS: int(2_000, 10, 600_000),
@@ -268,6 +282,8 @@ export interface AppConfig {
     taskTimeoutMs: number;
     /** How often a refused import request (400, 401, 403, 404, 422) is tried again. */
     refusedRetryMs: number;
+    /** How stale an export's data may be (the API's lag): reconcile's trust window. */
+    exportMaxLagMs: number;
   };
   flushIntervalMs: number;
   /** Published outbox rows (copies of dead letters, with personal data) are deleted after this. */
@@ -309,6 +325,7 @@ export interface AppConfig {
     topic: string | undefined;
     /** Of the export topic when the service creates it; undefined: the broker's default. */
     topicReplicationFactor: number | undefined;
+    /** Readiness and alerts call the newest complete export old past this; not reconcile's trust window. */
     maxStalenessMs: number;
     /** Drift (CAAC differs from the value last sent): `report` only, or `crm-wins` queues the sent value again (only it keeps sent values in contact_state). */
     driftPolicy: 'report' | 'crm-wins';
@@ -445,6 +462,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     if (parsed.data.MANAGEMENT_HOST !== undefined && management === undefined) {
       problems.push('MANAGEMENT_HOST: needs MANAGEMENT_PORT');
     }
+    if (parsed.data.CAAC_EXPORT_MAX_LAG_MS < PROFILE_API_EXPORT_MAX_LAG_MS && !isLoopbackUrl(parsed.data.CAAC_BASE_URL)) {
+      // A shorter window against the real API makes reconcile read a stale export as the truth.
+      problems.push(
+        `CAAC_EXPORT_MAX_LAG_MS: must be at least ${PROFILE_API_EXPORT_MAX_LAG_MS} (24 h, the Profile API's export lag) unless CAAC_BASE_URL is a loopback sandbox`,
+      );
+    }
     if (!parsed.data.EXPORT_TABLE_ENABLED && exportTopic === undefined) {
       problems.push('EXPORT_TABLE_ENABLED: an export needs a sink; set EXPORT_TOPIC or leave the table on');
     }
@@ -484,6 +507,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       breakerResetMs: e.CAAC_BREAKER_RESET_MS,
       taskTimeoutMs: e.CAAC_TASK_TIMEOUT_MS,
       refusedRetryMs: e.IMPORT_REFUSED_RETRY_MS,
+      exportMaxLagMs: e.CAAC_EXPORT_MAX_LAG_MS,
     },
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
     deadLetterRetentionMs: e.DEAD_LETTER_RETENTION_MS,

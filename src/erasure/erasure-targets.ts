@@ -81,6 +81,8 @@ export const ERASURE_TARGETS: readonly ErasureTarget[] = [
   keyedTable('pending_change'),
   keyedTable('contact_state'),
   keyedTable('contact_drift'),
+  keyedTable('contact_identity'),
+  keyedTable('contact_identity_untied'),
   endedBatchItems,
   deadLetters,
 ];

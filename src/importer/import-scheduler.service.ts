@@ -9,8 +9,9 @@ import type { ImportTaskResult } from '../caac/caac.types';
 import type { DeadLetter } from '../dead-letter/dead-letter';
 import { DeadLetterOutboxRepository } from '../dead-letter/dead-letter-outbox.repository';
 import { Metrics } from '../ops/metrics';
-import { KEY_TYPES, withoutUnchanged, type KeyType, type StampedPatch } from '../profile';
+import { KEY_TYPES, withoutOlderThan, withoutUnchanged, type KeyType, type StampedPatch } from '../profile';
 import { PendingChangeQueue, PendingChangeRepository, type StagedChange } from '../store/pending-change.repository';
+import { ContactIdentityRepository } from './contact-identity.repository';
 import { ContactStateRepository } from './contact-state.repository';
 import { ImportBatchRepository, StaleTransitionError, type Expected, type Fence, type ImportBatch, type ImportItem } from './import-batch.repository';
 import { IMPORT_BODY_BUDGET_BYTES, rowBytes, toImportRow } from './import-request';
@@ -67,6 +68,7 @@ export class ImportScheduler {
   private readonly queue = new PendingChangeQueue();
   private readonly pending = new PendingChangeRepository();
   private readonly state: ContactStateRepository;
+  private readonly identity = new ContactIdentityRepository();
   private readonly outbox: DeadLetterOutboxRepository;
   private current: { batchId: string; status: string; taskId: string | null } | undefined;
   private fence: Fence | undefined;
@@ -194,8 +196,10 @@ export class ImportScheduler {
   /**
    * Moves up to a batch of the oldest pending contacts of one key type into a new import batch, in
    * one transaction. Fields CAAC already has, and fields older than what it has, are dropped
-   * (invariants 2 and 5); contacts left with nothing are not in the batch, and the claim keeps
-   * filling so batches stay full. Returns nothing when every claimed contact was a no-op.
+   * (invariants 2 and 5), and so are fields that another key of the same CAAC contact carries
+   * newer, sent or pending (invariant 7 across key types, as far as the last export tied the
+   * keys); contacts left with nothing are not in the batch, and the claim keeps filling so
+   * batches stay full. Returns nothing when every claimed contact was a no-op.
    */
   async claim(keyType: KeyType): Promise<ImportBatch | undefined> {
     const fence = this.requireFence();
@@ -206,10 +210,13 @@ export class ImportScheduler {
       let bytes = 0;
       let unchanged = 0;
       let stale = 0;
+      let crossKey = 0;
       for (;;) {
         const claimed = await this.queue.take(db, keyType, Math.min(CLAIM_CHUNK, maxRows - items.length));
         if (claimed.length === 0) break;
-        const imported = await this.state.find(db, keyType, claimed.map((change) => change.keyValue));
+        const keyValues = claimed.map((change) => change.keyValue);
+        const imported = await this.state.find(db, keyType, keyValues);
+        const throughOtherKeys = await this.identity.newestThroughOtherKeys(db, keyType, keyValues);
         const putBack = [];
         const confirmed = [];
         for (const change of claimed) {
@@ -222,8 +229,11 @@ export class ImportScheduler {
             // look newer than what CAAC holds and overwrite it (invariant 7).
             confirmed.push({ keyValue: change.keyValue, fields: pick(change.fields, kept.unchanged) });
           }
-          if (Object.keys(kept.patch).length === 0) continue;
-          const item = { keyValue: change.keyValue, fields: kept.patch, rowFailures: change.rowFailures };
+          const newest = throughOtherKeys.get(change.keyValue);
+          const fresh = newest ? withoutOlderThan(kept.patch, newest) : { patch: kept.patch, stale: [] };
+          crossKey += fresh.stale.length;
+          if (Object.keys(fresh.patch).length === 0) continue;
+          const item = { keyValue: change.keyValue, fields: fresh.patch, rowFailures: change.rowFailures };
           const size = rowBytes(toImportRow(keyType, item));
           // A contact larger than the whole budget still goes, alone: only CAAC can say it is too large.
           if (items.length >= maxRows || (items.length > 0 && bytes + size > budget)) {
@@ -242,8 +252,11 @@ export class ImportScheduler {
       }
       this.metrics.importFieldsDropped.inc({ reason: 'unchanged' }, unchanged);
       this.metrics.importFieldsDropped.inc({ reason: 'stale' }, stale);
+      this.metrics.importFieldsDropped.inc({ reason: 'cross_key' }, crossKey);
       if (items.length === 0) return undefined;
-      return this.batches.create(db, fence, keyType, items);
+      const batch = await this.batches.create(db, fence, keyType, items);
+      await this.identity.untieMoved(db, keyType, batch.id, items);
+      return batch;
     });
     if (result) this.logger.info({ batchId: result.id, keyType, rows: result.rows }, 'import batch claimed');
     return result;

@@ -16,46 +16,9 @@ function hashOf(canonical: string): string {
   return `rtrim(translate(encode(sha256(convert_to(${canonical}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;
 }
 
-export class ReconcileFromExport1795980000000 implements MigrationInterface {
-  name = 'ReconcileFromExport1795980000000';
-
-  async up(db: QueryRunner): Promise<void> {
-    // The hashes (caac_sync_field_hash) an export cell may stand for, the likeliest first; empty
-    // when the cell cannot be read back as a value the service would send (treated as different).
-    // An absent cell is a field the contact lacks: null, or an empty text. A custom cell written
-    // exactly as JavaScript writes a number is that number first (the sandbox, like CAAC, writes
-    // numbers so), else its text. star_mark is a boolean; every other field is text.
-    // TRICKY: PL/pgSQL with the hash written inline (caac_sync_field_hash's exact expression): a
-    // SQL function called per cell from PL/pgSQL is set up anew each time, several times slower.
-    await db.query(`
-      CREATE FUNCTION caac_sync_export_cell_hashes(field text, cell text) RETURNS text[]
-      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-      BEGIN
-        IF cell IS NULL THEN
-          RETURN ARRAY[${hashOf(`'n'`)}, ${hashOf(`'s:'`)}];
-        ELSIF field = 'star_mark' THEN
-          RETURN CASE cell WHEN 'true' THEN ARRAY[${hashOf(`'b:true'`)}] WHEN 'false' THEN ARRAY[${hashOf(`'b:false'`)}] ELSE ARRAY[]::text[] END;
-        ELSIF field LIKE 'cl\\_custom\\_%' AND cell <> '-0' AND cell ~ '^-?(0|[1-9][0-9]*)(\\.[0-9]*[1-9])?(e[+-][1-9][0-9]*)?$' THEN
-          RETURN ARRAY[${hashOf(`'d:' || trim_scale(cell::numeric)::text`)}, ${hashOf(`'s:' || cell`)}];
-        END IF;
-        RETURN ARRAY[${hashOf(`'s:' || cell`)}];
-      END
-      $$`);
-
-    // What an export teaches about one contact's fields. state: its contact_state fields (or {}),
-    // updated: that row's updated_at (the import time of entries recorded before "at" existed),
-    // exported: the export row's fields (CSV text, empty cells absent), columns: the export's
-    // columns (NULL: every field), cutoff_ms: exported_at - EXPORT_MAX_STALENESS_MS.
-    // Per field:
-    // - imported at or after the cutoff: kept (the export may predate the import);
-    // - CAAC's cell may stand for the known hash: kept;
-    // - otherwise CAAC's value replaces the knowledge (learned, seq -1 so that any import of the
-    //   field at the same source time replaces it, the stamp kept so older changes stay stale);
-    //   if the service had sent the field (not learned), the entry carries the drift marks;
-    // - a field the service never knew, present in the export, is learned with stamp (0, -1).
-    // Only fields an import could carry are learned (known fields and cl_custom_*).
-    await db.query(`
-      CREATE FUNCTION caac_sync_reconcile_fields(state jsonb, updated timestamptz, exported jsonb, columns text[], cutoff_ms bigint, export_id bigint)
+/** caac_sync_reconcile_fields as first created; the idempotent rewrite (1796030000000) restores it on revert. */
+export const RECONCILE_FIELDS_FUNCTION_V1 = `
+      CREATE OR REPLACE FUNCTION caac_sync_reconcile_fields(state jsonb, updated timestamptz, exported jsonb, columns text[], cutoff_ms bigint, export_id bigint)
       RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
       DECLARE
         result jsonb := coalesce(state, '{}'::jsonb);
@@ -100,7 +63,48 @@ export class ReconcileFromExport1795980000000 implements MigrationInterface {
         END LOOP;
         RETURN result;
       END
+      $$`;
+
+export class ReconcileFromExport1795980000000 implements MigrationInterface {
+  name = 'ReconcileFromExport1795980000000';
+
+  async up(db: QueryRunner): Promise<void> {
+    // The hashes (caac_sync_field_hash) an export cell may stand for, the likeliest first; empty
+    // when the cell cannot be read back as a value the service would send (treated as different).
+    // An absent cell is a field the contact lacks: null, or an empty text. A custom cell written
+    // exactly as JavaScript writes a number is that number first (the sandbox, like CAAC, writes
+    // numbers so), else its text. star_mark is a boolean; every other field is text.
+    // TRICKY: PL/pgSQL with the hash written inline (caac_sync_field_hash's exact expression): a
+    // SQL function called per cell from PL/pgSQL is set up anew each time, several times slower.
+    await db.query(`
+      CREATE FUNCTION caac_sync_export_cell_hashes(field text, cell text) RETURNS text[]
+      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+      BEGIN
+        IF cell IS NULL THEN
+          RETURN ARRAY[${hashOf(`'n'`)}, ${hashOf(`'s:'`)}];
+        ELSIF field = 'star_mark' THEN
+          RETURN CASE cell WHEN 'true' THEN ARRAY[${hashOf(`'b:true'`)}] WHEN 'false' THEN ARRAY[${hashOf(`'b:false'`)}] ELSE ARRAY[]::text[] END;
+        ELSIF field LIKE 'cl\\_custom\\_%' AND cell <> '-0' AND cell ~ '^-?(0|[1-9][0-9]*)(\\.[0-9]*[1-9])?(e[+-][1-9][0-9]*)?$' THEN
+          RETURN ARRAY[${hashOf(`'d:' || trim_scale(cell::numeric)::text`)}, ${hashOf(`'s:' || cell`)}];
+        END IF;
+        RETURN ARRAY[${hashOf(`'s:' || cell`)}];
+      END
       $$`);
+
+    // What an export teaches about one contact's fields. state: its contact_state fields (or {}),
+    // updated: that row's updated_at (the import time of entries recorded before "at" existed),
+    // exported: the export row's fields (CSV text, empty cells absent), columns: the export's
+    // columns (NULL: every field), cutoff_ms: exported_at - the trust window
+    // (EXPORT_MAX_STALENESS_MS then; CAAC_EXPORT_MAX_LAG_MS since 1796030000000).
+    // Per field:
+    // - imported at or after the cutoff: kept (the export may predate the import);
+    // - CAAC's cell may stand for the known hash: kept;
+    // - otherwise CAAC's value replaces the knowledge (learned, seq -1 so that any import of the
+    //   field at the same source time replaces it, the stamp kept so older changes stay stale);
+    //   if the service had sent the field (not learned), the entry carries the drift marks;
+    // - a field the service never knew, present in the export, is learned with stamp (0, -1).
+    // Only fields an import could carry are learned (known fields and cl_custom_*).
+    await db.query(RECONCILE_FIELDS_FUNCTION_V1);
 
     await db.query(`ALTER TABLE export_job ADD COLUMN reconciled_at timestamptz, ADD COLUMN reconcile jsonb`);
 

@@ -11,6 +11,7 @@ import { PendingChangeSource1795990000000 } from './1795990000000-pending-change
 import { ShortFieldHashes1796000000000 } from './1796000000000-short-field-hashes';
 import { VacuumSettings1796010000000 } from './1796010000000-vacuum-settings';
 import { ExportIntegrity1796020000000 } from './1796020000000-export-integrity';
+import { ContactIdentity1796030000000 } from './1796030000000-contact-identity';
 import { DriftRowId1796040000000 } from './1796040000000-drift-row-id';
 import { DeadLetterPublishedIndex1796040000001 } from './1796040000001-dead-letter-published-index';
 
@@ -29,6 +30,7 @@ export const MIGRATIONS = [
   ShortFieldHashes1796000000000,
   VacuumSettings1796010000000,
   ExportIntegrity1796020000000,
+  ContactIdentity1796030000000,
   DriftRowId1796040000000,
   DeadLetterPublishedIndex1796040000001,
 ];

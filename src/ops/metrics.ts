@@ -117,7 +117,7 @@ export class Metrics {
 
   readonly importFieldsDropped = new Counter({
     name: `${METRIC_PREFIX}import_fields_dropped_total`,
-    help: 'Staged fields not sent because CAAC already had the value (unchanged) or a newer one (stale)',
+    help: 'Staged fields not sent because CAAC already had the value (unchanged), a newer one (stale), or another key of the same contact carries a newer one (cross_key)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

@@ -122,3 +122,35 @@ export function withoutUnchanged(
   }
   return { patch, unchanged, stale };
 }
+
+export interface WithoutOlderResult {
+  /** The fields no other key of the contact carries newer. */
+  patch: StampedPatch;
+  /** Fields another key of the same contact carries newer (never sent, DESIGN invariant 7). */
+  stale: string[];
+}
+
+/**
+ * Drops the fields that another key of the same CAAC contact carries newer, sent or pending:
+ * `newest` holds, per field, the newest stamp and value hash found through the contact's other
+ * keys. A field loses when that one wins over it by compareStamped's order (`ts`, then `seq`, then
+ * the greater hash), so equal stamps break the same way as every other merge; an equal stamp and
+ * value is kept (it is the same change).
+ */
+export function withoutOlderThan(sp: StampedPatch, newest: Readonly<Record<string, ImportedField>>): WithoutOlderResult {
+  const patch = emptyRecord<StampedField>();
+  const stale: string[] = [];
+  for (const field of Object.keys(sp)) {
+    const current = sp[field]!;
+    const other = hasField(newest, field) ? newest[field]! : undefined;
+    if (other !== undefined && olderThan(current, other)) stale.push(field);
+    else patch[field] = current;
+  }
+  return { patch, stale };
+}
+
+function olderThan(field: StampedField, other: ImportedField): boolean {
+  if (field.ts !== other.ts) return field.ts < other.ts;
+  if (field.seq !== other.seq) return field.seq < other.seq;
+  return fieldHash(field.value) < other.hash;
+}

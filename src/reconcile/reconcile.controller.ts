@@ -1,11 +1,11 @@
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Query, UseGuards } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Query, ServiceUnavailableException, UseGuards } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { KeyedHash } from '../common/keyed-hash';
 import { AdminTokenGuard } from '../ops/admin-token.guard';
 import { isKeyType, KEY_TYPES, normaliseKeyValue, type PhoneRegion } from '../profile';
-import { ContactStoryRepository } from './contact-story.repository';
+import { ContactStoryRepository, StoryTimeoutError } from './contact-story.repository';
 import { ReconcileRepository } from './reconcile.repository';
 
 /** Drift rows per page by default, and at most: a page stays a small response. */
@@ -87,8 +87,14 @@ export class ReconcileController {
     if (!isKeyType(keyType)) throw new BadRequestException(`keyType must be one of ${KEY_TYPES.join(', ')}`);
     const normalised = normaliseKeyValue(keyType, rawKeyValue, this.config.defaultPhoneRegion as PhoneRegion);
     if (!normalised.ok) throw new BadRequestException(`${keyType} ${normalised.reason}`);
-    const story = await this.stories.find(this.dataSource.manager, keyType, normalised.value);
-    if (!story) throw new NotFoundException(`the service has never seen the contact ${keyType} ${normalised.value}: no pending change, import, export match or dead letter`);
+    const story = await this.stories.find(this.dataSource.manager, keyType, normalised.value).catch((error: unknown) => {
+      // A story not read in time says nothing about the contact: not a 404, and not an empty story.
+      if (error instanceof StoryTimeoutError) throw new ServiceUnavailableException(error.message);
+      throw error;
+    });
+    if (!story) {
+      throw new NotFoundException(`the service has never seen the contact ${keyType} ${normalised.value}: no pending change, import, export match, drift or dead letter`);
+    }
     return {
       key_type: keyType,
       key_value: normalised.value,
@@ -114,6 +120,15 @@ export class ReconcileController {
         ]),
       ),
       caac: story.caac.map((row) => ({ contact_id: row.contactId, fields: row.fields, export_id: row.exportId, exported_at: row.exportedAt })),
+      identity: {
+        contacts: story.identity.contacts.map((contact) => ({
+          contact_id: contact.contactId,
+          export_id: contact.exportId,
+          keys: contact.keys.map((key) => ({ key_type: key.keyType, key_value: key.keyValue })),
+        })),
+        ambiguous: story.identity.contacts.length > 1,
+        untied: story.identity.untied,
+      },
       drift: story.drift.map((row) => ({ export_id: row.exportId, field: row.field, sent_value: row.sentValue, sent_at: row.sentAt, caac_value: row.caacValue })),
       dead_letters: story.deadLetters.map((letter) => ({
         id: letter.id,

@@ -9,6 +9,13 @@ import { ReconcileRepository, type ReconcileOutcome } from './reconcile.reposito
 
 /** How often the leader looks for a complete export not yet learned: small next to an export's minutes. */
 export const RECONCILE_CHECK_MS = 1_000;
+/** After a failed run: from two checks, doubling, at most five minutes (a failure may need an operator). */
+export const RECONCILE_RETRY_MAX_MS = 300_000;
+
+/** How long reconcile waits after `failures` failed runs in a row before it tries again. */
+export function reconcileRetryDelayMs(failures: number): number {
+  return Math.min(RECONCILE_RETRY_MAX_MS, RECONCILE_CHECK_MS * 2 ** Math.min(failures, 20));
+}
 
 /**
  * Teaches the importer what CAAC holds, from each complete export (issue 13). One-way: the export
@@ -22,6 +29,9 @@ export class ReconcileService implements OnApplicationBootstrap, BeforeApplicati
   private readonly repository = new ReconcileRepository();
   private timer: NodeJS.Timeout | undefined;
   private active: Promise<void> | undefined;
+  /** Failed runs in a row, and the time (epoch ms) before which no run starts: errors back off. */
+  private failures = 0;
+  private retryAt = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -43,10 +53,17 @@ export class ReconcileService implements OnApplicationBootstrap, BeforeApplicati
       return;
     }
     this.timer = setInterval(() => {
-      if (this.active || !this.leader.isLeader()) return;
+      if (this.active || !this.leader.isLeader() || Date.now() < this.retryAt) return;
       this.active = this.runOnce()
-        .then(() => undefined)
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'reconcile failed; tried again at the next check'))
+        .then(() => {
+          this.failures = 0;
+        })
+        .catch((error: unknown) => {
+          this.failures++;
+          const retryInMs = reconcileRetryDelayMs(this.failures);
+          this.retryAt = Date.now() + retryInMs;
+          this.logger.warn({ err: error, failuresInARow: this.failures, retryInMs }, 'reconcile failed; will retry');
+        })
         .finally(() => (this.active = undefined));
     }, RECONCILE_CHECK_MS);
   }
@@ -74,13 +91,16 @@ export class ReconcileService implements OnApplicationBootstrap, BeforeApplicati
           await this.repository.markReconciled(db, job.id, { superseded: true });
           return { exportId: job.id, outcome: { superseded: true } };
         }
-        const cutoffMs = job.exportedAt.getTime() - this.config.export.maxStalenessMs;
-        const learned = await this.repository.learn(db, job, cutoffMs);
+        // The API's lag, not the readiness threshold: an export may show CAAC as it was this long before it was requested.
+        const cutoffMs = job.exportedAt.getTime() - this.config.caac.exportMaxLagMs;
+        const identityKeys = await this.repository.learnIdentity(db, job.id, cutoffMs);
+        const columns = await this.repository.fileColumns(db, job);
+        const learned = await this.repository.learn(db, job, columns, cutoffMs);
         await runner.startTransaction();
         try {
           const drift = await this.repository.summarise(db, job.id);
-          const requeued = this.config.export.driftPolicy === 'crm-wins' ? await this.repository.requeueDrift(db, job.id) : 0;
-          const outcome: ReconcileOutcome = { ...learned, ...drift, requeued };
+          const requeue = this.config.export.driftPolicy === 'crm-wins' ? await this.repository.requeueDrift(db, job.id) : { requeued: 0, newerKnown: 0 };
+          const outcome: ReconcileOutcome = { ...learned, ...drift, ...requeue, identityKeys };
           await this.repository.markReconciled(db, job.id, outcome);
           await runner.commitTransaction();
           done = { exportId: job.id, outcome };

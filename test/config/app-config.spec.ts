@@ -53,7 +53,7 @@ describe(loadConfig.name, () => {
       startWithoutStoredOffset: 'committed',
     });
     expect(sut.database).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/caac', poolMax: 10, migrateOnStart: false });
-    expect(sut.caac).toMatchObject({ importRatePerWindow: 15, importMaxRows: 10_000, rateWindowMs: 60_000, taskTimeoutMs: 21_600_000, refusedRetryMs: 60_000 });
+    expect(sut.caac).toMatchObject({ importRatePerWindow: 15, importMaxRows: 10_000, rateWindowMs: 60_000, taskTimeoutMs: 21_600_000, refusedRetryMs: 60_000, exportMaxLagMs: 86_400_000 });
     expect(sut.flushIntervalMs).toBe(30_000);
     expect(sut.deadLetterRetentionMs).toBe(604_800_000);
     expect(sut.maxFutureSkewMs).toBe(86_400_000);
@@ -94,6 +94,22 @@ describe(loadConfig.name, () => {
       topicReplicationFactor: 3,
       tableEnabled: false,
     });
+  });
+
+  it('keeps the readiness threshold of an old export apart from the trust window of CAAC\'s export lag', () => {
+    const sut = loadConfig(aValidEnv({ CAAC_BASE_URL: 'https://api.user360.cresclab.com', EXPORT_MAX_STALENESS_MS: '3600000', CAAC_EXPORT_MAX_LAG_MS: '172800000' }));
+
+    expect([sut.export.maxStalenessMs, sut.caac.exportMaxLagMs]).toEqual([3_600_000, 172_800_000]);
+  });
+
+  it('takes an export lag under 24 h only against a loopback sandbox', () => {
+    const sandbox = loadConfig(aValidEnv({ CAAC_BASE_URL: 'http://localhost:4010', CAAC_EXPORT_MAX_LAG_MS: '6000' }));
+    const problems = problemsOf(aValidEnv({ CAAC_BASE_URL: 'https://api.user360.cresclab.com', CAAC_EXPORT_MAX_LAG_MS: '3600000' }));
+
+    expect(sandbox.caac.exportMaxLagMs).toBe(6_000);
+    expect(problems).toEqual([
+      "CAAC_EXPORT_MAX_LAG_MS: must be at least 86400000 (24 h, the Profile API's export lag) unless CAAC_BASE_URL is a loopback sandbox",
+    ]);
   });
 
   it.each(['KAFKA_BROKERS', 'SOURCE_TOPICS', 'DATABASE_URL', 'CAAC_BASE_URL', 'CAAC_API_KEY', 'ADMIN_TOKEN'])(
@@ -143,6 +159,7 @@ describe(loadConfig.name, () => {
     ['SOURCE_TOPICS', 'crm.changes:avro', /^SOURCE_TOPICS: "crm.changes:avro": format must be one of/],
     ['SOURCE_TOPICS', 'crm.customers:debezium', /^SOURCE_TOPICS: .*needs a mapping file/],
     ['SOURCE_TOPICS', 'a:debezium:/nonexistent/mapping.json', /^SOURCE_TOPICS: mapping file \/nonexistent\/mapping.json .* does not exist/],
+    ['CAAC_EXPORT_MAX_LAG_MS', '999', /^CAAC_EXPORT_MAX_LAG_MS: must be at least 1000/],
     ['EXPORT_SCHEDULE', 'every night', /^EXPORT_SCHEDULE: must be a cron expression/],
     ['EXPORT_DATABASE_URL', 'mysql://root@localhost/db', /^EXPORT_DATABASE_URL: must be a postgres:\/\/ connection URL/],
     ['EXPORT_TOPIC', 'crm.profile-changes', /^EXPORT_TOPIC: must not also be a source topic or the dead-letter topic/],

@@ -7,6 +7,8 @@ import { freshDatabase, migrateToJustBefore } from '../support/database';
 const TABLES = [
   'consumer_offset',
   'contact_drift',
+  'contact_identity',
+  'contact_identity_untied',
   'contact_state',
   'dead_letter_outbox',
   'export_job',

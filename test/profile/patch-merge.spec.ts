@@ -8,6 +8,7 @@ import {
   mergeStampedInto,
   stamp,
   unstamp,
+  withoutOlderThan,
   withoutUnchanged,
 } from '../../src/profile';
 import type { FieldValue, ImportedField, Patch, StampedField, StampedPatch } from '../../src/profile';
@@ -224,5 +225,32 @@ describe(withoutUnchanged.name, () => {
     const sp = stamp({ constructor: 'x' }, { ts: 1, seq: 1 });
 
     expect(withoutUnchanged(sp, {}).patch.constructor).toEqual({ value: 'x', ts: 1, seq: 1 });
+  });
+});
+
+describe(withoutOlderThan.name, () => {
+  const newest = (value: FieldValue | null, ts: number, seq: number): ImportedField => ({ hash: fieldHash(value), ts, seq });
+
+  it('drops a field another key of the contact carries newer, keeps one it carries older or not at all', () => {
+    const sut = record<StampedField>([
+      ['display_name', { value: 'Older', ts: 1, seq: 9 }],
+      ['city', { value: 'Tainan', ts: 3, seq: 0 }],
+      ['company', { value: 'Acme', ts: 1, seq: 0 }],
+    ]);
+
+    const result = withoutOlderThan(sut, record([['display_name', newest('Newer', 2, 0)], ['city', newest('Taipei', 2, 5)]]));
+
+    expect(result.stale).toEqual(['display_name']);
+    expect(plain(result.patch)).toEqual({ city: { value: 'Tainan', ts: 3, seq: 0 }, company: { value: 'Acme', ts: 1, seq: 0 } });
+  });
+
+  it('breaks an equal stamp as every merge does: the greater hash wins, the same value is kept', () => {
+    fc.assert(
+      fc.property(stampedField, stampedField, (mine, theirs) => {
+        const result = withoutOlderThan(record([['f', mine]]), record([['f', { hash: fieldHash(theirs.value), ts: theirs.ts, seq: theirs.seq }]]));
+        // Stale exactly when the other key's field wins the merge of the two.
+        expect(result.stale.length === 1).toBe(compareStamped(mine, theirs) < 0);
+      }),
+    );
   });
 });

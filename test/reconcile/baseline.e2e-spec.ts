@@ -80,7 +80,7 @@ describe('baseline: the first full sync after an export sends only what CAAC lac
     await waitUntilStaged(db, changes);
     await waitUntilImported(db);
 
-    expect(reconcile).toEqual({ matched: 0, learned: 2 * CONTACTS, driftFields: {}, driftContacts: 0, requeued: 0 });
+    expect(reconcile).toEqual({ matched: 0, learned: 2 * CONTACTS, driftFields: {}, driftContacts: 0, requeued: 0, newerKnown: 0, identityKeys: 2 * CONTACTS });
     await expect(importedRows(sandbox.url)).resolves.toBe(DIFFERING);
     const held = await sandboxContacts(sandbox.url);
     expect(held.size).toBe(CONTACTS);

@@ -80,6 +80,20 @@ describe('GET /admin/contacts/:keyType/:keyValue (one contact\'s story)', () => 
         city: imported,
       },
       caac: [{ fields: { customer_id: 'C-story', display_name: 'Story', display_email: 'story@example.com', city: 'Tainan' }, export_id: exportId }],
+      identity: {
+        contacts: [
+          {
+            contact_id: body.caac[0].contact_id,
+            export_id: exportId,
+            keys: [
+              { key_type: 'customer_id', key_value: 'C-story' },
+              { key_type: 'display_email', key_value: 'story@example.com' },
+            ],
+          },
+        ],
+        ambiguous: false,
+        untied: false,
+      },
       drift: [],
       dead_letters: [{ stage: 'import', error_class: 'RowRejected', message: expect.stringContaining('company blocked by CAAC'), task_id: batches[1].task_id }],
     });
@@ -94,6 +108,48 @@ describe('GET /admin/contacts/:keyType/:keyValue (one contact\'s story)', () => 
     const byEmail: any = await (await story('display_email', ' Story@Example.COM ')).json();
     expect(byEmail).toMatchObject({ key_type: 'display_email', key_value: 'story@example.com', pending: null, caac: [{ export_id: exportId }] });
     expect(byEmail.sent.display_name).toMatchObject({ learned_from_export: true, batch_id: null, imported_at: null });
+  });
+
+  it('answers for a key only an export knows: two CAAC contacts share it, so it is shown as ambiguous, not as unknown', async () => {
+    // As reconcile leaves an export whose rows share an e-mail (reconcile.repository.int-spec shows
+    // it writes a row per contact for a shared key, and learns no state for it).
+    const { rows: exports } = await db.query(`SELECT max(export_id)::text AS id, max(exported_at) AS at FROM caac_contact`);
+    const exportId = exports[0].id;
+    for (const [contactId, customerId] of [['twin-1', 'C-twin-1'], ['twin-2', 'C-twin-2']]) {
+      await db.query(`INSERT INTO caac_contact (contact_id, fields, export_id, exported_at) VALUES ($1, $2, $3, $4)`, [
+        contactId,
+        { customer_id: customerId, display_email: 'twin@example.com' },
+        exportId,
+        exports[0].at,
+      ]);
+      await db.query(`INSERT INTO contact_identity (key_type, key_value, contact_id, export_id) VALUES ('display_email', 'twin@example.com', $1, $2)`, [contactId, exportId]);
+    }
+
+    const response = await story('display_email', 'twin@example.com');
+
+    expect(response.status).toBe(200);
+    const body: any = await response.json();
+    expect(body).toMatchObject({ pending: null, in_flight: [], sent: {}, drift: [], dead_letters: [], identity: { ambiguous: true, untied: false } });
+    expect(body.caac.map((row: any) => [row.fields.customer_id, row.export_id])).toEqual(
+      expect.arrayContaining([
+        ['C-twin-1', exportId],
+        ['C-twin-2', exportId],
+      ]),
+    );
+    expect(body.identity.contacts).toHaveLength(2);
+  });
+
+  it('answers 503, never an empty story, when the story cannot be read in time', async () => {
+    await db.query('BEGIN');
+    try {
+      await db.query('LOCK TABLE contact_state IN ACCESS EXCLUSIVE MODE');
+      const response = await story('customer_id', 'C-story');
+
+      expect(response.status).toBe(503);
+      await expect(response.json()).resolves.toMatchObject({ message: "the contact's story could not be read within 5000 ms; try again" });
+    } finally {
+      await db.query('ROLLBACK');
+    }
   });
 
   it('shows a pending change with its stamps and the message of its newest value', async () => {
@@ -134,7 +190,7 @@ describe('GET /admin/contacts/:keyType/:keyValue (one contact\'s story)', () => 
     const badEmail = await story('display_email', 'not an address');
 
     expect([unknown.status, badType.status, badEmail.status]).toEqual([404, 400, 400]);
-    await expect(unknown.json()).resolves.toMatchObject({ message: 'the service has never seen the contact customer_id C-never: no pending change, import, export match or dead letter' });
+    await expect(unknown.json()).resolves.toMatchObject({ message: 'the service has never seen the contact customer_id C-never: no pending change, import, export match, drift or dead letter' });
     await expect(badType.json()).resolves.toMatchObject({ message: 'keyType must be one of line_uid, display_email, display_mobile, connect_id, customer_id' });
     await expect(badEmail.json()).resolves.toMatchObject({ message: 'display_email is not an e-mail address' });
   });

@@ -4,6 +4,8 @@ import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.ser
 import { ADMIN, seedSandbox } from '../export/export-fixtures';
 import { migratedDatabase } from '../support/database';
 import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
+import { produce } from '../support/kafka-io';
+import { aProfileChange } from '../support/profile-events';
 import { sandboxContacts, setFaults } from '../support/sandbox-client';
 import { createTopics, startService, testConfig, uniqueName } from '../support/service';
 import { exportReconciled, importedRows, publishProfiles } from './reconcile-fixtures';
@@ -30,7 +32,7 @@ describe('DRIFT_POLICY=crm-wins', () => {
         EXPORT_POLL_MS: '50',
         FLUSH_INTERVAL_MS: '200',
         CAAC_BREAKER_RESET_MS: '200',
-        EXPORT_MAX_STALENESS_MS: String(MAX_STALENESS_MS),
+        CAAC_EXPORT_MAX_LAG_MS: String(MAX_STALENESS_MS),
         DRIFT_POLICY: driftPolicy,
       }),
     );
@@ -72,7 +74,8 @@ describe('DRIFT_POLICY=crm-wins', () => {
     await setFaults(sandbox.url, {});
     await waitUntilImported(db);
 
-    expect(reconcile).toMatchObject({ driftFields: { city: 1, display_name: 2 }, driftContacts: 3, requeued: 3 });
+    // C-2's drift is left: a newer CRM change of the field is pending, and it is what CAAC gets.
+    expect(reconcile).toMatchObject({ driftFields: { city: 1, display_name: 2 }, driftContacts: 3, requeued: 2, newerKnown: 1 });
     const held = await sandboxContacts(sandbox.url);
     expect([1, 2, 3].map((n) => [held.get(`C-${n}`)?.display_name, held.get(`C-${n}`)?.city])).toEqual([
       ['CRM 1', 'Taipei'],
@@ -114,5 +117,48 @@ describe('DRIFT_POLICY=crm-wins', () => {
     await expect(db.query(`SELECT key_value FROM pending_change`)).resolves.toMatchObject({ rows: [] });
     await expect(importedRows(sandbox.url)).resolves.toBe(rowsBefore);
     expect((await sandboxContacts(sandbox.url)).get('C-4')?.display_name).toBe('Edited 4');
+  });
+
+  it('never alternates a field between the values sent through two keys of one contact, export after export', async () => {
+    const t1 = new Date(Date.now() - 120_000).toISOString();
+    const t2 = new Date(Date.now() - 60_000).toISOString();
+    const send = async (key: Record<string, string>, occurredAt: string, name: string) => {
+      await produce(changes, [{ key: Object.values(key)[0]!, value: JSON.stringify(aProfileChange({ occurred_at: occurredAt, key, profile: { display_name: name } })) }]);
+      await waitUntilStaged(db, changes);
+      await waitUntilImported(db);
+    };
+    const settle = () => new Promise((resolve) => setTimeout(resolve, MAX_STALENESS_MS + 200));
+    /** An export, reconciled, then whatever it requeued imported; returns the outcome and CAAC's name. */
+    const anExport = async () => {
+      const { reconcile } = await exportReconciled(base, db);
+      await waitUntilImported(db);
+      return [reconcile.requeued, reconcile.newerKnown, (await sandboxContacts(sandbox.url)).get('C-5')?.display_name];
+    };
+    await seedSandbox(sandbox.url, [{ customer_id: 'C-5', display_email: 'five@example.com', display_name: 'Seeded' }]);
+    await exportReconciled(base, db);
+    // The CRM renames the contact through its customer id, then, later and newer, through its e-mail.
+    await send({ customer_id: 'C-5' }, t1, 'Older');
+    await send({ display_email: 'five@example.com' }, t2, 'Newest');
+    await settle();
+
+    // The customer id's value drifted (CAAC holds the newer one): never requeued over it.
+    const second = await anExport();
+    await settle();
+    const third = await anExport();
+    // Someone edits the name in CAAC: both keys drift, and only the CRM's newest value goes back.
+    await seedSandbox(sandbox.url, [{ customer_id: 'C-5', display_name: 'Edited in CAAC' }]);
+    await settle();
+    const fourth = await anExport();
+    await settle();
+    const fifth = await anExport();
+
+    // [requeued, left for a newer value, CAAC's name]: the customer id's drift is reported once and
+    // learned; after the edit only the e-mail, which sent the newest value, drifts and is requeued.
+    expect([second, third, fourth, fifth]).toEqual([
+      [0, 1, 'Newest'],
+      [0, 0, 'Newest'],
+      [1, 0, 'Newest'],
+      [0, 0, 'Newest'],
+    ]);
   });
 });

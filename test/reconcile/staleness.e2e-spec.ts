@@ -10,9 +10,12 @@ import { createTopics, startService, testConfig, uniqueName } from '../support/s
 import { exportReconciled, importedRows, publishProfiles } from './reconcile-fixtures';
 
 // Scaled: an export shows CAAC as it was EXPORT_LAG_MS before it was requested, and the service
-// trusts an export only for fields it has not imported within MAX_STALENESS_MS before that.
+// trusts an export only for fields it has not imported within MAX_LAG_MS (CAAC_EXPORT_MAX_LAG_MS)
+// before that. Readiness calls an export old past READINESS_STALE_MS, shorter than the lag: an
+// operator who wants to hear of a missed export soon must not shrink the trust window with it.
 const EXPORT_LAG_MS = 4_000;
-const MAX_STALENESS_MS = 6_000;
+const MAX_LAG_MS = 6_000;
+const READINESS_STALE_MS = 1_000;
 
 describe('reconcile under export staleness', () => {
   let sandbox: RunningSandbox;
@@ -36,7 +39,8 @@ describe('reconcile under export staleness', () => {
         CAAC_BASE_URL: sandbox.url,
         EXPORT_POLL_MS: '50',
         FLUSH_INTERVAL_MS: '200',
-        EXPORT_MAX_STALENESS_MS: String(MAX_STALENESS_MS),
+        EXPORT_MAX_STALENESS_MS: String(READINESS_STALE_MS),
+        CAAC_EXPORT_MAX_LAG_MS: String(MAX_LAG_MS),
       }),
     );
     base = (await sut.getUrl()).replace('[::1]', '127.0.0.1');
@@ -65,7 +69,7 @@ describe('reconcile under export staleness', () => {
     // Someone edits the contact in CAAC, behind the service's back.
     await seedSandbox(sandbox.url, [{ customer_id: 'C-old', display_name: 'Edited in CAAC' }]);
     // The import and the edit age past the staleness window and the export's lag.
-    await new Promise((resolve) => setTimeout(resolve, MAX_STALENESS_MS + 500));
+    await new Promise((resolve) => setTimeout(resolve, MAX_LAG_MS + 500));
     await sync([{ customerId: 'C-new', profile: { display_name: 'Fresh' } }]);
     const importsBefore = await importedRows(sandbox.url);
 
@@ -74,7 +78,7 @@ describe('reconcile under export staleness', () => {
 
     const { rows: exported } = await db.query(`SELECT fields->>'display_name' AS name FROM caac_contact WHERE fields->>'customer_id' = 'C-new'`);
     expect(exported).toEqual([{ name: 'Before' }]);
-    expect(reconcile).toEqual({ matched: 2, learned: 0, driftFields: { display_name: 1 }, driftContacts: 1, requeued: 0 });
+    expect(reconcile).toEqual({ matched: 2, learned: 0, driftFields: { display_name: 1 }, driftContacts: 1, requeued: 0, newerKnown: 0, identityKeys: 2 });
     await expect(knownHash('C-new', 'display_name')).resolves.toBe(fieldHash('Fresh'));
     await expect(knownHash('C-old', 'display_name')).resolves.toBe(fieldHash('Edited in CAAC'));
     await expect(knownHash('C-old', 'city')).resolves.toBe(fieldHash('Taipei'));
@@ -102,5 +106,27 @@ describe('reconcile under export staleness', () => {
     await expect(importedRows(sandbox.url)).resolves.toBe(importsBefore + 1);
     const held = await sandboxContacts(sandbox.url);
     expect([held.get('C-new')?.display_name, held.get('C-old')?.display_name]).toEqual(['Fresh', 'Sent']);
+  });
+
+  it('learns nothing from the part of an export older than the lag, however short the readiness threshold, and sends a later clear', async () => {
+    await seedSandbox(sandbox.url, [{ customer_id: 'C-clear', display_name: 'Known' }]);
+    // CAAC's export will show the contact as seeded, before the city below was imported.
+    await new Promise((resolve) => setTimeout(resolve, EXPORT_LAG_MS + 500));
+    await sync([{ customerId: 'C-clear', profile: { city: 'Taipei' } }]);
+    // Older than the readiness threshold, well inside the lag.
+    await new Promise((resolve) => setTimeout(resolve, READINESS_STALE_MS + 500));
+
+    await exportReconciled(base, db);
+
+    const { rows: exported } = await db.query(`SELECT fields FROM caac_contact WHERE fields->>'customer_id' = 'C-clear'`);
+    expect(exported).toEqual([{ fields: { customer_id: 'C-clear', display_name: 'Known' } }]);
+    await expect(knownHash('C-clear', 'city')).resolves.toBe(fieldHash('Taipei'));
+    const importsBefore = await importedRows(sandbox.url);
+
+    // The CRM clears the city: the clear differs from what the service sent, so it goes.
+    await sync([{ customerId: 'C-clear', profile: { city: null } }]);
+
+    await expect(importedRows(sandbox.url)).resolves.toBe(importsBefore + 1);
+    expect((await sandboxContacts(sandbox.url)).get('C-clear')).toEqual({ customer_id: 'C-clear', display_name: 'Known' });
   });
 });
