@@ -9,8 +9,9 @@ import { routeTemplate } from './route-template';
  * it refused, and a request's may hold whatever the caller sent. Here an error is logged through
  * the logger's error serializer (which drops queries and parameters and masks quoted values), with
  * the request id and the route template, never the URL or the body; the caller gets a generic 500.
- * A refusal the code made on purpose (an HttpException) is answered as Nest answers it, unlogged
- * below 500: the access log has the line.
+ * A refusal or an answer the code made on purpose (an HttpException: a 4xx, a not-ready 503 of a
+ * probe, a 503 for a read that timed out) is answered as Nest answers it and not logged here: the
+ * access log has its line, at the level its status calls for.
  */
 @Catch()
 export class HttpExceptionsFilter implements ExceptionFilter {
@@ -21,7 +22,7 @@ export class HttpExceptionsFilter implements ExceptionFilter {
     const req = host.switchToHttp().getRequest<Request & { id?: unknown }>();
     const res = host.switchToHttp().getResponse<Response>();
     const status = exception instanceof HttpException ? exception.getStatus() : HttpStatus.INTERNAL_SERVER_ERROR;
-    if (status >= 500) {
+    if (!(exception instanceof HttpException)) {
       this.logger.error({ err: exception, requestId: req.id, method: req.method, route: routeTemplate(req), status }, `${req.method} ${routeTemplate(req)} failed`);
     }
     if (res.headersSent) {

@@ -36,7 +36,7 @@ describe('npm run cli -- forget', () => {
     expect([run.code, run.stderr]).toEqual([0, '']);
     expect(run.stdout.split('\n').slice(0, 3)).toEqual([
       'forgot display_mobile +886912345678',
-      'removed   caac_contact 0, pending_change 1, contact_state 1, contact_drift 0, import_batch_item 0, dead_letter_outbox 0',
+      'removed   caac_contact 0, pending_change 1, contact_state 1, contact_drift 0, contact_identity 0, contact_identity_untied 0, import_batch_item 0, dead_letter_outbox 0',
       'tombstones on the export topic: 0',
     ]);
     await expect(db.query(`SELECT count(*)::int AS n FROM pending_change`)).resolves.toMatchObject({ rows: [{ n: 0 }] });

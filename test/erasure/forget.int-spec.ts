@@ -69,11 +69,26 @@ describe('POST /admin/contacts/:keyType/:keyValue/forget', () => {
          ('ct-bob', '{"customer_id": "C-BOB-2002", "display_name": "Bob"}', 1, now())`,
     );
     await db.query(`INSERT INTO caac_contact_topic (contact_id) VALUES ('ct-amy'), ('ct-bob')`);
+    await db.query(
+      `INSERT INTO contact_identity (key_type, key_value, contact_id, export_id) VALUES
+         ('customer_id', 'C-AMY-1001', 'ct-amy', 1), ('display_email', 'amy.lin@example.com', 'ct-amy', 1), ('customer_id', 'C-BOB-2002', 'ct-bob', 1)`,
+    );
+    await db.query(`INSERT INTO contact_identity_untied (key_type, key_value, batch_id) VALUES ('display_email', 'amy.lin@example.com', 1)`);
   }
 
   it('erases the person under every key the export ties together, from every table, with a tombstone on the export topic; Bob stays', async () => {
     await seedAmyAndBob();
-    expect(Object.keys(await traces()).sort()).toEqual(['caac_contact', 'caac_contact_topic', 'contact_drift', 'contact_state', 'dead_letter_outbox', 'import_batch_item', 'pending_change']);
+    expect(Object.keys(await traces()).sort()).toEqual([
+      'caac_contact',
+      'caac_contact_topic',
+      'contact_drift',
+      'contact_identity',
+      'contact_identity_untied',
+      'contact_state',
+      'dead_letter_outbox',
+      'import_batch_item',
+      'pending_change',
+    ]);
 
     const response = await forget('display_email', ' AMY.Lin@example.com').expect(200);
 
@@ -83,7 +98,7 @@ describe('POST /admin/contacts/:keyType/:keyValue/forget', () => {
         { key_type: 'customer_id', key_value: 'C-AMY-1001' },
       ],
       contact_ids: ['ct-amy'],
-      removed: { caac_contact: 1, pending_change: 1, contact_state: 1, contact_drift: 1, import_batch_item: 1, dead_letter_outbox: 2 },
+      removed: { caac_contact: 1, pending_change: 1, contact_state: 1, contact_drift: 1, contact_identity: 2, contact_identity_untied: 1, import_batch_item: 1, dead_letter_outbox: 2 },
       export_topic_tombstones: 1,
       open_import_batches: [],
       export_running: false,
@@ -107,7 +122,7 @@ describe('POST /admin/contacts/:keyType/:keyValue/forget', () => {
     expect(response.body).toMatchObject({
       keys: [{ key_type: 'customer_id', key_value: 'C-AMY-1001' }],
       contact_ids: [],
-      removed: { caac_contact: 0, pending_change: 0, contact_state: 0, contact_drift: 0, import_batch_item: 0, dead_letter_outbox: 0 },
+      removed: { caac_contact: 0, pending_change: 0, contact_state: 0, contact_drift: 0, contact_identity: 0, contact_identity_untied: 0, import_batch_item: 0, dead_letter_outbox: 0 },
       export_topic_tombstones: 0,
       complete: true,
     });
