@@ -40,6 +40,20 @@ module.exports = {
       to: { path: 'node_modules/(undici|axios|node-fetch|got)/' },
     },
     {
+      name: 'ops-is-the-top',
+      comment: 'src/ops reads every stage (health, metrics collection): no stage imports it back, so arrows run one way.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/ops/', '^src/app\\.(module|factory)\\.ts$', '^src/main\\.ts$', '^src/cli/'] },
+      to: { path: '^src/ops/' },
+    },
+    {
+      name: 'telemetry-is-a-floor',
+      comment: 'src/telemetry (metrics and their names) is imported by every stage and imports none of them.',
+      severity: 'error',
+      from: { path: '^src/telemetry/' },
+      to: { path: '^src/', pathNot: ['^src/telemetry/', '^src/common/'] },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

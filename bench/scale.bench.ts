@@ -32,7 +32,7 @@ import { createLogger } from '../src/common/logger';
 import { loadConfig } from '../src/config/app-config';
 import { ContactStateRepository } from '../src/importer/contact-state.repository';
 import { ImportScheduler } from '../src/importer/import-scheduler.service';
-import { Metrics } from '../src/ops/metrics';
+import { Metrics } from '../src/telemetry/metrics';
 import type { StampedPatch } from '../src/profile';
 import { PendingChangeRepository, type StagedChange } from '../src/store/pending-change.repository';
 import {

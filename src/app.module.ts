@@ -9,7 +9,7 @@ import { CaacModule } from './caac/caac.module';
 import { DeadLetterModule } from './dead-letter/dead-letter.module';
 import { ErasureModule } from './erasure/erasure.module';
 import { IngestModule } from './ingest/ingest.module';
-import { Metrics } from './ops/metrics';
+import { Metrics } from './telemetry/metrics';
 import { OpsModule } from './ops/ops.module';
 import { ReconcileModule } from './reconcile/reconcile.module';
 import { StoreModule } from './store/store.module';

@@ -3,7 +3,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CLOCK, type Clock } from '../common/clock';
 import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
-import { Metrics } from '../ops/metrics';
+import { Metrics } from '../telemetry/metrics';
 import { CaacClient } from './caac.client';
 
 /** Bounded retries of one call: with full jitter the last wait is at most RETRY_MAX_DELAY_MS. */

@@ -5,7 +5,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { KafkaAdapter, type MessageProducer } from '../kafka/kafka.adapter';
-import { Metrics } from '../ops/metrics';
+import { Metrics } from '../telemetry/metrics';
 import { DeadLetterOutboxRepository } from './dead-letter-outbox.repository';
 import { openDeadLetterTopic } from './dead-letter-topic';
 import { DeadLetterPublisher } from './dead-letter.publisher';

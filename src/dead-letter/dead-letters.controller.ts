@@ -1,6 +1,6 @@
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Controller, Get, UseGuards } from '@nestjs/common';
-import { AdminTokenGuard } from '../ops/admin-token.guard';
+import { AdminTokenGuard } from '../http/admin-token.guard';
 import { DeadLetterRelay } from './dead-letter-relay.service';
 
 @Controller('admin/dead-letters')

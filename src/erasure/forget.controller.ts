@@ -1,7 +1,7 @@
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { BadRequestException, Controller, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { AdminTokenGuard } from '../ops/admin-token.guard';
+import { AdminTokenGuard } from '../http/admin-token.guard';
 import { isKeyType, KEY_TYPES, normaliseKeyValue, type PhoneRegion } from '../profile';
 import { ContactErasure } from './contact-erasure.service';
 

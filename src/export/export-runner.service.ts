@@ -14,7 +14,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { DeadLetterOutboxRepository } from '../dead-letter/dead-letter-outbox.repository';
 import { KafkaAdapter } from '../kafka/kafka.adapter';
 import { ImporterLeader } from '../importer/importer-leader.service';
-import { Metrics } from '../ops/metrics';
+import { Metrics } from '../telemetry/metrics';
 import { CaacContactRepository, deploymentTag, IncompleteStagingError, MirrorAccountError, type DeletionPlan } from './caac-contact.repository';
 import { ExportFileError, loadExportFile } from './export-file.loader';
 import { ExportJobRepository, RUNNING_STATUSES, type ExportJob } from './export-job.repository';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { Metrics } from '../ops/metrics';
+import { Metrics } from '../telemetry/metrics';
 import { ExportRunner } from './export-runner.service';
 
 /**

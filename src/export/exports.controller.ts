@@ -6,7 +6,7 @@ import type { ExportTask } from '../caac/caac.types';
 import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { AdminTokenGuard } from '../ops/admin-token.guard';
+import { AdminTokenGuard } from '../http/admin-token.guard';
 import { ExportAlreadyRunningError, ExportJobRepository, ExportStateError, type ExportJob } from './export-job.repository';
 import { ExportRunner } from './export-runner.service';
 

@@ -8,7 +8,7 @@ import { CaacClient } from '../caac/caac.client';
 import type { ImportTaskResult } from '../caac/caac.types';
 import type { DeadLetter } from '../dead-letter/dead-letter';
 import { DeadLetterOutboxRepository } from '../dead-letter/dead-letter-outbox.repository';
-import { Metrics } from '../ops/metrics';
+import { Metrics } from '../telemetry/metrics';
 import { KEY_TYPES, withoutOlderThan, withoutUnchanged, type KeyType, type StampedPatch } from '../profile';
 import { PendingChangeQueue, PendingChangeRepository, type StagedChange } from '../store/pending-change.repository';
 import { ContactIdentityRepository } from './contact-identity.repository';

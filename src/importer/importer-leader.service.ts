@@ -7,7 +7,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { withTimeout } from '../common/with-timeout';
-import { Metrics } from '../ops/metrics';
+import { Metrics } from '../telemetry/metrics';
 import { PG_KEEPALIVE_INITIAL_DELAY_MS } from '../store/data-source';
 import { ImportRequestLogRepository } from './import-request-log.repository';
 import { ImportScheduler } from './import-scheduler.service';

@@ -3,8 +3,7 @@ import { BadRequestException, ConflictException, Controller, Get, HttpCode, NotF
 import { Inject } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { AdminTokenGuard } from '../ops/admin-token.guard';
-import { PipelineStatsRepository } from '../ops/pipeline-stats.repository';
+import { AdminTokenGuard } from '../http/admin-token.guard';
 import { KEY_TYPES } from '../profile';
 import { PendingChangeRepository } from '../store/pending-change.repository';
 import { IMPORT_OUTCOMES, ImportBatchRepository, outcomeOf, type ImportBatch, type ImportOutcome } from './import-batch.repository';
@@ -100,7 +99,7 @@ export class ImportsController {
   @Get('backlog')
   async backlog() {
     // The true count the triggers keep (as the pending_contacts metric), not a capped count.
-    const entries = await new PipelineStatsRepository(this.dataSource).backlog(KEY_TYPES);
+    const entries = await new PendingChangeRepository().backlog(this.dataSource.manager, KEY_TYPES);
     return {
       flush_interval_ms: this.config.flushIntervalMs,
       key_types: entries.map((entry) => ({

@@ -3,7 +3,7 @@ import type { AppConfig } from '../config/app-config';
 import type { Decoder } from './decoders/decode-result';
 import { createDebeziumDecoder, type AbsentColumn } from './decoders/debezium.decoder';
 import type { Logger } from '../common/logger';
-import type { Metrics } from '../ops/metrics';
+import type { Metrics } from '../telemetry/metrics';
 import { parseDebeziumMapping } from './decoders/debezium-mapping';
 import { createProfileChangeDecoder } from './decoders/profile-change.v1.decoder';
 

@@ -1,17 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import type { ConsumeLoopState, PartitionState } from '../kafka/batch-consumer';
+import { CONSUMER_STATUS, type ConsumerStatus } from '../ingest/consumer-status';
 import { BrokerProbe } from './broker.probe';
-
-/** What health reads of the ingest consumer (ChangeConsumer provides it). */
-export interface ConsumerStatus {
-  joined(): boolean;
-  details(): Record<string, unknown>;
-  partitionStates(): PartitionState[];
-  loopState(): ConsumeLoopState;
-}
-export const CONSUMER_STATUS = Symbol('ConsumerStatus');
 
 /** Whether the cluster answers: through one reused connection, cached for a few seconds. */
 @Injectable()

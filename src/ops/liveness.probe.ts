@@ -3,7 +3,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ImportScheduler } from '../importer/import-scheduler.service';
 import { ImporterLeader } from '../importer/importer-leader.service';
 import { ConsumerLag } from './consumer-lag';
-import { CONSUMER_STATUS, type ConsumerStatus } from './kafka.health';
+import { CONSUMER_STATUS, type ConsumerStatus } from '../ingest/consumer-status';
 
 /** Liveness reuses a lag measured this recently rather than waiting on Kafka or Postgres. */
 const LIVENESS_LAG_MAX_AGE_MS = 10_000;

@@ -1,5 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { Metrics } from './metrics';
+import { Metrics } from '../telemetry/metrics';
 import { OpsMetricsCollector } from './ops-metrics.collector';
 
 @Controller('metrics')

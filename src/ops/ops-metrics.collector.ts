@@ -8,7 +8,7 @@ import { ImportScheduler } from '../importer/import-scheduler.service';
 import { KEY_TYPES } from '../profile';
 import { CachedRead } from './cached-read';
 import { ConsumerLag, type PartitionLag } from './consumer-lag';
-import { Metrics } from './metrics';
+import { Metrics } from '../telemetry/metrics';
 import { type BacklogStats, PipelineStatsRepository } from './pipeline-stats.repository';
 import { PROBE_CACHE_MS, PROBE_DATA_SOURCE } from './probe-data-source';
 import { ReadinessProbe } from './readiness.probe';

@@ -1,29 +1,18 @@
 import type { DataSource } from 'typeorm';
 import { OPEN_STATUSES } from '../importer/import-batch.repository';
 import type { KeyType } from '../profile';
+import { PendingChangeRepository, type BacklogStats } from '../store/pending-change.repository';
 
-/** Every read here stays cheap however large the backlog: a few counter rows or one index probe each. */
-export interface BacklogStats {
-  keyType: KeyType;
-  contacts: number;
-  oldestAgeSeconds: number;
-}
+export type { BacklogStats };
+
 
 /** The pipeline's state in Postgres, as metrics report it on every instance. */
 export class PipelineStatsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Per key type: the true pending count (kept by triggers) and the oldest pending contact's age. */
-  async backlog(keyTypes: readonly KeyType[]): Promise<BacklogStats[]> {
-    const rows: Array<{ key_type: KeyType; contacts: string; oldest_s: number | null }> = await this.dataSource.query(
-      `SELECT t.key_type,
-              coalesce((SELECT sum(c.contacts) FROM pending_contact_count c WHERE c.key_type = t.key_type), 0)::text AS contacts,
-              (SELECT extract(epoch FROM now() - q.first_staged_at)::float8
-                 FROM pending_change q WHERE q.key_type = t.key_type ORDER BY q.first_staged_at LIMIT 1) AS oldest_s
-         FROM unnest($1::text[]) AS t(key_type)`,
-      [keyTypes],
-    );
-    return rows.map((row) => ({ keyType: row.key_type, contacts: Number(row.contacts), oldestAgeSeconds: Math.max(0, row.oldest_s ?? 0) }));
+  backlog(keyTypes: readonly KeyType[]): Promise<BacklogStats[]> {
+    return new PendingChangeRepository().backlog(this.dataSource.manager, keyTypes);
   }
 
   /**

@@ -3,7 +3,7 @@ import { BadRequestException, Controller, Get, Inject, NotFoundException, Param,
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { KeyedHash } from '../common/keyed-hash';
-import { AdminTokenGuard } from '../ops/admin-token.guard';
+import { AdminTokenGuard } from '../http/admin-token.guard';
 import { isKeyType, KEY_TYPES, normaliseKeyValue, type PhoneRegion } from '../profile';
 import { ContactStoryRepository, StoryTimeoutError } from './contact-story.repository';
 import { ReconcileRepository } from './reconcile.repository';

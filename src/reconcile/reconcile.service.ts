@@ -4,7 +4,7 @@ import type { Logger } from '../common/logger';
 import { LOGGER } from '../common/nest-logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ImporterLeader } from '../importer/importer-leader.service';
-import { Metrics } from '../ops/metrics';
+import { Metrics } from '../telemetry/metrics';
 import { ReconcileRepository, type ReconcileOutcome } from './reconcile.repository';
 
 /** How often the leader looks for a complete export not yet learned: small next to an export's minutes. */

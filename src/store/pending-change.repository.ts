@@ -34,7 +34,27 @@ const UPSERT_CHUNK_ROWS = 5_000;
 const NEWER_SOURCE = `(EXCLUDED.source_topic IS NOT NULL
   AND (p.source_topic IS NULL OR (EXCLUDED.source_ts, EXCLUDED.source_offset) > (p.source_ts, p.source_offset)))`;
 
+/** The backlog of one key type: a few counter rows and one index probe, however large the backlog. */
+export interface BacklogStats {
+  keyType: KeyType;
+  contacts: number;
+  oldestAgeSeconds: number;
+}
+
 export class PendingChangeRepository {
+  /** Per key type: the true pending count (kept by triggers) and the oldest pending contact's age. */
+  async backlog(db: EntityManager, keyTypes: readonly KeyType[]): Promise<BacklogStats[]> {
+    const rows: Array<{ key_type: KeyType; contacts: string; oldest_s: number | null }> = await db.query(
+      `SELECT t.key_type,
+              coalesce((SELECT sum(c.contacts) FROM pending_contact_count c WHERE c.key_type = t.key_type), 0)::text AS contacts,
+              (SELECT extract(epoch FROM now() - q.first_staged_at)::float8
+                 FROM pending_change q WHERE q.key_type = t.key_type ORDER BY q.first_staged_at LIMIT 1) AS oldest_s
+         FROM unnest($1::text[]) AS t(key_type)`,
+      [keyTypes],
+    );
+    return rows.map((row) => ({ keyType: row.key_type, contacts: Number(row.contacts), oldestAgeSeconds: Math.max(0, row.oldest_s ?? 0) }));
+  }
+
   /**
    * Merges the changes into the staging table, field by field, newest (ts, seq) winning
    * (invariants 2-4: the SQL merge is commutative and idempotent, so redelivery changes nothing).

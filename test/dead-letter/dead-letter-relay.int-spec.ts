@@ -3,7 +3,7 @@ import { systemClock } from '../../src/common/clock';
 import { createLogger } from '../../src/common/logger';
 import type { DeadLetter } from '../../src/dead-letter/dead-letter';
 import { DeadLetterRelay } from '../../src/dead-letter/dead-letter-relay.service';
-import { Metrics } from '../../src/ops/metrics';
+import { Metrics } from '../../src/telemetry/metrics';
 import { KafkaAdapter } from '../../src/kafka/kafka.adapter';
 import { migratedDataSource } from '../support/database';
 import { highWatermarks, readTopic } from '../support/kafka-io';

@@ -4,7 +4,7 @@ import { createLogger } from '../../src/common/logger';
 import { DeadLetterOutboxRepository } from '../../src/dead-letter/dead-letter-outbox.repository';
 import { DeadLetterRelay } from '../../src/dead-letter/dead-letter-relay.service';
 import { KafkaAdapter } from '../../src/kafka/kafka.adapter';
-import { Metrics } from '../../src/ops/metrics';
+import { Metrics } from '../../src/telemetry/metrics';
 import { migratedDataSource } from '../support/database';
 import { createTopics, testConfig, uniqueName } from '../support/service';
 import { waitFor } from '../support/wait-for';

@@ -8,7 +8,7 @@ import { createLogger } from '../../src/common/logger';
 import { IMPORT_MAX_ATTEMPTS, ImportScheduler, ROW_FAILURE_MAX } from '../../src/importer/import-scheduler.service';
 import { StaleTransitionError } from '../../src/importer/import-batch.repository';
 import { OneOpenBatchFenced1795930000000 } from '../../src/migrations/1795930000000-one-open-batch-fenced';
-import { Metrics } from '../../src/ops/metrics';
+import { Metrics } from '../../src/telemetry/metrics';
 import { fieldHash } from '../../src/profile';
 import { createDataSource, runMigrations } from '../../src/store/data-source';
 import { freshDatabase, migratedDataSource, migrateToJustBefore } from '../support/database';

@@ -3,7 +3,7 @@ import type { CaacClient } from '../../src/caac/caac.client';
 import { createLogger } from '../../src/common/logger';
 import type { AppConfig } from '../../src/config/app-config';
 import { ImportScheduler } from '../../src/importer/import-scheduler.service';
-import { Metrics } from '../../src/ops/metrics';
+import { Metrics } from '../../src/telemetry/metrics';
 import { FakeClock } from '../caac/fake-clock';
 
 const STALL_MS = 60_000;

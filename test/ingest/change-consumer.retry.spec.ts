@@ -5,7 +5,7 @@ import type { AppConfig } from '../../src/config/app-config';
 import { ChangeConsumer } from '../../src/ingest/change-consumer.service';
 import type { TopicDecoders } from '../../src/ingest/topic-decoders';
 import type { KafkaAdapter } from '../../src/kafka/kafka.adapter';
-import { Metrics } from '../../src/ops/metrics';
+import { Metrics } from '../../src/telemetry/metrics';
 
 /** A clock whose sleeps end only when their signal aborts: a retry's backoff that would last for ever. */
 const sleepsUntilAborted: Clock = {

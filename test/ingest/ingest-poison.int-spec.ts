@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { DEAD_LETTER_HEADER } from '../../src/dead-letter/dead-letter';
-import { Metrics } from '../../src/ops/metrics';
+import { Metrics } from '../../src/telemetry/metrics';
 import { migratedDatabase } from '../support/database';
 import { highWatermarks, produce, readTopic } from '../support/kafka-io';
 import { waitUntilStaged } from '../support/pipeline';

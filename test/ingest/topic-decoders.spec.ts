@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/common/logger';
 import { TopicDecoders } from '../../src/ingest/topic-decoders';
-import { Metrics } from '../../src/ops/metrics';
+import { Metrics } from '../../src/telemetry/metrics';
 import { testConfigFor } from './topic-decoders.fixture';
 import { aCustomerRow, anInsert, toMessage } from './decoders/debezium.factory';
 

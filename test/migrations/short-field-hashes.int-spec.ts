@@ -4,7 +4,7 @@ import { systemClock } from '../../src/common/clock';
 import { createLogger } from '../../src/common/logger';
 import { ImportScheduler } from '../../src/importer/import-scheduler.service';
 import { ShortFieldHashes1796000000000 } from '../../src/migrations/1796000000000-short-field-hashes';
-import { Metrics } from '../../src/ops/metrics';
+import { Metrics } from '../../src/telemetry/metrics';
 import { fieldHash, type FieldValue } from '../../src/profile';
 import { createDataSource, runMigrations } from '../../src/store/data-source';
 import { freshDatabase, migrateToJustBefore } from '../support/database';

@@ -3,7 +3,7 @@ import type { ImportScheduler } from '../../src/importer/import-scheduler.servic
 import type { ImporterLeader } from '../../src/importer/importer-leader.service';
 import type { ConsumeLoopState, PartitionState } from '../../src/kafka/batch-consumer';
 import type { ConsumerLag, PartitionLag } from '../../src/ops/consumer-lag';
-import type { ConsumerStatus } from '../../src/ops/kafka.health';
+import type { ConsumerStatus } from '../../src/ingest/consumer-status';
 import { LivenessProbe } from '../../src/ops/liveness.probe';
 
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from '../../src/common/logger';
 import type { AppConfig } from '../../src/config/app-config';
 import type { ImporterLeader } from '../../src/importer/importer-leader.service';
-import type { Metrics } from '../../src/ops/metrics';
+import type { Metrics } from '../../src/telemetry/metrics';
 import { RECONCILE_CHECK_MS, RECONCILE_RETRY_MAX_MS, ReconcileService, reconcileRetryDelayMs } from '../../src/reconcile/reconcile.service';
 
 describe(reconcileRetryDelayMs.name, () => {

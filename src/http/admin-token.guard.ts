@@ -2,7 +2,7 @@ import { type CanActivate, type ExecutionContext, Inject, Injectable, Unauthoriz
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { Metrics } from './metrics';
+import { Metrics } from '../telemetry/metrics';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
