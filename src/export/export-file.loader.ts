@@ -13,6 +13,8 @@ export const CONTACT_ID_COLUMN = 'contact_id';
  */
 export const EXPORT_MAX_RECORD_BYTES = 1024 * 1024;
 
+const LINE_FEED = 0x0a;
+
 /** The file is not whole or not an export file: nothing of it may reach the mirror. */
 export class ExportFileError extends Error {
   readonly code = 'export_file_invalid';
@@ -64,10 +66,13 @@ function fileErrorOf(error: CsvError): ExportFileError {
 /** Counts and hashes the file's bytes as they pass, so the job records what it read. */
 class FileMeter extends Transform {
   bytes = 0;
+  /** The file's last byte: every row of an export file ends with a line break. */
+  lastByte: number | undefined;
   private readonly hash = createHash('sha256');
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
+    if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1];
     this.hash.update(chunk);
     callback(null, chunk);
   }
@@ -149,7 +154,7 @@ class StagingLines extends Transform {
  * CSV parser -> COPY, nothing holding more than a few chunks of the file (a record past
  * EXPORT_MAX_RECORD_BYTES refuses the file). Resolves once every row is in the sealed staging
  * table and the file is known to be well formed: a header naming contact_id first, a stream that
- * ended outside any quote, rows that mostly fit the header. Otherwise rejects with an
+ * ended outside any quote and after a line break, rows that mostly fit the header. Otherwise rejects with an
  * ExportFileError saying which check failed; the staging table is then left incomplete and is
  * rebuilt by the next attempt. Whether the rows are all of CAAC's is the caller's check (row_count).
  */
@@ -175,6 +180,9 @@ export async function loadExportFile(contacts: CaacContactRepository, jobId: str
     }
     if (!lines.columns) throw new ExportFileError(`the file is empty: no header row in its ${meter.bytes} bytes`);
     const records = lines.rows + lines.refused;
+    // A cut inside the last row leaves a row that parses (a shorter value, or fewer cells), and
+    // as many rows as CAAC counted: only the missing line break at the end tells.
+    if (records > 0 && meter.lastByte !== LINE_FEED) throw new ExportFileError('the file does not end with a line break: its last row is cut short');
     if (lines.misfits > 0 && lines.misfits * 2 > records) {
       throw new ExportFileError(`the header does not match the rows: ${lines.misfits} of ${records} rows have another number of cells than its ${lines.columns.length}`);
     }

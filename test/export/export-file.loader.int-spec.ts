@@ -73,6 +73,8 @@ describe(loadExportFile.name, () => {
     ['a column named twice', 'contact_id,city,city\r\nid-1,a,b\r\n', /header names "city" twice/],
     ['an empty column name', 'contact_id,,city\r\nid-1,a,b\r\n', /empty or unreadable column name \(column 2\)/],
     ['an unclosed quote in the last row', 'contact_id,city\r\nid-1,Taipei\r\nid-2,"Tai\r\nid-3,Tainan\r\n', /^the file ends inside a quoted cell \(line \d+\): it is cut short or a quote is never closed$/],
+    ['a last row cut inside a cell', 'contact_id,city\r\nid-1,Taipei\r\nid-2,Tai', /^the file does not end with a line break: its last row is cut short$/],
+    ['a last row cut between cells', 'contact_id,customer_id,city\r\nid-1,C-1,Taipei\r\nid-2,C-2', /^the file does not end with a line break/],
     ['a trailing comma on every row', 'contact_id,customer_id,city\r\nid-1,C-1,Taipei,\r\nid-2,C-2,Tainan,\r\nid-3,C-3,,\r\n', /^the header does not match the rows: 3 of 3 rows have another number of cells than its 3$/],
   ])('refuses a file with %s, saying which check failed', async (_what, text, reason) => {
     const refusal = load(text);

@@ -132,6 +132,7 @@ describe('export integrity: only a whole file changes the mirror, and mass delet
       ['a byte-order mark alone', { body: '\uFEFF', rowCount: 3 }, /the file is empty: no header row in its 3 bytes/],
       ['a header alone while row_count is 3', { body: aFile([]), rowCount: 3 }, /the file holds 0 rows \(0 read, 0 refused\) where CAAC's row_count is 3: it is cut short/],
       ['a file cut at a row boundary', { body: aFile([A, B]), rowCount: 3 }, /the file holds 2 rows \(2 read, 0 refused\) where CAAC's row_count is 3/],
+      ['a file cut inside its last row', { body: aFile([A, B, C]).slice(0, -4), rowCount: 3 }, /the file does not end with a line break: its last row is cut short/],
       ['an unclosed quote in row 10', { body: aFile(tenRows), rowCount: 12 }, /the file ends inside a quoted cell/],
       ['a header one column short of every row', { body: aFile([A, B, C].map((row) => [...row, ''])), rowCount: 3 }, /the header does not match the rows: 3 of 3 rows have another number of cells than its 3/],
     ])('%s', async (_what, file, reason) => {
