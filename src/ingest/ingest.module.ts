@@ -13,6 +13,6 @@ import { TopicDecoders } from './topic-decoders';
     ChangeConsumer,
     { provide: CONSUMER_STATUS, useExisting: ChangeConsumer },
   ],
-  exports: [CONSUMER_STATUS, ChangeConsumer],
+  exports: [CONSUMER_STATUS, ChangeConsumer, TopicDecoders],
 })
 export class IngestModule {}

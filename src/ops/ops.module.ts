@@ -13,10 +13,11 @@ import { OpsMetricsCollector } from './ops-metrics.collector';
 import { PendingCountCompactor } from './pending-count.compactor';
 import { PostgresHealth } from './postgres.health';
 import { ReadinessProbe } from './readiness.probe';
+import { SchemaRegistryHealth } from './schema-registry.health';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), IngestModule, ImporterModule, ExportModule],
   controllers: [HealthController, MetricsController],
-  providers: [BrokerProbe, PostgresHealth, KafkaHealth, ConsumerHealth, ConsumerLag, LivenessProbe, ReadinessProbe, OpsMetricsCollector, PendingCountCompactor],
+  providers: [BrokerProbe, PostgresHealth, KafkaHealth, ConsumerHealth, ConsumerLag, LivenessProbe, ReadinessProbe, SchemaRegistryHealth, OpsMetricsCollector, PendingCountCompactor],
 })
 export class OpsModule {}
