@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type } from 'avsc';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 
 /** The Avro schema the service publishes (also at GET /schemas/profile-change.v1.avsc). */
 const AVRO_SCHEMA_FILE = process.env.PROFILE_CHANGE_AVRO_SCHEMA_FILE ?? join(__dirname, '../../src/ingest/schemas/profile-change.v1.avro.json');
@@ -57,8 +57,10 @@ export class ProfileChangeProducer {
   private encode: ((event: ProfileChange) => Buffer) | undefined;
 
   constructor(private readonly options: ProfileChangeProducerOptions) {
-    // Idempotent: a send retried after a lost answer is written once.
+    // Idempotent: a send retried after a lost answer is written once. The default partitioner hashes
+    // keys as Java clients do, so this producer and a JVM one put a contact on the same partition.
     this.producer = new Kafka({ clientId: 'profile-change-producer', brokers: options.brokers, logLevel: logLevel.WARN }).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
       idempotent: true,
       maxInFlightRequests: 1,
     });
