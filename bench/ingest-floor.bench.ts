@@ -14,6 +14,15 @@ import { coalesceBatch, type RawMessage } from '../src/ingest/batch-coalescer';
 import { createProfileChangeDecoder } from '../src/ingest/decoders/profile-change.v1.decoder';
 import { PendingChangeRepository, type StagedChange } from '../src/store/pending-change.repository';
 import { toStored } from '../src/store/stored-patch';
+import { compileAvro } from '../src/ingest/decoders/avro-connect';
+import { createDebeziumDecoder, createDebeziumRecordDecoder } from '../src/ingest/decoders/debezium.decoder';
+import { parseDebeziumMapping } from '../src/ingest/decoders/debezium-mapping';
+import { PROFILE_CHANGE_V1_AVRO_SCHEMA } from '../src/ingest/decoders/profile-change.v1.decoder';
+import { createFramedDecoder, debeziumFromAvro, profileChangeFromAvro } from '../src/ingest/decoders/registry-framed.decoder';
+import type { Decoder } from '../src/ingest/decoders/decode-result';
+import { frame } from '../src/schema-registry/wire-format';
+import { customersAvroSchema, framedAvro } from '../test/ingest/decoders/debezium-avro.factory';
+import { aCustomerRow, anInsert, SOURCE_TS_MS, withSchema } from '../test/ingest/decoders/debezium.factory';
 import { createMigratedDatabase, dropDatabase, profileChangeEvents, startPostgres } from './bench-support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -24,6 +33,8 @@ const FETCH_BYTES = 1_048_576;
 /** Kafka's per-record overhead in a record batch (varint lengths, deltas, attributes), roughly. */
 const RECORD_OVERHEAD_BYTES = 12;
 const DATABASE = `caac_sync_bench_floor_${Date.now()}`;
+/** Events per encoding in the decode-cost comparison (JSON against Avro through a Schema Registry). */
+const CODEC_EVENTS = Number(process.env.BENCH_CODEC_EVENTS ?? 200_000);
 
 const log = (message: string) => process.stderr.write(`bench:ingest-floor ${message}\n`);
 
@@ -73,7 +84,78 @@ async function postgresCpuPerRow(dataSource: DataSource, staged: StagedChange[][
   return (processCpuUs(pid) - before) / rows;
 }
 
+/** CPU µs per event of `decode` over `values` (after a warm-up); every outcome must be a change. */
+function decodeCost(decode: Decoder, values: Buffer[], now: number): number {
+  for (const value of values.slice(0, 10_000)) decode(value, now);
+  const started = ownCpuUs();
+  let changes = 0;
+  for (const value of values) if (decode(value, now).kind === 'change') changes++;
+  const us = (ownCpuUs() - started) / values.length;
+  if (changes !== values.length) throw new Error(`only ${changes} of ${values.length} events decoded to a change`);
+  return us;
+}
+
+/**
+ * Decode cost per event of the same changes in each encoding: Debezium inserts of the customers
+ * table (JSON without and with the converter's schema, Avro framed for the Schema Registry) and
+ * profile-change.v1 (JSON, Avro framed). The registry lookup is a per-batch map read, not counted.
+ */
+function codecCosts(now: number): Record<string, number> {
+  const options = { defaultPhoneRegion: 'TW', maxFutureSkewMs: 86_400_000 };
+  const mapping = parseDebeziumMapping(JSON.parse(readFileSync('config/customers.mapping.json', 'utf8')), 'customers.mapping.json');
+  const avroSchema = customersAvroSchema();
+  const schemaOf = (id: number, schema: unknown) => () => ({ id, schemaType: 'AVRO' as const, schema: JSON.stringify(schema) });
+  const debeziumJson: Buffer[] = [];
+  const debeziumWrapped: Buffer[] = [];
+  const debeziumAvro: Buffer[] = [];
+  for (let i = 0; i < CODEC_EVENTS; i++) {
+    const payload = anInsert(aCustomerRow({ customer_id: `D-${i}`, email: `d${i}@example.com`, points: i % 1000 }));
+    payload.source.ts_ms = SOURCE_TS_MS + i;
+    debeziumJson.push(Buffer.from(JSON.stringify(payload)));
+    debeziumWrapped.push(Buffer.from(JSON.stringify(withSchema(payload))));
+    debeziumAvro.push(framedAvro(1, avroSchema, payload));
+  }
+  const profileAvroType = compileAvro(JSON.stringify(PROFILE_CHANGE_V1_AVRO_SCHEMA)).type;
+  const profileJson: Buffer[] = [];
+  const profileAvro: Buffer[] = [];
+  for (const { value } of profileChangeEvents(CODEC_EVENTS, CODEC_EVENTS)) {
+    profileJson.push(Buffer.from(value));
+    profileAvro.push(frame(2, profileAvroType.toBuffer(JSON.parse(value))));
+  }
+  const debeziumJsonDecoder = createDebeziumDecoder(mapping, options);
+  const profileJsonDecoder = createProfileChangeDecoder(options);
+  const round = (value: number) => Number(value.toFixed(2));
+  return {
+    codec_events: CODEC_EVENTS,
+    debezium_json_bytes: Math.round(debeziumJson.reduce((sum, v) => sum + v.length, 0) / CODEC_EVENTS),
+    debezium_json_schema_bytes: Math.round(debeziumWrapped.reduce((sum, v) => sum + v.length, 0) / CODEC_EVENTS),
+    debezium_avro_bytes: Math.round(debeziumAvro.reduce((sum, v) => sum + v.length, 0) / CODEC_EVENTS),
+    decode_debezium_json_cpu_us: round(decodeCost(debeziumJsonDecoder, debeziumJson, now)),
+    decode_debezium_json_schema_cpu_us: round(decodeCost(debeziumJsonDecoder, debeziumWrapped, now)),
+    decode_debezium_avro_cpu_us: round(
+      decodeCost(
+        createFramedDecoder('avro', FETCH_BYTES, { avro: debeziumFromAvro(createDebeziumRecordDecoder(mapping, options)), json: debeziumJsonDecoder })(schemaOf(1, avroSchema)),
+        debeziumAvro,
+        now,
+      ),
+    ),
+    decode_profile_change_json_cpu_us: round(decodeCost(profileJsonDecoder, profileJson, now)),
+    decode_profile_change_avro_cpu_us: round(
+      decodeCost(
+        createFramedDecoder('avro', FETCH_BYTES, { avro: profileChangeFromAvro(profileJsonDecoder), json: profileJsonDecoder })(schemaOf(2, PROFILE_CHANGE_V1_AVRO_SCHEMA)),
+        profileAvro,
+        now,
+      ),
+    ),
+  };
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_CODEC_ONLY === '1') {
+    log(`decode cost per encoding, ${CODEC_EVENTS} events each`);
+    process.stdout.write(JSON.stringify({ case: 'ingest-floor-codecs', ...codecCosts(Date.now()) }) + '\n');
+    return;
+  }
   startPostgres();
   // One connection, so every statement runs on the one backend whose CPU is read.
   const { dataSource } = await createMigratedDatabase(DATABASE, 1);
@@ -94,6 +176,9 @@ async function main(): Promise<void> {
     const staged = batches.map((batch, i) => coalesceBatch('bench', i % PARTITIONS, batch, decode, now).changes);
     const coalesceUs = (ownCpuUs() - started) / EVENTS;
     const rows = staged.reduce((sum, changes) => sum + changes.length, 0);
+
+    log(`decode cost per encoding, ${CODEC_EVENTS} events each`);
+    const codecs = codecCosts(now);
 
     log(`upserting ${rows} staged contacts, twice`);
     const repository = new PendingChangeRepository();
@@ -133,6 +218,7 @@ async function main(): Promise<void> {
         cores,
         max_events_per_s: Math.round((cores * 1_000_000) / requiredUs),
         max_events_per_s_floor: Math.round((cores * 1_000_000) / floorUs),
+        ...codecs,
       }) + '\n',
     );
   } finally {

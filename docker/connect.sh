@@ -30,6 +30,9 @@
 #   CDC_PUBLICATION         publication (created for CDC_TABLES if missing) [caac_sync_crm]
 #   CDC_SCHEMAS_ENABLE      JSON converter schema/payload wrapper, true or false [false]
 #   CDC_SNAPSHOT_MODE       Debezium snapshot.mode [initial]
+#   CDC_VALUE_FORMAT        json, or avro: Apicurio's Avro converter registers the value schema
+#                           and frames values in Confluent's wire format (read as debezium-avro) [json]
+#   CDC_SCHEMA_REGISTRY_URL with avro, Apicurio's v2 API [http://127.0.0.1:8081/apis/registry/v2]
 #   CONNECT_NAME            connector name [crm-customers]
 #   CONNECT_PORT            REST port on 127.0.0.1 [8083]
 #   CONNECT_KAFKA_BROKERS   bootstrap servers [127.0.0.1:9092]
@@ -81,6 +84,8 @@ slot=${CDC_SLOT:-caac_sync_crm}
 publication=${CDC_PUBLICATION:-caac_sync_crm}
 schemas_enable=${CDC_SCHEMAS_ENABLE:-false}
 snapshot_mode=${CDC_SNAPSHOT_MODE:-initial}
+value_format=${CDC_VALUE_FORMAT:-json}
+registry_url=${CDC_SCHEMA_REGISTRY_URL:-http://127.0.0.1:8081/apis/registry/v2}
 name=${CONNECT_NAME:-crm-customers}
 [ "${1:-}" = sink ] && name=${CONNECT_NAME:-crm-sink}
 name_setting=$name
@@ -103,6 +108,8 @@ plugin_path=$dir/plugins-debezium-$debezium_version
 plugin_libs=$plugin_path/debezium-connector-postgres
 jdbc_version=$(sed -n 's:.*<debezium.jdbc.version>\(.*\)</debezium.jdbc.version>.*:\1:p' "$pom")
 sink_plugin_path=$dir/plugins-debezium-jdbc-$jdbc_version
+apicurio_converter_version=$(sed -n 's:.*<apicurio.converter.version>\(.*\)</apicurio.converter.version>.*:\1:p' "$pom")
+avro_converter_libs=$dir/avro-converter-libs-$apicurio_converter_version
 state=$dir/worker-$port
 pidfile=$state/connect.pid
 logfile=$state/connect.log
@@ -118,6 +125,7 @@ say() { echo "connect: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 case "$schemas_enable" in true | false) ;; *) die "CDC_SCHEMAS_ENABLE must be true or false, got '$schemas_enable'" ;; esac
+case "$value_format" in json | avro) ;; *) die "CDC_VALUE_FORMAT must be json or avro, got '$value_format'" ;; esac
 case "$port" in '' | *[!0-9]*) die "CONNECT_PORT must be a port number, got '$port'" ;; esac
 for value in "$slot" "$publication"; do
   # Slot names allow only these characters; the same rule keeps the publication name safe in SQL.
@@ -252,6 +260,8 @@ fetch_jars() {
   command -v java >/dev/null || die "Java 17+ is needed to run Kafka Connect"
   fetch_profile worker "$worker_libs"
   fetch_profile debezium "$plugin_libs"
+  [ "$value_format" = avro ] && fetch_profile avro-converter "$avro_converter_libs"
+  return 0
 }
 
 # The JDBC sink's plugin tarball, unpacked into a plugin folder of its own (it brings its drivers).
@@ -284,6 +294,23 @@ plugin.discovery=service_load
 PROPS
 }
 
+# The value converter: JSON, or Apicurio's Avro converter writing Confluent's wire format (magic
+# byte, 4-byte content id, Avro binary) and registering the schema under <topic>-value.
+value_converter_config() {
+  if [ "$value_format" = json ]; then
+    printf '%s\n' "value.converter=org.apache.kafka.connect.json.JsonConverter" "value.converter.schemas.enable=$schemas_enable"
+    return
+  fi
+  printf '%s\n' \
+    "value.converter=io.apicurio.registry.utils.converter.AvroConverter" \
+    "value.converter.apicurio.registry.url=$registry_url" \
+    "value.converter.apicurio.registry.auto-register=true" \
+    "value.converter.apicurio.registry.find-latest=true" \
+    "value.converter.apicurio.registry.as-confluent=true" \
+    "value.converter.apicurio.registry.use-id=contentId" \
+    "value.converter.apicurio.registry.headers.enabled=false"
+}
+
 write_connector_config() {
   cat <<PROPS
 name=$name
@@ -307,8 +334,7 @@ decimal.handling.mode=string
 tombstones.on.delete=true
 key.converter=org.apache.kafka.connect.json.JsonConverter
 key.converter.schemas.enable=$schemas_enable
-value.converter=org.apache.kafka.connect.json.JsonConverter
-value.converter.schemas.enable=$schemas_enable
+$(value_converter_config)
 # One partition per table keeps every row's changes in order.
 topic.creation.default.partitions=1
 topic.creation.default.replication.factor=1
@@ -347,8 +373,12 @@ value.converter.schemas.enable=true
 PROPS
 }
 
+class_path="$worker_libs/*"
+# TRICKY: with plugin.discovery=service_load a plugin folder needs ServiceLoader manifests, which the
+# Apicurio converter's jar lacks; on the worker's class path it is found by class name instead.
+[ "$value_format" = avro ] && class_path="$class_path:$avro_converter_libs/*"
 java_args=(-Xms64m "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
-  "-Dlog4j2.configurationFile=$here/connect/log4j2.xml" -cp "$worker_libs/*")
+  "-Dlog4j2.configurationFile=$here/connect/log4j2.xml" -cp "$class_path")
 
 # True (once its connector is RUNNING) when a worker runs here with the connector settings `$1`;
 # a worker with other settings is stopped, and a port something else answers on is refused.

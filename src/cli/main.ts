@@ -7,6 +7,7 @@ import { CliContext, serviceUrl } from './cli-context';
 import { replayDeadLetters } from './dlq-replay.command';
 import { EXPORT_WAIT_DEFAULT_S, formatExport, runExport, type ExportJobView } from './export.command';
 import { forget, formatForget } from './forget.command';
+import { registerSchemas, type RegisteredFormat } from './schemas-register.command';
 import { formatStatus, status } from './status.command';
 import { formatMappingCheck } from './mapping-check';
 import { checkMapping, MAPPING_CHECK_SAMPLE_DEFAULT, MAPPING_CHECK_SAMPLE_MAX, MappingFileError } from './mapping-check.command';
@@ -58,6 +59,21 @@ program
     const cdc = crmDatabaseUrl ? { databaseUrl: crmDatabaseUrl, slot: options.cdcSlot } : undefined;
     const report = await withContext((context) => status(context, url, cdc));
     print(options.json ? JSON.stringify(report, null, 2) : formatStatus(report).join('\n'));
+  });
+
+program
+  .command('schemas:register')
+  .description(
+    'register profile-change.v1 in the Schema Registry (SCHEMA_REGISTRY_URL, _USERNAME, _PASSWORD) under a topic\'s value subject, ' +
+      'for topics read as profile-change.v1-avro or profile-change.v1-json-sr; prints the schema id producers frame events with',
+  )
+  .option('--topic <topic>', 'the topic; the subject is <topic>-value')
+  .option('--subject <subject>', 'an explicit subject instead')
+  .addOption(new Option('--format <format>', 'the schema to register').choices(['avro', 'json']).default('avro'))
+  .option('--json', 'print the result as JSON')
+  .action(async (options: { topic?: string; subject?: string; format: RegisteredFormat; json?: boolean }) => {
+    const result = await registerSchemas(process.env, options);
+    print(options.json ? JSON.stringify(result) : `registered profile-change.v1 (${result.schemaType}) under subject ${result.subject}: schema id ${result.id}`);
   });
 
 program

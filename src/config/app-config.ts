@@ -4,7 +4,7 @@ import { validateCronExpression } from 'cron';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { PROFILE_API_MAX_ROWS } from '../caac/caac.client';
-import { parseSourceTopics, type SourceTopic } from './source-topic';
+import { isRegistryFormat, parseSourceTopics, type SourceTopic } from './source-topic';
 
 /** Profile API: import requests per minute per account. */
 export const PROFILE_API_RATE_PER_MIN = 15;
@@ -123,6 +123,13 @@ const envSchema = z.object({
   KAFKA_SASL_USERNAME: z.string().trim().min(1).optional(),
   KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
   SOURCE_TOPICS: required('topic:format[:mapping-file], comma separated'),
+  // A Confluent-compatible Schema Registry, for the -avro and -json-sr source formats (Apicurio:
+  // http(s)://host:port/apis/ccompat/v7). Basic auth when a username is given; TLS by https.
+  SCHEMA_REGISTRY_URL: httpUrl('the Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7').optional(),
+  SCHEMA_REGISTRY_USERNAME: z.string().trim().min(1).optional(),
+  SCHEMA_REGISTRY_PASSWORD: z.string().min(1).optional(),
+  SCHEMA_REGISTRY_REQUEST_TIMEOUT_MS: int(5_000, 100, 120_000),
+  SCHEMA_REGISTRY_CACHE_ENTRIES: int(1_000, 1, 1_000_000),
   DLQ_TOPIC: z
     .string()
     .trim()
@@ -251,6 +258,8 @@ export interface AppConfig {
     clientId: string;
     sessionTimeoutMs: number;
     sourceTopics: SourceTopic[];
+    /** Absent unless SCHEMA_REGISTRY_URL is set; the password is a secret, never logged. */
+    schemaRegistry?: { url: string; username?: string; password?: string; requestTimeoutMs: number; cacheEntries: number };
     dlqTopic: string;
     /** Partitions and replication factor of a dead-letter topic the service creates (absent: the broker's default). */
     dlqPartitions: number;
@@ -342,7 +351,7 @@ export interface AppConfig {
  * `<NAME>_FILE` instead, the path of a file holding the value, as Kubernetes, Docker and Vault
  * mount secrets.
  */
-export const SECRET_VARIABLES = ['CAAC_API_KEY', 'ADMIN_TOKEN', 'KAFKA_SASL_PASSWORD', 'AUDIT_HASH_KEY', 'DATABASE_URL', 'EXPORT_DATABASE_URL'] as const;
+export const SECRET_VARIABLES = ['CAAC_API_KEY', 'ADMIN_TOKEN', 'KAFKA_SASL_PASSWORD', 'SCHEMA_REGISTRY_PASSWORD', 'AUDIT_HASH_KEY', 'DATABASE_URL', 'EXPORT_DATABASE_URL'] as const;
 
 /**
  * `env` with every `<NAME>_FILE` of `names` read into `<NAME>`: read once, here, and trimmed (a
@@ -448,6 +457,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
         problems.push(`SOURCE_TOPICS: mapping file ${source.mappingFile} for topic ${source.topic} does not exist`);
       }
     }
+    const framed = sourceTopics.filter((source) => isRegistryFormat(source.format));
+    if (framed.length > 0 && parsed.data.SCHEMA_REGISTRY_URL === undefined) {
+      problems.push(
+        `SCHEMA_REGISTRY_URL: is required by SOURCE_TOPICS (${framed.map((source) => `${source.topic}:${source.format}`).join(', ')} read through a Schema Registry)`,
+      );
+    }
+    if (parsed.data.SCHEMA_REGISTRY_PASSWORD !== undefined && parsed.data.SCHEMA_REGISTRY_USERNAME === undefined) {
+      problems.push('SCHEMA_REGISTRY_PASSWORD: needs SCHEMA_REGISTRY_USERNAME (basic auth)');
+    }
     if (sourceTopics.some((source) => source.topic === parsed.data.DLQ_TOPIC)) {
       problems.push('DLQ_TOPIC: must not also be a source topic');
     }
@@ -484,6 +502,17 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       clientId: e.KAFKA_CLIENT_ID,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       sourceTopics,
+      ...(e.SCHEMA_REGISTRY_URL !== undefined
+        ? {
+            schemaRegistry: {
+              url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),
+              ...(e.SCHEMA_REGISTRY_USERNAME !== undefined ? { username: e.SCHEMA_REGISTRY_USERNAME } : {}),
+              ...(e.SCHEMA_REGISTRY_PASSWORD !== undefined ? { password: e.SCHEMA_REGISTRY_PASSWORD } : {}),
+              requestTimeoutMs: e.SCHEMA_REGISTRY_REQUEST_TIMEOUT_MS,
+              cacheEntries: e.SCHEMA_REGISTRY_CACHE_ENTRIES,
+            },
+          }
+        : {}),
       dlqTopic: e.DLQ_TOPIC,
       dlqPartitions: e.DLQ_PARTITIONS,
       dlqReplicationFactor: e.DLQ_REPLICATION_FACTOR,

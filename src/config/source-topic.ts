@@ -1,11 +1,31 @@
-/** The formats a source topic can carry (DESIGN §4.1). */
-export const SOURCE_FORMATS = ['profile-change.v1', 'debezium'] as const;
+/**
+ * The formats a source topic can carry (DESIGN §4.1). The `-avro` and `-json-sr` ones are framed
+ * in Confluent's wire format (magic byte, schema id) and need SCHEMA_REGISTRY_URL.
+ */
+export const SOURCE_FORMATS = [
+  'profile-change.v1',
+  'debezium',
+  'debezium-avro',
+  'debezium-json-sr',
+  'profile-change.v1-avro',
+  'profile-change.v1-json-sr',
+] as const;
 export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+
+/** Formats read through a Schema Registry. */
+export function isRegistryFormat(format: SourceFormat): boolean {
+  return format.endsWith('-avro') || format.endsWith('-json-sr');
+}
+
+/** Formats of Debezium events, which take a mapping file. */
+export function isDebeziumFormat(format: SourceFormat): boolean {
+  return format.startsWith('debezium');
+}
 
 export interface SourceTopic {
   topic: string;
   format: SourceFormat;
-  /** Path of the Debezium mapping file; required for `debezium`, absent otherwise. */
+  /** Path of the Debezium mapping file; required for the `debezium` formats, absent otherwise. */
   mappingFile?: string;
 }
 
@@ -35,11 +55,11 @@ export function parseSourceTopics(value: string): { topics: SourceTopic[]; probl
       problems.push(`"${entry}": format must be one of ${SOURCE_FORMATS.join(', ')}`);
       continue;
     }
-    if (format === 'debezium' && !mappingFile) {
-      problems.push(`"${entry}": a debezium topic needs a mapping file (topic:debezium:path/to/mapping.json)`);
+    if (isDebeziumFormat(format as SourceFormat) && !mappingFile) {
+      problems.push(`"${entry}": a ${format} topic needs a mapping file (topic:${format}:path/to/mapping.json)`);
       continue;
     }
-    if (format !== 'debezium' && mappingFile) {
+    if (!isDebeziumFormat(format as SourceFormat) && mappingFile) {
       problems.push(`"${entry}": only debezium topics take a mapping file`);
       continue;
     }

@@ -14,6 +14,8 @@ export interface DeadLetter {
   partition?: number;
   offset?: string;
   taskId?: string;
+  /** The Schema Registry id the failed message was framed with, when it had one. */
+  schemaId?: number;
   /** When the failure was seen, epoch ms. */
   at: number;
 }
@@ -27,6 +29,7 @@ export const DEAD_LETTER_HEADER = {
   partition: 'caac-sync.errors.partition',
   offset: 'caac-sync.errors.offset',
   taskId: 'caac-sync.errors.task_id',
+  schemaId: 'caac-sync.errors.schema_id',
   timestamp: 'caac-sync.errors.timestamp',
   /** Set ("true") when the value is not the whole original: cut to the cap, or left out. */
   valueTruncated: 'caac-sync.errors.value.truncated',
@@ -50,5 +53,6 @@ export function deadLetterHeaders(letter: DeadLetter): Record<string, string> {
   if (letter.partition !== undefined) headers[DEAD_LETTER_HEADER.partition] = String(letter.partition);
   if (letter.offset !== undefined) headers[DEAD_LETTER_HEADER.offset] = letter.offset;
   if (letter.taskId !== undefined) headers[DEAD_LETTER_HEADER.taskId] = letter.taskId;
+  if (letter.schemaId !== undefined) headers[DEAD_LETTER_HEADER.schemaId] = String(letter.schemaId);
   return headers;
 }

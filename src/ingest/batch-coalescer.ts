@@ -74,6 +74,7 @@ export function coalesceBatch(
         topic,
         partition,
         offset: message.offset,
+        ...(result.schemaId !== undefined ? { schemaId: result.schemaId } : {}),
         at: now,
       });
       continue;

@@ -18,6 +18,7 @@ import { planPartitionStarts } from './start-offsets';
 import { DeadLetterSummary } from './dead-letter-summary';
 import { didYouMean } from '../common/did-you-mean';
 import { PendingChangeRepository } from '../store/pending-change.repository';
+import type { Decoder } from './decoders/decode-result';
 import { TopicDecoders } from './topic-decoders';
 
 /** A failed batch (Postgres or the dead-letter topic down) is retried after this, doubling to the max. */
@@ -209,12 +210,15 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
    */
   private async stage(batch: ConsumedBatch): Promise<void> {
     const started = this.clock.now();
+    // Before the transaction: a registry outage (transient) fails the batch here, holding no lock,
+    // and stageWithRetry tries it again; the offset does not move, so nothing is skipped.
+    const decode = await this.decoders.prepare(batch.topic, batch.messages.map((message) => message.value));
     let outcome: StageOutcome;
     try {
       outcome = await this.dataSource.transaction(async (db) => {
         const { fresh, redelivered, floor } = await this.lockFresh(db, batch);
         if (fresh.length === 0) return { redelivered, deadLetters: [], keyChanges: [] };
-        const result = coalesceBatch(batch.topic, batch.partition, fresh, this.decoders.forTopic(batch.topic), this.clock.now(), floor);
+        const result = coalesceBatch(batch.topic, batch.partition, fresh, decode, this.clock.now(), floor);
         try {
           await this.pending.merge(db, result.changes);
           await this.storeOffset(db, batch, fresh, result.floor);
@@ -231,7 +235,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
         { err: error.refusal, topic: batch.topic, partition: batch.partition, messages: batch.messages.length },
         'Postgres refused the data of a batch; isolating the events it refuses',
       );
-      outcome = await this.stageIsolating(batch);
+      outcome = await this.stageIsolating(batch, decode);
       // One line per batch, not per event: the dead letters are the record of each.
       this.logger.warn(
         { topic: batch.topic, partition: batch.partition, refused: outcome.counts?.storageRejected ?? 0 },
@@ -250,7 +254,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
    * have had in one piece (an event id repeated in two parts is merged twice: the same values, so
    * nothing changes). A batch with k refused events costs about k * log2(batch) statements.
    */
-  private async stageIsolating(batch: ConsumedBatch): Promise<StageOutcome> {
+  private async stageIsolating(batch: ConsumedBatch, decode: Decoder): Promise<StageOutcome> {
     return this.dataSource.transaction(async (db) => {
       const { fresh, redelivered, floor } = await this.lockFresh(db, batch);
       if (fresh.length === 0) return { redelivered, deadLetters: [], keyChanges: [] };
@@ -260,7 +264,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
         deadLetters: [],
         keyChanges: [],
       };
-      await this.stagePart(db, batch, fresh, state);
+      await this.stagePart(db, batch, fresh, state, decode);
       // The last parts may have been refused: the offset still moves past the whole batch.
       await this.storeOffset(db, batch, fresh, state.floor);
       await this.deadLetters!.publish(state.deadLetters);
@@ -273,9 +277,10 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
     batch: ConsumedBatch,
     messages: ConsumedBatch['messages'],
     state: PartState,
+    decode: Decoder,
   ): Promise<void> {
     const now = this.clock.now();
-    const result = coalesceBatch(batch.topic, batch.partition, messages, this.decoders.forTopic(batch.topic), now, state.floor);
+    const result = coalesceBatch(batch.topic, batch.partition, messages, decode, now, state.floor);
     await db.query('SAVEPOINT caac_sync_part');
     try {
       await this.pending.merge(db, result.changes);
@@ -288,8 +293,8 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
       if (failureKind(error) !== 'deterministic') throw error;
       if (messages.length > 1) {
         const half = Math.ceil(messages.length / 2);
-        await this.stagePart(db, batch, messages.slice(0, half), state);
-        await this.stagePart(db, batch, messages.slice(half), state);
+        await this.stagePart(db, batch, messages.slice(0, half), state, decode);
+        await this.stagePart(db, batch, messages.slice(half), state, decode);
         return;
       }
       const [message] = messages as [ConsumedBatch['messages'][number]];

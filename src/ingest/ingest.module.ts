@@ -15,11 +15,11 @@ import { TopicDecoders } from './topic-decoders';
     {
       provide: TopicDecoders,
       inject: [APP_CONFIG, LOGGER, Metrics],
-      useFactory: (config: AppConfig, logger: Logger, metrics: Metrics) => new TopicDecoders(config, logger, metrics),
+      useFactory: (config: AppConfig, logger: Logger, metrics: Metrics) => new TopicDecoders(config, { logger, metrics }),
     },
     ChangeConsumer,
     { provide: CONSUMER_STATUS, useExisting: ChangeConsumer },
   ],
-  exports: [CONSUMER_STATUS, ChangeConsumer],
+  exports: [CONSUMER_STATUS, ChangeConsumer, TopicDecoders],
 })
 export class IngestModule {}

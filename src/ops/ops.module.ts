@@ -16,6 +16,7 @@ import { PendingCountCompactor } from './pending-count.compactor';
 import { PostgresHealth } from './postgres.health';
 import { createProbeDataSource, PROBE_DATA_SOURCE } from './probe-data-source';
 import { ReadinessProbe } from './readiness.probe';
+import { SchemaRegistryHealth } from './schema-registry.health';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), IngestModule, ImporterModule, ExportModule],
@@ -29,6 +30,7 @@ import { ReadinessProbe } from './readiness.probe';
     ConsumerLag,
     LivenessProbe,
     ReadinessProbe,
+    SchemaRegistryHealth,
     OpsMetricsCollector,
     PendingCountCompactor,
   ],

@@ -4,6 +4,7 @@ import { ExportHealth } from '../export/export.health';
 import { ImporterHealth } from '../importer/importer.health';
 import { ConsumerHealth, KafkaHealth } from './kafka.health';
 import { PostgresHealth } from './postgres.health';
+import { SchemaRegistryHealth } from './schema-registry.health';
 
 type CheckResult = { status: 'up' | 'down'; [detail: string]: unknown };
 
@@ -16,7 +17,7 @@ export interface ReadinessResult {
 }
 
 /**
- * Ready to do its work: Postgres answers, the broker answers, the consumer is in its group with
+ * Ready to do its work: Postgres answers, the broker answers (and the Schema Registry, when a topic is read through it), the consumer is in its group with
  * no partition stuck, and CAAC does not refuse the importer's requests as a whole. The breaker
  * being open, a standby role, an import in flight and the running or a stale export are details,
  * never a reason to be unready (DESIGN §4.6): ingest goes on and the backlog is the buffer. Every check is bounded.
@@ -29,6 +30,7 @@ export class ReadinessProbe {
     private readonly consumer: ConsumerHealth,
     private readonly importer: ImporterHealth,
     private readonly exporter: ExportHealth,
+    private readonly schemaRegistry: SchemaRegistryHealth,
   ) {}
 
   async check(): Promise<ReadinessResult> {
@@ -38,6 +40,7 @@ export class ReadinessProbe {
       Promise.resolve(this.consumer.check()),
       Promise.resolve(this.importer.check()),
       Promise.resolve(this.exporter.check()),
+      this.schemaRegistry.check(),
     ]);
     const details = Object.assign({}, ...results) as Record<string, CheckResult>;
     const info: Record<string, CheckResult> = {};

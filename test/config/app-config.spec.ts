@@ -325,4 +325,72 @@ describe(loadConfig.name, () => {
       { topic: 'crm.public.customers', format: 'debezium', mappingFile: mapping },
     ]);
   });
+
+  describe('Schema Registry', () => {
+    const REGISTRY_PASSWORD = 'sr-password-DO-NOT-LEAK';
+
+    function aMappingFile(): string {
+      const file = join(mkdtempSync(join(tmpdir(), 'caac-config-')), 'customers.mapping.json');
+      writeFileSync(file, '{}');
+      return file;
+    }
+
+    it('reads the registry formats with their settings and defaults', () => {
+      const mapping = aMappingFile();
+      const sut = loadConfig(
+        aValidEnv({
+          SOURCE_TOPICS: `crm.public.customers:debezium-avro:${mapping},crm.json:debezium-json-sr:${mapping},p.avro:profile-change.v1-avro,p.json:profile-change.v1-json-sr`,
+          SCHEMA_REGISTRY_URL: 'https://registry.example.com/apis/ccompat/v7/',
+          SCHEMA_REGISTRY_USERNAME: 'caac-sync',
+          SCHEMA_REGISTRY_PASSWORD: REGISTRY_PASSWORD,
+        }),
+      );
+
+      expect(sut.kafka.sourceTopics).toEqual([
+        { topic: 'crm.public.customers', format: 'debezium-avro', mappingFile: mapping },
+        { topic: 'crm.json', format: 'debezium-json-sr', mappingFile: mapping },
+        { topic: 'p.avro', format: 'profile-change.v1-avro' },
+        { topic: 'p.json', format: 'profile-change.v1-json-sr' },
+      ]);
+      expect(sut.kafka.schemaRegistry).toEqual({
+        url: 'https://registry.example.com/apis/ccompat/v7',
+        username: 'caac-sync',
+        password: REGISTRY_PASSWORD,
+        requestTimeoutMs: 5_000,
+        cacheEntries: 1_000,
+      });
+    });
+
+    it('has no registry settings when SCHEMA_REGISTRY_URL is not set', () => {
+      expect(loadConfig(aValidEnv()).kafka.schemaRegistry).toBeUndefined();
+    });
+
+    it('stops start-up when a registry format has no SCHEMA_REGISTRY_URL, naming both', () => {
+      expect(problemsOf(aValidEnv({ SOURCE_TOPICS: 'p.avro:profile-change.v1-avro' }))).toEqual([
+        'SCHEMA_REGISTRY_URL: is required by SOURCE_TOPICS (p.avro:profile-change.v1-avro read through a Schema Registry)',
+      ]);
+    });
+
+    it('needs a mapping file for debezium-avro', () => {
+      expect(problemsOf(aValidEnv({ SOURCE_TOPICS: 'c:debezium-avro', SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081' }))).toEqual([
+        'SOURCE_TOPICS: "c:debezium-avro": a debezium-avro topic needs a mapping file (topic:debezium-avro:path/to/mapping.json)',
+      ]);
+    });
+
+    it.each([
+      ['SCHEMA_REGISTRY_URL', 'ftp://registry', /^SCHEMA_REGISTRY_URL: must be an http\(s\) URL/],
+      ['SCHEMA_REGISTRY_REQUEST_TIMEOUT_MS', '10', /^SCHEMA_REGISTRY_REQUEST_TIMEOUT_MS: must be at least 100/],
+      ['SCHEMA_REGISTRY_CACHE_ENTRIES', '0', /^SCHEMA_REGISTRY_CACHE_ENTRIES: must be at least 1/],
+    ])('refuses %s=%s', (name, value, expected) => {
+      const problems = problemsOf(aValidEnv({ [name]: value }));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(expected);
+    });
+
+    it('refuses a password without a username, without echoing it', () => {
+      const problems = problemsOf(aValidEnv({ SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081', SCHEMA_REGISTRY_PASSWORD: REGISTRY_PASSWORD }));
+      expect(problems).toEqual(['SCHEMA_REGISTRY_PASSWORD: needs SCHEMA_REGISTRY_USERNAME (basic auth)']);
+      expect(problems.join('\n')).not.toContain(REGISTRY_PASSWORD);
+    });
+  });
 });

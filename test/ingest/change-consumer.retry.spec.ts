@@ -19,7 +19,10 @@ describe(`${ChangeConsumer.name} retrying a batch`, () => {
     const dataSource = { transaction: jest.fn().mockRejectedValue(outage) } as unknown as DataSource;
     const metrics = new Metrics();
     const config = { kafka: { groupId: 'caac-sync' } } as AppConfig;
-    const sut = new ChangeConsumer(config, createLogger({ level: 'silent' }), sleepsUntilAborted, {} as KafkaAdapter, dataSource, {} as TopicDecoders, metrics);
+    // Every event skipped: the batch still stores its offsets, in the transaction that fails.
+    const skip = () => ({ kind: 'skip' as const, reason: 'not a change' });
+    const decoders = { prepare: async () => skip, forTopic: () => skip } as unknown as TopicDecoders;
+    const sut = new ChangeConsumer(config, createLogger({ level: 'silent' }), sleepsUntilAborted, {} as KafkaAdapter, dataSource, decoders, metrics);
     const stopping = new AbortController();
     const heartbeat = jest.fn().mockResolvedValue(undefined);
     const batch = { topic: 'crm.profile-changes', partition: 0, messages: [{ offset: '7', key: null, value: Buffer.from('{}'), headers: {}, timestamp: '0' }] };

@@ -14,11 +14,10 @@ describe(TopicDecoders.name, () => {
     writeFileSync(file, JSON.stringify({ keys: [{ column: 'customer_no', type: 'customer_id' }], fields: { e_mail: 'display_email', tier: 'member_level' } }));
     const lines: Array<Record<string, unknown>> = [];
     const metrics = new Metrics();
-    const sut = new TopicDecoders(
-      testConfigFor(`crm.public.members:debezium:${file}`),
-      createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } }),
+    const sut = new TopicDecoders(testConfigFor(`crm.public.members:debezium:${file}`), {
+      logger: createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } }),
       metrics,
-    );
+    });
 
     const decode = sut.forTopic('crm.public.members');
     for (let i = 0; i < 3; i++) decode(toMessage(anInsert(aCustomerRow({ customer_id: `C-${i}` }))), Date.now());

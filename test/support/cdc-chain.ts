@@ -46,6 +46,9 @@ export async function cdcConnector(options: {
   label: string;
   schemas?: boolean;
   snapshotMode?: string;
+  /** `avro`: Apicurio's Avro converter, registering in the registry at `registryUrl` (its v2 API). */
+  valueFormat?: 'json' | 'avro';
+  registryUrl?: string;
 }): Promise<CdcConnector> {
   const suffix = `${options.label}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const topicPrefix = `cdctest_${suffix}`;
@@ -59,6 +62,8 @@ export async function cdcConnector(options: {
     CDC_PUBLICATION: slot,
     CDC_SCHEMAS_ENABLE: String(options.schemas ?? false),
     CDC_SNAPSHOT_MODE: options.snapshotMode ?? 'initial',
+    CDC_VALUE_FORMAT: options.valueFormat ?? 'json',
+    ...(options.registryUrl ? { CDC_SCHEMA_REGISTRY_URL: options.registryUrl } : {}),
     CONNECT_NAME: name,
     CONNECT_PORT: String(await freePort()),
     CONNECT_KAFKA_BROKERS: process.env.TEST_KAFKA_BROKERS ?? '',

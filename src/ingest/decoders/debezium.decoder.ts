@@ -257,7 +257,55 @@ function decode(
   if (!read.ok) return decodeError(read.stage, read.errorClass, read.message);
   const event = readConverterLayout(read.text, mapping, limits, schemas) ?? readDocument(read.text, mapping, limits);
   if (!event.ok) return decodeError(event.stage, event.errorClass, event.message);
-  const { envelope } = event;
+  return decideEnvelope(event.envelope, now, mapping, region, maxFutureSkewMs, watch);
+}
+
+/**
+ * A Debezium change event already decoded from another encoding (Avro through a Schema Registry),
+ * in the shape the JSON converter gives the JSON path, so that the same row gives the same patch
+ * whatever the converter: `payload` as the converter's `payload` (bytes as base64 text, numbers as
+ * numbers, nullable values as the value or null), `schema` as the converter's `schema` (only the
+ * Connect logical names and parameters of the columns matter).
+ */
+export interface DebeziumRecord {
+  payload: unknown;
+  /** One object per writer schema: what it says about the mapping is worked out once per object. */
+  schema: object;
+  /** The exact decimal text of an integer column a double would round, when the encoding has it. */
+  exactText?: (side: 'before' | 'after', column: string) => string | undefined;
+}
+
+export type DebeziumRecordDecoder = (record: DebeziumRecord, now: number) => DecodeResult;
+
+/** Like createDebeziumDecoder, for events whose bytes another decoder has already read. */
+export function createDebeziumRecordDecoder(mapping: DebeziumMapping, options: DebeziumDecoderOptions): DebeziumRecordDecoder {
+  const region = toPhoneRegion(options.defaultPhoneRegion);
+  const { maxFutureSkewMs } = options;
+  const watch = options.onAbsentColumn ? absentColumnWatch(mapping, options.onAbsentColumn) : undefined;
+  const logicalBySchema = new WeakMap<object, LogicalTypes | null>();
+  return (record, now) => {
+    let logical = logicalBySchema.get(record.schema);
+    if (logical === undefined) {
+      logical = logicalTypes(record.schema, mapping) ?? null;
+      logicalBySchema.set(record.schema, logical);
+    }
+    const exact = record.exactText;
+    const envelope = readPayload(record.payload, logical ?? undefined, true, (before) => (row, column) =>
+      exact?.(row === before ? 'before' : 'after', column),
+    );
+    return decideEnvelope(envelope, now, mapping, region, maxFutureSkewMs, watch);
+  };
+}
+
+/** What an envelope (or what is wrong with it) makes of the event: the rules of decodeDebezium. */
+function decideEnvelope(
+  envelope: Envelope | null | string,
+  now: number,
+  mapping: DebeziumMapping,
+  region: PhoneRegion,
+  maxFutureSkewMs: number,
+  watch?: (row: Row) => void,
+): DecodeResult {
   if (typeof envelope === 'string') return decodeError('validate', 'InvalidEnvelope', envelope);
   if (envelope === null) return { kind: 'skip', reason: 'tombstone (null payload)' };
   if (envelope.op === 't' || envelope.op === 'm') return { kind: 'skip', reason: `op "${envelope.op}" carries no row change` };
@@ -340,23 +388,30 @@ function readConverterLayout(text: string, mapping: DebeziumMapping, limits: Jso
   }
   const problem = checkJsonStructure(payload, limits, ['payload']);
   if (problem !== undefined) return problem;
-  return { ok: true, envelope: readPayload(payload, logical ?? undefined, text, true) };
+  return { ok: true, envelope: readPayload(payload, logical ?? undefined, true, (before) => exactTextReader(text, true, before)) };
 }
 
 /** The envelope, `null` for a wrapped tombstone, or what is wrong with it. */
 function readEnvelope(json: unknown, text: string, mapping: DebeziumMapping): Envelope | null | string {
   if (!isRow(json)) return 'the event must be a JSON object';
   if (hasField(json, 'payload') && hasField(json, 'schema')) {
-    return json.payload === null ? null : readPayload(json.payload, logicalTypes(json.schema, mapping), text, true);
+    return json.payload === null
+      ? null
+      : readPayload(json.payload, logicalTypes(json.schema, mapping), true, (before) => exactTextReader(text, true, before));
   }
-  return readPayload(json, undefined, text, false);
+  return readPayload(json, undefined, false, (before) => exactTextReader(text, false, before));
 }
 
 /**
  * The envelope in `payload` (the whole event, or the wrapper's payload when `wrapped`), `null` for a
- * wrapped tombstone, or what is wrong with it. `text` is the whole event's text.
+ * wrapped tombstone, or what is wrong with it. `exactText` reads a number's exact text from the event's own encoding.
  */
-function readPayload(payload: unknown, logical: LogicalTypes | undefined, text: string, wrapped: boolean): Envelope | null | string {
+function readPayload(
+  payload: unknown,
+  logical: LogicalTypes | undefined,
+  wrapped: boolean,
+  exactText: (before: Row | null) => Envelope['exactText'],
+): Envelope | null | string {
   if (wrapped && payload === null) return null;
   if (!isRow(payload)) return 'the payload must be a JSON object';
   const { op, before = null, after = null, source } = payload;
@@ -374,8 +429,8 @@ function readPayload(payload: unknown, logical: LogicalTypes | undefined, text: 
     after: after as Row | null,
     sourceTs,
     logical,
-    // The whole text even for a split event: lossless-json then sees (and refuses) exactly what it did before.
-    exactText: exactTextReader(text, wrapped, before as Row | null),
+    // For JSON, the whole text even for a split event: lossless-json then sees (and refuses) exactly what it did before.
+    exactText: exactText(before as Row | null),
   };
 }
 

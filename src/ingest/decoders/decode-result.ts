@@ -41,12 +41,18 @@ export type DecodeErrorClass =
   | 'InvalidField'
   | 'InvalidEnvelope'
   | 'InvalidSourceTime'
-  | 'DeleteRejected';
+  | 'DeleteRejected'
+  /** Not a Schema Registry frame: no magic byte 0, or shorter than its header. */
+  | 'InvalidFrame'
+  /** The registry says the frame's schema id does not exist (404, error code 40403). */
+  | 'UnknownSchema'
+  /** The bytes do not decode with their writer schema, or the schema is not one this format reads. */
+  | 'SchemaMismatch';
 
 export type DecodeResult =
   | { kind: 'change'; change: DecodedChange }
   | { kind: 'skip'; reason: string }
-  | { kind: 'error'; stage: DecodeStage; errorClass: DecodeErrorClass; message: string };
+  | { kind: 'error'; stage: DecodeStage; errorClass: DecodeErrorClass; message: string; schemaId?: number };
 
 /**
  * A decoder for one topic: the raw Kafka value and the service clock's now (epoch ms, to judge
@@ -63,8 +69,9 @@ export const ERROR_MESSAGE_MAX_LENGTH = 1_000;
 /** At most this many field errors are listed in one message; the rest are counted. */
 export const ERROR_LIST_MAX = 10;
 
-export function decodeError(stage: DecodeStage, errorClass: DecodeErrorClass, message: string): DecodeResult {
-  return { kind: 'error', stage, errorClass, message: truncate(message, ERROR_MESSAGE_MAX_LENGTH) };
+export function decodeError(stage: DecodeStage, errorClass: DecodeErrorClass, message: string, schemaId?: number): DecodeResult {
+  const error = { kind: 'error', stage, errorClass, message: truncate(message, ERROR_MESSAGE_MAX_LENGTH) } as const;
+  return schemaId === undefined ? error : { ...error, schemaId };
 }
 
 

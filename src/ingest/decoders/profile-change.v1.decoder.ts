@@ -18,6 +18,7 @@ import {
 } from '../../profile';
 import type { FieldError, FieldValue, KeyType, Patch, PhoneRegion } from '../../profile';
 import { didYouMean } from '../../common/did-you-mean';
+import profileChangeAvroSchema from '../schemas/profile-change.v1.avro.json';
 import profileChangeSchema from '../schemas/profile-change.v1.json';
 import { decodeError, describeFieldErrors } from './decode-result';
 import type { DecodeResult, Decoder } from './decode-result';
@@ -26,6 +27,12 @@ import type { JsonLimits } from './json-message';
 
 /** The published JSON Schema of `profile-change.v1` (draft 2020-12), to serve over HTTP. */
 export const PROFILE_CHANGE_V1_SCHEMA: Readonly<Record<string, unknown>> = profileChangeSchema;
+
+/**
+ * The same event as an Avro schema, for `profile-change.v1-avro` topics and their producers; a test
+ * holds it to the JSON Schema. Decoded events are checked against the JSON Schema all the same.
+ */
+export const PROFILE_CHANGE_V1_AVRO_SCHEMA: Readonly<Record<string, unknown>> = profileChangeAvroSchema;
 
 export interface ProfileChangeDecoderOptions {
   /** Region for mobile numbers without a country code, e.g. `TW` (DEFAULT_PHONE_REGION). */
