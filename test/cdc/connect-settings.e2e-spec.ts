@@ -4,7 +4,8 @@ import { Client } from 'pg';
 import { freshDatabase } from '../support/database';
 import { deleteTopics } from '../support/cdc-chain';
 import { canListen, freePort } from '../support/free-port';
-import { readTopic } from '../support/kafka-io';
+import { highWatermarks, readTopic } from '../support/kafka-io';
+import { waitFor } from '../support/wait-for';
 
 const CONNECT_SCRIPT = resolve(__dirname, '../../docker/connect.sh');
 const START_TIMEOUT_MS = 180_000; // a first start fetches Connect and Debezium
@@ -78,6 +79,11 @@ describe('docker/connect.sh with custom settings', () => {
   it('starts on the custom table, then answers status without the settings again', async () => {
     const started = await connect('start', settings, START_TIMEOUT_MS);
     expect(started).toMatchObject({ code: 0 });
+    // Connect creates the topic as it snapshots: its partition may not be served the moment start returns.
+    await waitFor('the snapshot topic to be served', async () => ([...(await highWatermarks(`${prefix}.public.members`).catch(() => new Map()))].some(([, high]) => high > 0n) ? true : undefined), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
     const [event] = await readTopic(`${prefix}.public.members`, 1);
     expect(JSON.parse(event!.value!.toString())).toMatchObject({ op: 'r', after: { member_no: 'M-1', level: 'Gold' } });
 
