@@ -1,50 +1,31 @@
-import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
+import type { RunningSandbox } from '../../src/sandbox/sandbox.server';
 import { seedSandbox } from '../export/export-fixtures';
 import { exportReconciled } from '../reconcile/reconcile-fixtures';
-import { migratedDatabase } from '../support/database';
 import { produce } from '../support/kafka-io';
 import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
 import { aProfileChange } from '../support/profile-events';
 import { sandboxContacts } from '../support/sandbox-client';
-import { createTopics, startService, testConfig, uniqueName } from '../support/service';
+import { startSandboxPipeline, type SandboxPipeline } from '../support/sandbox-pipeline';
 
 /** Source times a minute apart, in the recent past (inside MAX_FUTURE_SKEW_MS either way). */
 const T1 = new Date(Date.now() - 120_000).toISOString();
 const T2 = new Date(Date.now() - 60_000).toISOString();
 
 describe('newest wins across the keys of one contact (invariant 7)', () => {
+  let pipeline: SandboxPipeline;
   let sandbox: RunningSandbox;
   let db: Client;
-  let drop: () => Promise<void>;
-  let sut: INestApplication;
   let base: string;
-  const changes = uniqueName('crosskey.changes');
+  let changes: string;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ port: 0, testApi: true, taskMinMs: 100, taskMsPerRow: 0.01, taskPendingMs: 20, logLevel: 'silent' });
-    const database = await migratedDatabase('cross_key');
-    drop = database.drop;
-    db = database.client;
-    await createTopics([{ topic: changes }]);
-    sut = await startService(
-      testConfig({
-        DATABASE_URL: database.url,
-        SOURCE_TOPICS: `${changes}:profile-change.v1`,
-        KAFKA_GROUP_ID: uniqueName('crosskey'),
-        CAAC_BASE_URL: sandbox.url,
-        EXPORT_POLL_MS: '50',
-        FLUSH_INTERVAL_MS: '200',
-      }),
-    );
-    base = (await sut.getUrl()).replace('[::1]', '127.0.0.1');
+    pipeline = await startSandboxPipeline('crosskey', { EXPORT_POLL_MS: '50' });
+    ({ sandbox, db, base, changes } = pipeline);
   });
 
   afterAll(async () => {
-    await sut?.close();
-    await sandbox?.close();
-    await drop?.();
+    await pipeline?.close();
   });
 
   async function send(key: Record<string, string>, occurredAt: string, profile: Record<string, unknown>): Promise<void> {

@@ -1,11 +1,9 @@
-import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/sandbox.server';
+import type { RunningSandbox } from '../../src/sandbox/sandbox.server';
 import { ADMIN } from '../export/export-fixtures';
-import { migratedDatabase } from '../support/database';
 import { waitUntilImported, waitUntilStaged } from '../support/pipeline';
 import { sandboxContacts } from '../support/sandbox-client';
-import { createTopics, startService, testConfig, uniqueName } from '../support/service';
+import { startSandboxPipeline, type SandboxPipeline } from '../support/sandbox-pipeline';
 import { publishProfiles } from '../reconcile/reconcile-fixtures';
 
 /**
@@ -14,36 +12,19 @@ import { publishProfiles } from '../reconcile/reconcile-fixtures';
  * and the import's end shows everywhere an operator looks: readiness, admin and metrics.
  */
 describe('an import whose row CAAC rejects for one field', () => {
+  let pipeline: SandboxPipeline;
   let sandbox: RunningSandbox;
   let db: Client;
-  let drop: () => Promise<void>;
-  let sut: INestApplication;
   let base: string;
-  const changes = uniqueName('rejected-field.changes');
+  let changes: string;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ port: 0, testApi: true, taskMinMs: 100, taskMsPerRow: 0.01, taskPendingMs: 20, logLevel: 'silent' });
-    const database = await migratedDatabase('rejected_field');
-    drop = database.drop;
-    db = database.client;
-    await createTopics([{ topic: changes }]);
-    sut = await startService(
-      testConfig({
-        DATABASE_URL: database.url,
-        SOURCE_TOPICS: `${changes}:profile-change.v1`,
-        KAFKA_GROUP_ID: uniqueName('rejected-field'),
-        DLQ_TOPIC: uniqueName('rejected-field.dlq'),
-        CAAC_BASE_URL: sandbox.url,
-        FLUSH_INTERVAL_MS: '200',
-      }),
-    );
-    base = (await sut.getUrl()).replace('[::1]', '127.0.0.1');
+    pipeline = await startSandboxPipeline('rejected-field');
+    ({ sandbox, db, base, changes } = pipeline);
   });
 
   afterAll(async () => {
-    await sut?.close();
-    await sandbox?.close();
-    await drop?.();
+    await pipeline?.close();
   });
 
   const readiness = async () => (await (await fetch(`${base}/health/ready`)).json()) as { details: { importer: { inFlight: unknown } } };
