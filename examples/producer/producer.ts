@@ -15,27 +15,26 @@
  *   schema id in 4 bytes, the Avro binary), for a topic read as `profile-change.v1-avro`; the
  *   schema is registered (or found) under `<topic>-value` once at start. Without it, plain JSON
  *   for a topic read as `profile-change.v1`.
- * - absent fields stay as they are in CAAC; a field set to null is cleared.
+ * - absent fields stay as they are in CAAC; a field set to null is cleared;
+ * - the event's TypeScript type is generated from the published JSON Schema
+ *   (src/ingest/schemas/profile-change.v1.types.ts, by `npm run schemas:types`): copy that file
+ *   along, or generate your own from GET /schemas/profile-change.v1.json with json-schema-to-typescript.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type } from 'avsc';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import type { ProfileChangeV1 } from '../../src/ingest/schemas/profile-change.v1.types';
 
 /** The Avro schema the service publishes (also at GET /schemas/profile-change.v1.avsc). */
 const AVRO_SCHEMA_FILE = process.env.PROFILE_CHANGE_AVRO_SCHEMA_FILE ?? join(__dirname, '../../src/ingest/schemas/profile-change.v1.avro.json');
 const REGISTRY_TIMEOUT_MS = 10_000;
 
-export type KeyType = 'customer_id' | 'display_email' | 'display_mobile' | 'line_uid' | 'connect_id';
-export type ProfileValue = string | number | boolean | null;
-
-export interface ProfileChange {
-  event_id: string;
-  occurred_at: string;
-  key: Partial<Record<KeyType, string>>;
-  profile: Record<string, ProfileValue | Record<string, string | number | null>>;
-}
+/** One `profile-change.v1` event, as its JSON Schema describes it. */
+export type ProfileChange = ProfileChangeV1;
+/** The import keys a contact can be named by. */
+export type KeyType = keyof ProfileChange['key'];
 
 /** One change to one contact, stamped with a fresh event id and the time it happened. */
 export function profileChange(keyType: KeyType, keyValue: string, profile: ProfileChange['profile'], occurredAt = new Date()): ProfileChange {
