@@ -66,7 +66,10 @@ export class ProfileChangeProducer {
   }
 
   async connect(): Promise<void> {
-    this.encode = this.options.schemaRegistryUrl ? await this.avroEncoder(this.options.schemaRegistryUrl) : (event) => Buffer.from(JSON.stringify(event), 'utf8');
+    const { topic, schemaRegistryUrl, registryUsername, registryPassword } = this.options;
+    this.encode = schemaRegistryUrl
+      ? await profileChangeAvroEncoder({ registryUrl: schemaRegistryUrl, subject: `${topic}-value`, username: registryUsername, password: registryPassword })
+      : (event) => Buffer.from(JSON.stringify(event), 'utf8');
     await this.producer.connect();
   }
 
@@ -82,29 +85,41 @@ export class ProfileChangeProducer {
   async disconnect(): Promise<void> {
     await this.producer.disconnect();
   }
+}
 
-  private async avroEncoder(registryUrl: string): Promise<(event: ProfileChange) => Buffer> {
-    const schema = readFileSync(AVRO_SCHEMA_FILE, 'utf8');
-    const headers: Record<string, string> = { 'content-type': 'application/vnd.schemaregistry.v1+json' };
-    if (this.options.registryUsername) {
-      headers.authorization = `Basic ${Buffer.from(`${this.options.registryUsername}:${this.options.registryPassword ?? ''}`).toString('base64')}`;
-    }
-    const subject = `${this.options.topic}-value`;
-    const response = await fetch(`${registryUrl.replace(/\/+$/, '')}/subjects/${encodeURIComponent(subject)}/versions`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ schema }),
-      signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS),
-    });
-    if (!response.ok) throw new Error(`the Schema Registry answered ${response.status} registering ${subject}`);
-    const { id } = (await response.json()) as { id: number };
-    const type = Type.forSchema(JSON.parse(schema));
-    return (event) => {
-      const header = Buffer.alloc(5);
-      header.writeUInt32BE(id, 1); // byte 0 stays 0: the magic byte
-      return Buffer.concat([header, type.toBuffer(event)]);
-    };
+export interface AvroEncoderOptions {
+  /** Confluent-compatible API. */
+  registryUrl: string;
+  /** `<topic>-value`, the subject the service's topic is read under. */
+  subject: string;
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+/**
+ * Registers the Avro schema under `subject` (or finds it there: registering the same schema again
+ * returns its id) and returns an encoder of events in Confluent's wire format under that id.
+ */
+export async function profileChangeAvroEncoder(options: AvroEncoderOptions): Promise<(event: ProfileChange) => Buffer> {
+  const schema = readFileSync(AVRO_SCHEMA_FILE, 'utf8');
+  const headers: Record<string, string> = { 'content-type': 'application/vnd.schemaregistry.v1+json' };
+  if (options.username) {
+    headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
   }
+  const response = await fetch(`${options.registryUrl.replace(/\/+$/, '')}/subjects/${encodeURIComponent(options.subject)}/versions`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ schema }),
+    signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS),
+  });
+  if (!response.ok) throw new Error(`the Schema Registry answered ${response.status} registering ${options.subject}`);
+  const { id } = (await response.json()) as { id: number };
+  const type = Type.forSchema(JSON.parse(schema));
+  return (event) => {
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(id, 1); // byte 0 stays 0: the magic byte
+    return Buffer.concat([header, type.toBuffer(event)]);
+  };
 }
 
 async function main(): Promise<void> {
