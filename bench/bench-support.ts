@@ -5,12 +5,15 @@ import { resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
+import type { ProfileChangeV1 } from '../src/ingest/schemas/profile-change.v1.types';
 import { createDataSource, runMigrations } from '../src/store/data-source';
 import { seededRandom } from '../scripts/crm/crm-generator';
 
 export const REPO = resolve(__dirname, '..');
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const ADMIN_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The first start fetches Apicurio Registry from Maven Central (about 100 MB), then starts in ~10 s. */
+const REGISTRY_START_TIMEOUT_MS = 300_000;
 
 /**
  * The service's command as `npm run start:prod` runs it (package.json), V8 flags included, so a
@@ -28,6 +31,17 @@ export function serviceCommand(): string[] {
 export function startInfrastructure(): void {
   startPostgres();
   if (!process.env.KAFKA_BROKERS) execFileSync('bash', [resolve(REPO, 'docker/kafka.sh'), 'start'], { stdio: 'inherit', timeout: 300_000 });
+}
+
+/**
+ * The Schema Registry's Confluent-compatible API: SCHEMA_REGISTRY_URL when given, else the local
+ * registry, started (as `npm run registry:start` does) when it does not answer yet. Never stopped
+ * here: others may be using it.
+ */
+export function startRegistry(): string {
+  if (process.env.SCHEMA_REGISTRY_URL) return process.env.SCHEMA_REGISTRY_URL;
+  execFileSync('bash', [resolve(REPO, 'docker/registry.sh'), 'start'], { stdio: 'inherit', timeout: REGISTRY_START_TIMEOUT_MS });
+  return `http://127.0.0.1:${process.env.REGISTRY_LOCAL_PORT ?? '8081'}/apis/ccompat/v7`;
 }
 
 /** Makes sure the machine's Postgres answers, unless DATABASE_URL was given. */
@@ -98,25 +112,30 @@ export function zipfSampler(n: number, s: number, random: () => number): () => n
  * s = 1.0), a display name on each, a city (sometimes cleared) on a third, custom fields on a fifth.
  * The same seed gives the same contacts and fields in every run.
  */
-export function* profileChangeEvents(events: number, contacts: number): Generator<{ key: string; value: string }> {
+export function* profileChanges(events: number, contacts: number): Generator<{ key: string; event: ProfileChangeV1 }> {
   const random = seededRandom(7);
   const contact = zipfSampler(contacts, 1.0, random);
   const base = Date.parse('2026-11-01T00:00:00Z');
   for (let i = 0; i < events; i++) {
     const id = `C-${String(contact()).padStart(6, '0')}`;
-    const profile: Record<string, unknown> = { display_name: `Customer ${i % 9973}` };
+    const profile: ProfileChangeV1['profile'] = { display_name: `Customer ${i % 9973}` };
     if (i % 3 === 0) profile.city = ['Taipei', 'Tainan', null][(i / 3) % 3];
     if (i % 5 === 0) profile.custom = { points: i % 1000, tier: i % 2 ? 'gold' : 'silver' };
     const event = { event_id: randomUUID(), occurred_at: new Date(base + i).toISOString(), key: { customer_id: id }, profile };
-    yield { key: id, value: JSON.stringify(event) };
+    yield { key: id, event };
   }
+}
+
+/** The same stream as JSON text, as a `profile-change.v1` topic carries it. */
+export function* profileChangeEvents(events: number, contacts: number): Generator<{ key: string; value: string }> {
+  for (const { key, event } of profileChanges(events, contacts)) yield { key, value: JSON.stringify(event) };
 }
 
 /** Creates `topic` with `partitions` and produces `count` messages from `messages` to it, 5,000 a request. */
 export async function produceTopic(
   topic: string,
   partitions: number,
-  messages: Iterator<{ key: string; value: string }>,
+  messages: Iterator<{ key: string; value: string | Buffer }>,
   count: number,
   log: (message: string) => void,
 ): Promise<void> {
@@ -148,7 +167,7 @@ export interface ServiceIngestRun {
  * database at `url`. `INGEST_*` and `DATABASE_POOL*` settings of this process pass through, so their
  * effect can be measured; BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles it.
  */
-export function spawnIngestService(options: { url: string; sourceTopics: string; groupId: string; dlqTopic: string }): ChildProcess {
+export function spawnIngestService(options: { url: string; sourceTopics: string; groupId: string; dlqTopic: string; schemaRegistryUrl?: string }): ChildProcess {
   return spawn(process.execPath, serviceCommand(), {
     env: {
       PATH: process.env.PATH,
@@ -164,6 +183,7 @@ export function spawnIngestService(options: { url: string; sourceTopics: string;
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
       LOG_LEVEL: 'warn',
+      ...(options.schemaRegistryUrl ? { SCHEMA_REGISTRY_URL: options.schemaRegistryUrl } : {}),
       ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('INGEST_') || name.startsWith('DATABASE_POOL'))),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -175,8 +195,22 @@ export function spawnIngestService(options: { url: string; sourceTopics: string;
  * database at `url`, timed from its first stored batch until the stored offsets add up to
  * `events`; stops it then (see spawnIngestService).
  */
-export async function runServiceIngest(options: { url: string; sourceTopics: string; events: number; run: string; timeoutMs?: number }): Promise<ServiceIngestRun> {
-  const child = spawnIngestService({ url: options.url, sourceTopics: options.sourceTopics, groupId: `bench-ingest-${options.run}`, dlqTopic: `bench.dlq.${options.run}` });
+export async function runServiceIngest(options: {
+  url: string;
+  sourceTopics: string;
+  events: number;
+  run: string;
+  timeoutMs?: number;
+  /** For topics read through a Schema Registry (`profile-change.v1-avro`). */
+  schemaRegistryUrl?: string;
+}): Promise<ServiceIngestRun> {
+  const child = spawnIngestService({
+    url: options.url,
+    sourceTopics: options.sourceTopics,
+    groupId: `bench-ingest-${options.run}`,
+    dlqTopic: `bench.dlq.${options.run}`,
+    ...(options.schemaRegistryUrl ? { schemaRegistryUrl: options.schemaRegistryUrl } : {}),
+  });
   const db = new Client({ connectionString: options.url });
   await db.connect();
   const deadline = Date.now() + (options.timeoutMs ?? 1_800_000);

@@ -4,17 +4,34 @@
  *
  *   npm run bench:ingest                     # 1,000,000 events over 100,000 contacts
  *   BENCH_EVENTS=200000 npm run bench:ingest # a quicker run
+ *   BENCH_FORMAT=avro npm run bench:ingest   # the same events in Avro through the Schema Registry
+ *
+ * BENCH_FORMAT=avro frames the events as the example producer does (examples/producer: the schema
+ * registered under `<topic>-value`, Confluent's wire format) and the service reads the topic as
+ * `profile-change.v1-avro`; the local registry is started unless SCHEMA_REGISTRY_URL is given.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
+import { profileChangeAvroEncoder } from '../examples/producer/producer';
 import { genericSinkCost, importsFor } from './generic-sink';
-import { createMigratedDatabase, dropDatabase, KAFKA_BROKERS, produceTopic, profileChangeEvents, runServiceIngest, startInfrastructure } from './bench-support';
+import {
+  createMigratedDatabase,
+  dropDatabase,
+  KAFKA_BROKERS,
+  produceTopic,
+  profileChanges,
+  runServiceIngest,
+  startInfrastructure,
+  startRegistry,
+} from './bench-support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 100_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 4);
+const FORMAT = process.env.BENCH_FORMAT ?? 'json';
+if (FORMAT !== 'json' && FORMAT !== 'avro') throw new Error(`BENCH_FORMAT must be json or avro, got ${FORMAT}`);
 const RUN = `${Date.now()}`;
-const TOPIC = `bench.ingest.${RUN}`;
+const TOPIC = FORMAT === 'avro' ? `bench.ingest-avro.${RUN}` : `bench.ingest.${RUN}`;
 const DATABASE = `caac_sync_bench_ingest_${RUN}`;
 
 const kafka = new Kafka({ clientId: 'bench-ingest', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.ERROR });
@@ -42,30 +59,57 @@ async function consumeOnly(): Promise<number> {
   return (EVENTS / (ended - started)) * 1000;
 }
 
+/** The topic's messages in the bench's format, counting the bytes of their values into `bytes`. */
+async function encodedEvents(bytes: { total: number }, registryUrl: string | undefined): Promise<Iterator<{ key: string; value: string | Buffer }>> {
+  const encode = registryUrl
+    ? await profileChangeAvroEncoder({ registryUrl, subject: `${TOPIC}-value` })
+    : (event: object): string | Buffer => JSON.stringify(event);
+  return (function* () {
+    for (const { key, event } of profileChanges(EVENTS, CONTACTS)) {
+      const value = encode(event);
+      bytes.total += typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+      yield { key, value };
+    }
+  })();
+}
+
 async function main(): Promise<void> {
   startInfrastructure();
+  const registryUrl = FORMAT === 'avro' ? startRegistry() : undefined;
   const { url, dataSource } = await createMigratedDatabase(DATABASE, 1);
   await dataSource.destroy();
 
-  log(`producing ${EVENTS} events over ${CONTACTS} contacts (Zipf) to ${TOPIC} (${PARTITIONS} partitions)`);
-  await produceTopic(TOPIC, PARTITIONS, profileChangeEvents(EVENTS, CONTACTS), EVENTS, log);
+  log(`producing ${EVENTS} ${FORMAT} events over ${CONTACTS} contacts (Zipf) to ${TOPIC} (${PARTITIONS} partitions)`);
+  const bytes = { total: 0 };
+  await produceTopic(TOPIC, PARTITIONS, await encodedEvents(bytes, registryUrl), EVENTS, log);
   log('consume-only loop');
   const consumeOnlyEventsPerS = await consumeOnly();
   log('ingest into Postgres');
-  const result = await runServiceIngest({ url, sourceTopics: `${TOPIC}:profile-change.v1`, events: EVENTS, run: RUN });
+  const result = await runServiceIngest({
+    url,
+    sourceTopics: `${TOPIC}:${FORMAT === 'avro' ? 'profile-change.v1-avro' : 'profile-change.v1'}`,
+    events: EVENTS,
+    run: RUN,
+    ...(registryUrl ? { schemaRegistryUrl: registryUrl } : {}),
+  });
   const db = new Client({ connectionString: url });
   await db.connect();
   const { rows } = await db.query(`SELECT count(*)::int AS n FROM pending_change`);
+  // Every event of the stream is valid: a dead letter here means the format, not the data, failed.
+  const letters = await db.query(`SELECT count(*)::int AS n FROM dead_letter_outbox`);
   await db.end();
   await dropDatabase(DATABASE);
 
   process.stdout.write(
     JSON.stringify({
       case: 'ingest',
+      format: FORMAT,
       events: EVENTS,
       contacts: CONTACTS,
       partitions: PARTITIONS,
       pending_contacts: rows[0].n,
+      dead_letters: letters.rows[0].n,
+      mean_value_bytes: Math.round(bytes.total / EVENTS),
       seconds: Number(result.seconds.toFixed(2)),
       events_per_s: Math.round(result.eventsPerS),
       consume_only_events_per_s: Math.round(consumeOnlyEventsPerS),
