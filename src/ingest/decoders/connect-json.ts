@@ -21,6 +21,10 @@ const CLOSE_BRACE = 0x7d; // }
 const OPEN_BRACKET = 0x5b; // [
 const CLOSE_BRACKET = 0x5d; // ]
 
+const SCHEMA_PREFIX_BYTES = Buffer.from(SCHEMA_PREFIX, 'utf8');
+const PAYLOAD_INFIX_BYTES = Buffer.from(PAYLOAD_INFIX, 'utf8');
+const NULL_BYTES = Buffer.from('null', 'utf8');
+
 /**
  * The schema and payload texts of a message in exactly the converter's layout, or undefined for
  * anything else (other key order, whitespace between the parts, a non-object schema), which must
@@ -43,6 +47,29 @@ export function splitConnectJson(text: string, likelySchema?: string): ConnectJs
   const isObject = payload.length >= 2 && payload.charCodeAt(0) === OPEN_BRACE && payload.charCodeAt(payload.length - 1) === CLOSE_BRACE;
   if (!isObject && payload !== 'null') return undefined;
   return { schema: known ? likelySchema : text.slice(SCHEMA_PREFIX.length, schemaEnd), payload };
+}
+
+/**
+ * The payload's bytes of a message in exactly the converter's layout whose schema is `schema` (the
+ * UTF-8 bytes of a schema text splitConnectJson returned before), or undefined for any other
+ * message. Bytes are compared before anything is decoded: the schema, most of an event, is neither
+ * turned into a string nor checked for UTF-8 again, and the payload is delimited as
+ * splitConnectJson delimits it (still to be parsed). A match is exactly splitConnectJson's known
+ * case: UTF-8 maps texts to bytes one to one, and every delimiter is ASCII.
+ */
+export function payloadAfterSchema(value: Buffer, schema: Buffer): Buffer | undefined {
+  const schemaStart = SCHEMA_PREFIX_BYTES.length;
+  const schemaEnd = schemaStart + schema.length;
+  const payloadStart = schemaEnd + PAYLOAD_INFIX_BYTES.length;
+  const last = value.length - 1;
+  // The shortest payload is an empty object: two bytes, then the closing brace.
+  if (last < payloadStart + 2 || value[last] !== CLOSE_BRACE) return undefined;
+  if (value.compare(SCHEMA_PREFIX_BYTES, 0, schemaStart, 0, schemaStart) !== 0) return undefined;
+  if (value.compare(schema, 0, schema.length, schemaStart, schemaEnd) !== 0) return undefined;
+  if (value.compare(PAYLOAD_INFIX_BYTES, 0, PAYLOAD_INFIX_BYTES.length, schemaEnd, payloadStart) !== 0) return undefined;
+  const payload = value.subarray(payloadStart, last);
+  const isObject = payload[0] === OPEN_BRACE && payload[payload.length - 1] === CLOSE_BRACE;
+  return isObject || payload.equals(NULL_BYTES) ? payload : undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ import type { ContactKey, FieldError, FieldValue, KeyType, Patch, PhoneRegion } 
 import { decodeError, describeFieldErrors } from './decode-result';
 import type { DecodeResult, Decoder } from './decode-result';
 import type { Conversion, DebeziumMapping, MappedColumn } from './debezium-mapping';
-import { splitConnectJson } from './connect-json';
+import { payloadAfterSchema, splitConnectJson } from './connect-json';
 import { DEFAULT_MAX_MESSAGE_BYTES, checkJsonStructure, parseJsonMessage, readJsonText } from './json-message';
 import type { JsonLimits, JsonReadFailure } from './json-message';
 import { closestName } from '../../common/did-you-mean';
@@ -115,28 +115,37 @@ class ExactNumber {
   }
 }
 
+/** A schema text already read: its UTF-8 bytes, and what it says about the mapping (`null`: nothing). */
+interface KnownSchema {
+  text: string;
+  bytes: Buffer;
+  logical: LogicalTypes | null;
+}
+
 /**
  * The logical types of schemas already read, by the schema's exact text (valid, within the limits,
  * read for this decoder's mapping); `null`: none of the mapped columns has one.
  */
 class LogicalTypesCache {
-  private readonly byText = new Map<string, { text: string; logical: LogicalTypes | null }>();
-  /** The schema text of the last event, the one the next event most likely carries too. */
-  last: string | undefined;
+  private readonly byText = new Map<string, KnownSchema>();
+  /** The schema of the last event, the one the next event most likely carries too. */
+  last: KnownSchema | undefined;
 
   get(schemaText: string): LogicalTypes | null | undefined {
     const entry = this.byText.get(schemaText);
     if (entry === undefined) return undefined;
-    this.last = entry.text;
+    this.last = entry;
     return entry.logical;
   }
 
   set(schemaText: string, logical: LogicalTypes | null): void {
     if (this.byText.size >= SCHEMA_CACHE_ENTRIES) this.byText.clear();
     // A slice would keep its whole message (payload included) alive as long as the entry: copy it.
-    const text = Buffer.from(schemaText, 'utf8').toString('utf8');
-    this.byText.set(text, { text, logical });
-    this.last = text;
+    const bytes = Buffer.from(schemaText, 'utf8');
+    const text = bytes.toString('utf8');
+    const entry = { text, bytes, logical };
+    this.byText.set(text, entry);
+    this.last = entry;
   }
 }
 
@@ -253,9 +262,12 @@ function decode(
   watch?: (row: Row) => void,
 ): DecodeResult {
   if (value === null) return { kind: 'skip', reason: 'tombstone (null value)' };
-  const read = readJsonText(value, limits);
-  if (!read.ok) return decodeError(read.stage, read.errorClass, read.message);
-  const event = readConverterLayout(read.text, mapping, limits, schemas) ?? readDocument(read.text, mapping, limits);
+  let event = readWithLastSchema(value, limits, schemas);
+  if (event === undefined) {
+    const read = readJsonText(value, limits);
+    if (!read.ok) return decodeError(read.stage, read.errorClass, read.message);
+    event = readConverterLayout(read.text, mapping, limits, schemas) ?? readDocument(read.text, mapping, limits);
+  }
   if (!event.ok) return decodeError(event.stage, event.errorClass, event.message);
   return decideEnvelope(event.envelope, now, mapping, region, maxFutureSkewMs, watch);
 }
@@ -366,7 +378,7 @@ function readDocument(text: string, mapping: DebeziumMapping, limits: JsonLimits
  * when a part does not parse (then only the whole document's parse error describes it).
  */
 function readConverterLayout(text: string, mapping: DebeziumMapping, limits: JsonLimits, schemas: LogicalTypesCache): EventRead | undefined {
-  const parts = splitConnectJson(text, schemas.last);
+  const parts = splitConnectJson(text, schemas.last?.text);
   if (parts === undefined) return undefined;
   let logical = schemas.get(parts.schema);
   let schema: unknown;
@@ -388,7 +400,33 @@ function readConverterLayout(text: string, mapping: DebeziumMapping, limits: Jso
   }
   const problem = checkJsonStructure(payload, limits, ['payload']);
   if (problem !== undefined) return problem;
-  return { ok: true, envelope: readPayload(payload, logical ?? undefined, true, (before) => exactTextReader(text, true, before)) };
+  return { ok: true, envelope: readPayload(payload, logical ?? undefined, true, (before) => exactTextReader(() => text, true, before)) };
+}
+
+/**
+ * The event when it carries, byte for byte, the schema of the last event in the converter's layout:
+ * only its payload is decoded to text and parsed. Undefined for anything else, and for a payload
+ * that is not UTF-8 or not JSON, so that the whole message is read again and its error is worded
+ * as the whole document's; the same outcome as readConverterLayout in every case.
+ */
+function readWithLastSchema(value: Buffer, limits: JsonLimits, schemas: LogicalTypesCache): EventRead | undefined {
+  const known = schemas.last;
+  if (known === undefined || value.length > limits.maxMessageBytes) return undefined;
+  const bytes = payloadAfterSchema(value, known.bytes);
+  if (bytes === undefined) return undefined;
+  // The schema's bytes are those of a text already decoded, so the message is UTF-8 if its payload is.
+  const text = readJsonText(bytes, limits);
+  if (!text.ok) return undefined;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text.text);
+  } catch {
+    return undefined;
+  }
+  const problem = checkJsonStructure(payload, limits, ['payload']);
+  if (problem !== undefined) return problem;
+  const whole = () => value.toString('utf8');
+  return { ok: true, envelope: readPayload(payload, known.logical ?? undefined, true, (before) => exactTextReader(whole, true, before)) };
 }
 
 /** The envelope, `null` for a wrapped tombstone, or what is wrong with it. */
@@ -397,9 +435,9 @@ function readEnvelope(json: unknown, text: string, mapping: DebeziumMapping): En
   if (hasField(json, 'payload') && hasField(json, 'schema')) {
     return json.payload === null
       ? null
-      : readPayload(json.payload, logicalTypes(json.schema, mapping), true, (before) => exactTextReader(text, true, before));
+      : readPayload(json.payload, logicalTypes(json.schema, mapping), true, (before) => exactTextReader(() => text, true, before));
   }
-  return readPayload(json, undefined, false, (before) => exactTextReader(text, false, before));
+  return readPayload(json, undefined, false, (before) => exactTextReader(() => text, false, before));
 }
 
 /**
@@ -440,11 +478,11 @@ function readPayload(
  * cost the hot path for a case that is rare, so only a mapped column whose parsed number is
  * beyond 2^53 asks, and then the event is parsed once more, losslessly, for its exact text.
  */
-function exactTextReader(text: string, wrapped: boolean, before: Row | null): Envelope['exactText'] {
+function exactTextReader(text: () => string, wrapped: boolean, before: Row | null): Envelope['exactText'] {
   let payload: Row | undefined;
   return (row, column) => {
     if (payload === undefined) {
-      const json = parseLossless(text) as Row;
+      const json = parseLossless(text()) as Row;
       payload = (wrapped ? json.payload : json) as Row;
     }
     const side = payload[row === before ? 'before' : 'after'];

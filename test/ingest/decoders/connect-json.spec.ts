@@ -1,4 +1,4 @@
-import { skipJsonContainer, splitConnectJson } from '../../../src/ingest/decoders/connect-json';
+import { payloadAfterSchema, skipJsonContainer, splitConnectJson } from '../../../src/ingest/decoders/connect-json';
 
 describe(splitConnectJson.name, () => {
   it('splits the converter layout into schema and payload texts', () => {
@@ -41,6 +41,40 @@ describe(splitConnectJson.name, () => {
 
     expect(parts?.schema).toBe(likely);
     expect(splitConnectJson('{"schema":{"type":"other"},"payload":{}}', likely)).toEqual({ schema: '{"type":"other"}', payload: '{}' });
+  });
+});
+
+describe(payloadAfterSchema.name, () => {
+  const schema = '{"type":"struct","doc":"台北 ,\\"payload\\":{}"}';
+  const bytes = Buffer.from(schema, 'utf8');
+  const payloadOf = (text: string) => payloadAfterSchema(Buffer.from(text, 'utf8'), bytes)?.toString('utf8');
+
+  it('gives the payload bytes of a message carrying exactly the schema, as splitConnectJson gives its text', () => {
+    for (const payload of ['{"op":"c","after":{"name":"林"}}', '{}', 'null']) {
+      const text = `{"schema":${schema},"payload":${payload}}`;
+
+      expect(payloadOf(text)).toBe(payload);
+      expect(splitConnectJson(text, schema)?.payload).toBe(payload);
+    }
+  });
+
+  it.each([
+    ['another schema of the same length', `{"schema":${schema.replace('struct', 'strucT')},"payload":{}}`],
+    ['a longer schema that starts like it', `{"schema":${schema.slice(0, -1)},"x":1},"payload":{}}`],
+    ['a shorter schema', '{"schema":{},"payload":{}}'],
+    ['another first key', `{"schemA":${schema},"payload":{}}`],
+    ['whitespace before the payload key', `{"schema":${schema}, "payload":{}}`],
+    ['whitespace after the document', `{"schema":${schema},"payload":{}} `],
+    ['a payload that is not an object', `{"schema":${schema},"payload":[1]}`],
+    ['a payload of one byte', `{"schema":${schema},"payload":1}`],
+    ['nothing after the payload key', `{"schema":${schema},"payload":}`],
+    ['the message cut inside the schema', `{"schema":${schema.slice(0, 10)}`],
+    ['an empty message', ''],
+  ])('leaves %s to splitConnectJson', (_, text) => {
+    expect(payloadOf(text)).toBeUndefined();
+    // Never a payload where the text path would not give the same one.
+    const parts = splitConnectJson(text, schema);
+    if (parts !== undefined) expect(parts.schema).not.toBe(schema);
   });
 });
 

@@ -169,6 +169,9 @@ describe(`${createDebeziumDecoder.name} on the JSON converter's layout`, () => {
 
     sut(Buffer.from(insertText), FIXTURE_NOW);
     expect(sut(bad, FIXTURE_NOW)).toEqual(decodeError('decode', 'InvalidUtf8', 'message is not valid UTF-8'));
+    // A cut multi-byte character where the payload starts: the schema's bytes match, the payload is not UTF-8.
+    const cut = Buffer.concat([Buffer.from(insertText.slice(0, schemaEnd + 11)), Buffer.from([0xe5, 0x8f]), Buffer.from(insertText.slice(schemaEnd + 11))]);
+    expect(sut(cut, FIXTURE_NOW)).toEqual(decodeError('decode', 'InvalidUtf8', 'message is not valid UTF-8'));
     expect(small(Buffer.from(insertText), FIXTURE_NOW)).toEqual(
       decodeError('decode', 'MessageTooLarge', `message is ${Buffer.byteLength(insertText)} bytes, over the limit of 2000`),
     );
