@@ -145,7 +145,13 @@ const envSchema = z.object({
   DLQ_MAX_VALUE_BYTES: int(262_144, 1_024, 16 * 1_048_576),
   // A week, like a dead-letter topic's usual retention: time to look at a letter, not to keep it.
   DEAD_LETTER_RETENTION_MS: int(7 * 86_400_000, 1_000),
-  INGEST_MAX_BYTES_PER_PARTITION: int(1_048_576, 1_024),
+  // 8 MiB: a fetch holds about 1,900 Debezium events with the JSON converter's schema (4.4 KB
+  // each), and transactions, fetches and the broker's work per event shrink with it; small events
+  // are handed over INGEST_MAX_BATCH_EVENTS at a time, so memory is bounded either way.
+  INGEST_MAX_BYTES_PER_PARTITION: int(8 * 1_048_576, 1_024),
+  // Events staged in one transaction at most: ~5,000 is what 1 MiB of profile-change.v1 events
+  // holds, and coalescing gains little beyond it while the batch's memory grows.
+  INGEST_MAX_BATCH_EVENTS: int(5_000, 1, 1_000_000),
   INGEST_MAX_MESSAGE_BYTES: int(1_048_576, 1_024),
   INGEST_PARTITIONS_CONCURRENCY: int(2, 1, 64),
   INGEST_PAUSE_AFTER_MS: int(1_000, 50, 600_000),
@@ -267,6 +273,8 @@ export interface AppConfig {
     /** A dead letter's value is cut to this many bytes, with headers saying so. */
     dlqMaxValueBytes: number;
     maxBytesPerPartition: number;
+    /** Events handed to one staging transaction at most; a larger fetch goes in parts. */
+    maxBatchEvents: number;
     maxMessageBytes: number;
     /** Partitions whose batches are staged at the same time: decoding overlaps the database's work. */
     partitionsConcurrency: number;
@@ -518,6 +526,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
       dlqReplicationFactor: e.DLQ_REPLICATION_FACTOR,
       dlqMaxValueBytes: e.DLQ_MAX_VALUE_BYTES,
       maxBytesPerPartition: e.INGEST_MAX_BYTES_PER_PARTITION,
+      maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS,
       maxMessageBytes: e.INGEST_MAX_MESSAGE_BYTES,
       partitionsConcurrency: e.INGEST_PARTITIONS_CONCURRENCY,
       pauseAfterMs: e.INGEST_PAUSE_AFTER_MS,

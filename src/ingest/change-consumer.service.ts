@@ -130,6 +130,7 @@ export class ChangeConsumer implements OnApplicationBootstrap, OnApplicationShut
         // Memory: a partition holds at most the batch being stored and the one fetched behind it,
         // and one fetch brings at most two partitions' worth (the broker takes partitions in turn).
         maxBytes: kafka.maxBytesPerPartition * 2,
+        maxBatchMessages: kafka.maxBatchEvents,
         partitionsConsumedConcurrently: kafka.partitionsConcurrency,
         pauseAfterMs: kafka.pauseAfterMs,
         sessionTimeoutMs: kafka.sessionTimeoutMs,

@@ -61,6 +61,11 @@ export interface BatchConsumerOptions {
   topics: string[];
   maxBytesPerPartition: number;
   maxBytes: number;
+  /**
+   * The most messages handed to the handler at once: a fetch sized in bytes holds few large events
+   * or very many small ones, and is handed over in parts of at most this many, in order.
+   */
+  maxBatchMessages: number;
   /** Partitions with a batch in work at once (each holds a database connection while it is stored). */
   partitionsConsumedConcurrently: number;
   sessionTimeoutMs: number;
@@ -230,21 +235,17 @@ export class BatchConsumer {
     const messages: ConsumedMessage[] = batch.messages;
     this.lastActivityAt = Date.now();
     if (!this.inWorkSince.has(lane)) this.inWorkSince.set(lane, this.lastActivityAt);
-    const first = messages[0]!.offset;
     const last = messages[messages.length - 1]!.offset;
-    const work = handler(
-      { topic: batch.topic, partition: batch.partition, messages },
-      {
-        heartbeat: () => {
-          this.lastActivityAt = Date.now(); // a retry turns the loop too
-          return payload.heartbeat();
-        },
-        isActive: () => payload.isRunning() && !payload.isStale() && !this.stopping,
-        signal: this.stopped.signal,
+    const context: BatchContext = {
+      heartbeat: () => {
+        this.lastActivityAt = Date.now(); // a retry turns the loop too
+        return payload.heartbeat();
       },
-    )
-      .then(() => this.afterStored(batch.topic, batch.partition, last))
-      .catch((error: Error) => this.readAgainFrom(batch.topic, batch.partition, first, error))
+      isActive: () => payload.isRunning() && !payload.isStale() && !this.stopping,
+      signal: this.stopped.signal,
+    };
+    const work = this.handleInParts(batch.topic, batch.partition, messages, handler, context)
+      .then((stored) => (stored ? this.afterStored(batch.topic, batch.partition, last) : undefined))
       .finally(() => {
         this.lastActivityAt = Date.now();
         if (this.lanes.get(lane) === work) {
@@ -256,6 +257,34 @@ export class BatchConsumer {
     // TRICKY: this moves kafkajs's fetch position, not what is stored: the batch may still fail, and
     // then readAgainFrom seeks back to it before anything fetched after it can be handed over.
     payload.resolveOffset(last);
+  }
+
+  /**
+   * Hands the fetched messages to the handler in parts of at most `maxBatchMessages`, one after the
+   * other; true once every part is stored. A part that fails seeks the partition back to its first
+   * offset (the parts before it are stored), and the rest is not handed over: it comes again.
+   */
+  private async handleInParts(
+    topic: string,
+    partition: number,
+    messages: ConsumedMessage[],
+    handler: BatchHandler,
+    context: BatchContext,
+  ): Promise<boolean> {
+    const size = this.options.maxBatchMessages;
+    for (let start = 0; start < messages.length; start += size) {
+      // Stopping, or the partition went elsewhere, between parts: whoever reads it next starts at the stored offset.
+      if (start > 0 && !context.isActive()) return false;
+      const part = messages.length <= size ? messages : messages.slice(start, start + size);
+      try {
+        await handler({ topic, partition, messages: part }, context);
+      } catch (error) {
+        this.readAgainFrom(topic, partition, part[0]!.offset, error as Error);
+        return false;
+      }
+      this.lastBatchAt = Date.now();
+    }
+    return true;
   }
 
   /**
@@ -291,7 +320,6 @@ export class BatchConsumer {
   }
 
   private async afterStored(topic: string, partition: number, last: string): Promise<void> {
-    this.lastBatchAt = Date.now();
     // A batch stored after its partition went to another member: that member's commits count.
     if (!this.assigned.some((entry) => entry.topic === topic && entry.partition === partition)) return;
     // Kafka's committed offset only feeds lag monitoring; a failure here loses nothing.

@@ -50,16 +50,19 @@ describe(BatchConsumer.name, () => {
       groupId = uniqueName('batch-consumer-group'),
       pauseAfterMs = 1_000,
       concurrency = PARTITIONS,
-    }: { groupId?: string; pauseAfterMs?: number; concurrency?: number } = {},
+      fetchBytes = 1_024,
+      maxBatchMessages = 1_000_000,
+    }: { groupId?: string; pauseAfterMs?: number; concurrency?: number; fetchBytes?: number; maxBatchMessages?: number } = {},
   ): BatchConsumer {
     const sut = new BatchConsumer(
       kafka,
       {
         groupId,
         topics: [topic],
-        // Small fetches, so each partition comes in many batches.
-        maxBytesPerPartition: 1_024,
-        maxBytes: 1_024 * PARTITIONS,
+        // Small fetches by default, so each partition comes in many batches.
+        maxBytesPerPartition: fetchBytes,
+        maxBytes: fetchBytes * PARTITIONS,
+        maxBatchMessages,
         partitionsConsumedConcurrently: concurrency,
         sessionTimeoutMs: 10_000,
         pauseAfterMs,
@@ -158,6 +161,35 @@ describe(BatchConsumer.name, () => {
     const partition1 = handled.filter((entry) => entry.partition === 1);
     const after = partition1[partition1.indexOf(failed!) + 1]!;
     expect(after).toMatchObject({ first: failed!.first, ok: true });
+  });
+
+  it('hands a large fetch over in parts of at most maxBatchMessages, in order, and reads again from a part that failed', async () => {
+    const topic = await filledTopic();
+    const handled: Handled[] = [];
+    let failed: Handled | undefined;
+    consumer = start(
+      topic,
+      async (batch) => {
+        const startedAt = performance.now();
+        // The first part of partition 2 that starts past offset 100 fails once.
+        if (!failed && batch.partition === 2 && Number(batch.messages[0]!.offset) > 100) {
+          failed = record(batch, startedAt, false);
+          handled.push(failed);
+          throw new Error('not stored');
+        }
+        handled.push(record(batch, startedAt, true));
+      },
+      { fetchBytes: 1_048_576, maxBatchMessages: 7 },
+    );
+
+    await waitFor('every message stored', () => (PARTITIONS * PER_PARTITION <= handled.filter((e) => e.ok).reduce((n, e) => n + e.last - e.first + 1, 0) ? true : undefined), {
+      timeoutMs: 60_000,
+    });
+
+    for (let partition = 0; partition < PARTITIONS; partition++) expect(storedOffsets(handled, partition)).toEqual(everyOffset);
+    expect(Math.max(...handled.map((entry) => entry.last - entry.first + 1))).toBe(7);
+    const partition2 = handled.filter((entry) => entry.partition === 2);
+    expect(partition2[partition2.indexOf(failed!) + 1]).toMatchObject({ first: failed!.first, ok: true });
   });
 
   it('pauses a partition whose batch is slow, and the other partitions flow on meanwhile', async () => {

@@ -40,6 +40,7 @@ async function started(): Promise<{ sut: BatchConsumer; kafkajs: FakeKafkaConsum
       topics: ['crm'],
       maxBytesPerPartition: 1_024,
       maxBytes: 2_048,
+      maxBatchMessages: 1_000,
       partitionsConsumedConcurrently: 1,
       sessionTimeoutMs: 6_000,
       pauseAfterMs: 1_000,
