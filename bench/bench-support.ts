@@ -19,12 +19,12 @@ const REGISTRY_START_TIMEOUT_MS = 300_000;
  * The service's command as `npm run start:prod` runs it (package.json), V8 flags included, so a
  * benchmark measures the memory of the service as shipped; BENCH_NODE_ARGS adds flags (profiling).
  */
-export function serviceCommand(): string[] {
+export function serviceCommand(nodeArgs: string[] = []): string[] {
   const scripts = (JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const [node, ...args] = scripts['start:prod']!.split(' ').filter(Boolean);
   if (node !== 'node') throw new Error(`start:prod must run node directly, got: ${scripts['start:prod']}`);
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return [...extra, ...args.map((arg) => (arg.startsWith('-') ? arg : resolve(REPO, arg)))];
+  return [...extra, ...nodeArgs, ...args.map((arg) => (arg.startsWith('-') ? arg : resolve(REPO, arg)))];
 }
 
 /** Starts the local broker and makes sure Postgres answers, unless KAFKA_BROKERS / DATABASE_URL were given. */
@@ -167,8 +167,8 @@ export interface ServiceIngestRun {
  * database at `url`. `INGEST_*` and `DATABASE_POOL*` settings of this process pass through, so their
  * effect can be measured; BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles it.
  */
-export function spawnIngestService(options: { url: string; sourceTopics: string; groupId: string; dlqTopic: string; schemaRegistryUrl?: string }): ChildProcess {
-  return spawn(process.execPath, serviceCommand(), {
+export function spawnIngestService(options: { url: string; sourceTopics: string; groupId: string; dlqTopic: string; schemaRegistryUrl?: string; nodeArgs?: string[] }): ChildProcess {
+  return spawn(process.execPath, serviceCommand(options.nodeArgs), {
     env: {
       PATH: process.env.PATH,
       KAFKA_BROKERS,

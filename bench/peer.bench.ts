@@ -9,12 +9,14 @@
  *   BENCH_EVENTS=100000 BENCH_ROWS=10000 npm run bench:peer  # a quicker run
  *
  * Other knobs: BENCH_ORDER (service,sink or sink,service) [service,sink], BENCH_SINK_TASKS
- * (tasks.max) [2], BENCH_SINK_BATCH_SIZE (batch.size) [1000], BENCH_PARTITIONS [4].
+ * (tasks.max) [2], BENCH_SINK_BATCH_SIZE (batch.size) [1000], BENCH_PARTITIONS [4]. BENCH_PROFILE=1
+ * runs the service under V8's CPU profiler and adds where its main thread spent its time, by
+ * ingest stage (bench/cpu-stages.ts), to the service's result.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
@@ -23,6 +25,7 @@ import { freePort } from '../test/support/free-port';
 import { ADMIN_DATABASE_URL, createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, REPO, spawnIngestService, startInfrastructure } from './bench-support';
 import { debeziumCustomerEvents, type DebeziumStreamSummary } from './debezium-customer-events';
 import { databaseBackendsCpuS, kafkaBrokerPid, postgresCpuS, processCpuS } from './proc-cpu';
+import { stageBreakdownOfDirectory, type Stage } from './cpu-stages';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
@@ -30,6 +33,7 @@ const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 4);
 const ORDER = (process.env.BENCH_ORDER ?? 'service,sink').split(',') as Array<'service' | 'sink'>;
 const SINK_TASKS = Number(process.env.BENCH_SINK_TASKS ?? 2); // one a core
 const SINK_BATCH_SIZE = Number(process.env.BENCH_SINK_BATCH_SIZE ?? 1_000);
+const PROFILE = process.env.BENCH_PROFILE === '1';
 const RUN = `${Date.now()}`;
 // Named like a Debezium topic (<prefix>.<schema>.<table>); the prefix also names the schemas.
 const TOPIC = `benchpeer${RUN}.public.customers`;
@@ -63,6 +67,8 @@ interface PhaseResult {
   process_cpu_s_total: number;
   peak_rss_mb: number;
   rows_written: number;
+  /** With BENCH_PROFILE=1: the service's main thread, µs an event by stage, over its whole run (start-up included). */
+  main_thread_us_per_event?: Record<Stage, number>;
 }
 
 /** What is sampled in every poll of a phase: one process, its database's backends, the broker. */
@@ -188,12 +194,15 @@ async function timePhase(name: string, meter: PhaseMeter, progress: () => Promis
 async function runService(brokerPid: number | undefined): Promise<PhaseResult> {
   const { url, dataSource } = await createMigratedDatabase(SERVICE_DATABASE, 1);
   await dataSource.destroy();
+  const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), 'bench-peer-profile-')) : undefined;
   const child = spawnIngestService({
     url,
     sourceTopics: `${TOPIC}:debezium:${resolve(REPO, 'config/customers.mapping.json')}`,
     groupId: SERVICE_GROUP,
     dlqTopic: DLQ_TOPIC,
+    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   });
+  let result: PhaseResult | undefined;
   const db = new Client({ connectionString: url });
   await db.connect();
   try {
@@ -210,16 +219,23 @@ async function runService(brokerPid: number | undefined): Promise<PhaseResult> {
       },
     );
     const { rows } = await db.query(`SELECT count(*)::int AS n FROM pending_change`);
-    return meter.finish(rows[0].n);
+    result = meter.finish(rows[0].n);
   } finally {
     child.kill('SIGTERM');
     await db.end();
-    // The next phase measures the machine again: the service must be gone by then.
+    // The next phase measures the machine again: the service must be gone by then (and its profile written).
     await Promise.race([
       new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r))),
       new Promise((r) => setTimeout(r, SERVICE_STOP_TIMEOUT_MS)),
     ]);
   }
+  if (profileDir) {
+    const stages = stageBreakdownOfDirectory(profileDir);
+    rmSync(profileDir, { recursive: true, force: true });
+    if (stages === undefined) log('the service wrote no CPU profile (it did not exit in time)');
+    else result.main_thread_us_per_event = Object.fromEntries(Object.entries(stages).map(([stage, ms]) => [stage, Number(((ms * 1000) / EVENTS).toFixed(1))])) as Record<Stage, number>;
+  }
+  return result;
 }
 
 /** `docker/connect.sh sink <command>` for this run's connector, on its own port and state. */
