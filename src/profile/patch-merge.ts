@@ -95,7 +95,8 @@ export interface WithoutUnchangedResult {
 }
 
 /**
- * Drops the fields CAAC needs no import for, given what was last imported per field. A field whose
+ * Drops the fields CAAC needs no import for, given what was last imported per field (the claim
+ * applies the same rule in SQL: ContactStateRepository.takeUnsent). A field whose
  * value hashes equal to the imported one is `unchanged` (checked first: an old duplicate is a
  * no-op, not a conflict); otherwise a field whose (ts, seq) is older than the imported one's is
  * `stale`. Fields with nothing imported, or at least as new with another value, are kept.
