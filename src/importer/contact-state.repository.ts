@@ -2,16 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { fieldHash, type KeyType, type StampedPatch } from '../profile';
 import { TAKE_OLDEST } from '../store/pending-change.repository';
 import { fromStored, type StoredStampedPatch } from '../store/stored-patch';
-
-/**
- * Stored form of contact_state.fields: {"field": {"h": hash, "ts", "seq", "at", "v", "b"}}: the hash
- * and stamp of the value last imported, when that import was recorded (epoch ms; reconcile's
- * staleness rule), the value itself only under DRIFT_POLICY=crm-wins (the value it sends again;
- * absent otherwise, as on entries recorded before values were kept) and the import batch that
- * sent it (absent when a change only confirmed what CAAC held). Reconcile adds learned entries
- * and drift marks (migration 1795980000000).
- */
-type StoredState = Record<string, { h: string; ts: number; seq: number; at?: number; v?: unknown; b?: string }>;
+import { encodeStateEntry, type StoredStateEntry } from './state-entry';
 
 export interface ContactStateOptions {
   /**
@@ -56,7 +47,7 @@ export class ContactStateRepository {
     const rows: Array<{ key_value: string; fields: StoredStampedPatch; first_staged_at: Date; row_failures: number; unchanged: number; stale: number }> =
       await db.query(
         // Invariants 2 and 5: the same rule as withoutUnchanged, and the hash is caac_sync_field_hash,
-        // fieldHash's twin; a contact_state entry is {"h", "ts", "seq", ...}.
+        // fieldHash's twin; an entry's core is {hash, ts, seq, at, batch} (see state-entry.ts).
         `WITH taken AS (${TAKE_OLDEST}),
          judged AS (
            SELECT t.key_value, t.first_staged_at, t.row_failures, x.send, x.confirm, x.unchanged, x.stale
@@ -64,26 +55,25 @@ export class ContactStateRepository {
              LEFT JOIN contact_state s ON s.key_type = $1 AND s.key_value = t.key_value
              CROSS JOIN LATERAL (
                SELECT jsonb_object_agg(f.key, f.value) FILTER (WHERE v.verdict = 'send') AS send,
-                      jsonb_object_agg(f.key, jsonb_build_object('h', v.h, 'ts', f.value->'ts', 'seq', f.value->'seq', 'at', $3::bigint)
-                                             || CASE WHEN $4 THEN jsonb_build_object('v', f.value->'v') ELSE '{}'::jsonb END)
+                      jsonb_object_agg(f.key, caac_sync_state_entry(v.h, (f.value->>'ts')::bigint, (f.value->>'seq')::bigint, $3::bigint, NULL,
+                                                                    CASE WHEN $4 THEN jsonb_build_object('v', f.value->'v') END))
                         FILTER (WHERE v.verdict = 'unchanged') AS confirm,
                       count(*) FILTER (WHERE v.verdict = 'unchanged')::int AS unchanged,
                       count(*) FILTER (WHERE v.verdict = 'stale')::int AS stale
                  FROM jsonb_each(t.fields) f
-                 CROSS JOIN LATERAL (SELECT s.fields->f.key AS last) l
+                 CROSS JOIN LATERAL (SELECT caac_sync_state_core(s.fields->f.key) AS last) l
                  -- The hash only where something was imported: a new field is sent whatever it holds.
                  CROSS JOIN LATERAL (SELECT CASE WHEN l.last IS NOT NULL THEN caac_sync_field_hash(f.value->'v') END AS h) hashed
                  CROSS JOIN LATERAL (
                    SELECT hashed.h, CASE WHEN l.last IS NULL THEN 'send'
-                                         WHEN hashed.h = l.last->>'h' THEN 'unchanged'
-                                         WHEN ((f.value->>'ts')::bigint, (f.value->>'seq')::bigint)
-                                            < ((l.last->>'ts')::bigint, (l.last->>'seq')::bigint) THEN 'stale'
+                                         WHEN hashed.h = l.last[1] THEN 'unchanged'
+                                         WHEN ((f.value->>'ts')::bigint, (f.value->>'seq')::bigint) < (l.last[2]::bigint, l.last[3]::bigint) THEN 'stale'
                                          ELSE 'send' END AS verdict) v) x),
          confirmed AS (
            INSERT INTO contact_state AS c (key_type, key_value, fields)
            SELECT $1, j.key_value, j.confirm FROM judged j WHERE j.confirm IS NOT NULL ORDER BY j.key_value
            ON CONFLICT (key_type, key_value) DO UPDATE
-             SET fields = caac_sync_merge_fields(c.fields, EXCLUDED.fields), updated_at = now())
+             SET fields = caac_sync_merge_state(c.fields, EXCLUDED.fields), updated_at = now())
          SELECT j.key_value, coalesce(j.send, '{}'::jsonb) AS fields, j.first_staged_at, j.row_failures, j.unchanged, j.stale
            FROM judged j ORDER BY j.first_staged_at, j.key_value`,
         [keyType, limit, at, this.options.keepSentValues],
@@ -105,17 +95,10 @@ export class ContactStateRepository {
   async recordImported(db: EntityManager, keyType: KeyType, contacts: Array<{ keyValue: string; fields: StampedPatch }>, at: number, batchId?: string): Promise<void> {
     if (contacts.length === 0) return;
     const rows = contacts.map(({ keyValue, fields }) => {
-      const state: StoredState = {};
+      const state: Record<string, StoredStateEntry> = {};
       for (const field of Object.keys(fields)) {
         const { value, ts, seq } = fields[field]!;
-        state[field] = {
-          h: fieldHash(value),
-          ts,
-          seq,
-          at,
-          ...(this.options.keepSentValues ? { v: value } : {}),
-          ...(batchId === undefined ? {} : { b: batchId }),
-        };
+        state[field] = encodeStateEntry({ hash: fieldHash(value), ts, seq, at, ...(batchId === undefined ? {} : { batchId }), extras: this.options.keepSentValues ? { v: value } : {} });
       }
       return { k: keyValue, f: state };
     });
@@ -124,7 +107,7 @@ export class ContactStateRepository {
        SELECT $1, r.k, r.f FROM jsonb_to_recordset($2::jsonb) AS r(k text, f jsonb)
        ORDER BY r.k
        ON CONFLICT (key_type, key_value) DO UPDATE
-         SET fields = caac_sync_merge_fields(c.fields, EXCLUDED.fields), updated_at = now()`,
+         SET fields = caac_sync_merge_state(c.fields, EXCLUDED.fields), updated_at = now()`,
       [keyType, JSON.stringify(rows)],
     );
   }

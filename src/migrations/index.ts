@@ -15,6 +15,7 @@ import { ContactIdentity1796030000000 } from './1796030000000-contact-identity';
 import { DriftRowId1796040000000 } from './1796040000000-drift-row-id';
 import { DeadLetterPublishedIndex1796040000001 } from './1796040000001-dead-letter-published-index';
 import { StableFieldHash1796050000000 } from './1796050000000-stable-field-hash';
+import { CompactContactState1796050000001 } from './1796050000001-compact-contact-state';
 
 /** Every migration, oldest first. A new migration is a new timestamped file added here. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   DriftRowId1796040000000,
   DeadLetterPublishedIndex1796040000001,
   StableFieldHash1796050000000,
+  CompactContactState1796050000001,
 ];

@@ -6,6 +6,7 @@ import { fieldHash, mergeStamped, withoutUnchanged } from '../../src/profile';
 import type { FieldValue, StampedField, StampedPatch } from '../../src/profile';
 import { fromStored, toStored, type StoredStampedPatch } from '../../src/store/stored-patch';
 import { migratedDataSource } from '../support/database';
+import { asEntryObjects } from '../support/contact-state-entries';
 
 // Few names and stamps, so patches overlap and tie often; values of every type CAAC takes, so
 // ties between types are exercised (Postgres text cannot hold U+0000, so strings avoid it).
@@ -102,7 +103,7 @@ describe('caac_sync_merge_fields (the SQL merge of stamped patches)', () => {
 
         const [stored] = (await db.query(`SELECT fields FROM contact_state WHERE key_type = 'customer_id' AND key_value = $1`, [keyValue])).rows;
         const inMemory = canonical(imports.reduce((merged, fields) => mergeStamped(merged, fields), Object.create(null) as StampedPatch));
-        expect(stored?.fields ?? {}).toEqual(inMemory);
+        expect(asEntryObjects(stored?.fields ?? {})).toEqual(inMemory);
       }),
       { numRuns: 300 },
     );
@@ -138,7 +139,7 @@ describe('caac_sync_merge_fields (the SQL merge of stamped patches)', () => {
           }
         }
         const [stored] = (await db.query(`SELECT fields FROM contact_state WHERE key_type = 'customer_id' AND key_value = $1`, [keyValue])).rows;
-        expect(stored?.fields ?? {}).toEqual(recorded);
+        expect(asEntryObjects(stored?.fields ?? {})).toEqual(recorded);
         await expect(db.query(`SELECT count(*)::int AS n FROM pending_change`)).resolves.toMatchObject({ rows: [{ n: 0 }] });
       }),
       { numRuns: 300 },
