@@ -9,7 +9,7 @@ import type { ImportTaskResult } from '../caac/caac.types';
 import type { DeadLetter } from '../dead-letter/dead-letter';
 import { DeadLetterOutboxRepository } from '../dead-letter/dead-letter-outbox.repository';
 import { Metrics } from '../telemetry/metrics';
-import { KEY_TYPES, withoutOlderThan, type KeyType, type StampedPatch } from '../profile';
+import { KEY_TYPES, withoutOlderThan, withoutUnchanged, type KeyType, type StampedPatch } from '../profile';
 import { PendingChangeQueue, PendingChangeRepository, type StagedChange } from '../store/pending-change.repository';
 import { ContactIdentityRepository } from './contact-identity.repository';
 import { ContactStateRepository } from './contact-state.repository';
@@ -212,30 +212,38 @@ export class ImportScheduler {
       let stale = 0;
       let crossKey = 0;
       for (;;) {
-        // Fields CAAC already holds, or holds newer, are dropped in SQL (ContactStateRepository.takeUnsent).
-        const taken = await this.state.takeUnsent(db, keyType, Math.min(CLAIM_CHUNK, maxRows - items.length), this.clock.now());
-        if (taken.changes.length === 0) break;
-        unchanged += taken.unchanged;
-        stale += taken.stale;
-        const worthSending = taken.changes.filter((change) => Object.keys(change.fields).length > 0);
-        const throughOtherKeys = await this.identity.newestThroughOtherKeys(db, keyType, worthSending.map((change) => change.keyValue));
+        const claimed = await this.queue.take(db, keyType, Math.min(CLAIM_CHUNK, maxRows - items.length));
+        if (claimed.length === 0) break;
+        const keyValues = claimed.map((change) => change.keyValue);
+        const imported = await this.state.find(db, keyType, keyValues);
+        const throughOtherKeys = await this.identity.newestThroughOtherKeys(db, keyType, keyValues);
         const putBack = [];
-        for (const change of worthSending) {
+        const confirmed = [];
+        for (const change of claimed) {
+          const kept = withoutUnchanged(change.fields, imported.get(change.keyValue) ?? {});
+          unchanged += kept.unchanged.length;
+          stale += kept.stale.length;
+          if (kept.unchanged.length > 0) {
+            // TRICKY: CAAC already holds these values, but this change is newer than the import
+            // that put them there. Record its stamp, or a late older value of the field would
+            // look newer than what CAAC holds and overwrite it (invariant 7).
+            confirmed.push({ keyValue: change.keyValue, fields: pick(change.fields, kept.unchanged) });
+          }
           const newest = throughOtherKeys.get(change.keyValue);
-          const fresh = newest ? withoutOlderThan(change.fields, newest) : { patch: change.fields, stale: [] };
+          const fresh = newest ? withoutOlderThan(kept.patch, newest) : { patch: kept.patch, stale: [] };
           crossKey += fresh.stale.length;
           if (Object.keys(fresh.patch).length === 0) continue;
           const item = { keyValue: change.keyValue, fields: fresh.patch, rowFailures: change.rowFailures };
           const size = rowBytes(toImportRow(keyType, item));
           // A contact larger than the whole budget still goes, alone: only CAAC can say it is too large.
           if (items.length >= maxRows || (items.length > 0 && bytes + size > budget)) {
-            // Back with the fields still worth sending: the rest were stale, or are recorded as CAAC holds them.
             putBack.push({ keyType, keyValue: change.keyValue, fields: change.fields, firstStagedAt: change.firstStagedAt, rowFailures: change.rowFailures });
             continue;
           }
           items.push(item);
           bytes += size;
         }
+        await this.state.recordImported(db, keyType, confirmed, this.clock.now());
         if (putBack.length > 0) {
           await this.pending.merge(db, putBack);
           break;

@@ -111,22 +111,6 @@ export interface ClaimedChange {
   rowFailures: number;
 }
 
-/**
- * Removes up to $2 of the oldest pending contacts of key type $1 and returns them (key_value,
- * fields, first_staged_at, row_failures): the body of a CTE, for the claim statements (invariant 1:
- * the caller's transaction puts them into an import batch, so they move atomically). Rows locked by
- * an ingest transaction are skipped and stay for the next claim.
- * TRICKY: the picked keys go in as an array, so the delete is primary-key lookups whatever the
- * planner estimates; as a join, a queue of some 50,000 rows was hash-joined by a scan of the whole
- * table on every take.
- */
-export const TAKE_OLDEST = `
-  DELETE FROM pending_change p
-   WHERE p.key_type = $1
-     AND p.key_value = ANY(ARRAY(SELECT key_value FROM pending_change WHERE key_type = $1
-                                  ORDER BY first_staged_at LIMIT $2 FOR UPDATE SKIP LOCKED))
-  RETURNING p.key_value, p.fields, p.first_staged_at, p.row_failures`;
-
 export class PendingChangeQueue {
   /**
    * How much waits per key type. Counting stops at `countCap`, so the cost stays flat however
@@ -152,7 +136,15 @@ export class PendingChangeQueue {
   async take(db: EntityManager, keyType: KeyType, limit: number): Promise<ClaimedChange[]> {
     const rows: Array<{ key_value: string; fields: StoredStampedPatch; first_staged_at: Date; row_failures: number }> = await db.query(
       // (A CTE, so the driver hands back the rows rather than a DELETE's affected count.)
-      `WITH taken AS (${TAKE_OLDEST})
+      // TRICKY: the picked keys go in as an array, so the delete is primary-key lookups whatever
+      // the planner estimates; as a join, a queue of some 50,000 rows was hash-joined by a scan of
+      // the whole table on every take.
+      `WITH taken AS (
+         DELETE FROM pending_change p
+          WHERE p.key_type = $1
+            AND p.key_value = ANY(ARRAY(SELECT key_value FROM pending_change WHERE key_type = $1
+                                         ORDER BY first_staged_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+         RETURNING p.key_value, p.fields, p.first_staged_at, p.row_failures)
        SELECT key_value, fields, first_staged_at, row_failures FROM taken`,
       [keyType, limit],
     );

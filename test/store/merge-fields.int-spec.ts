@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { ContactStateRepository } from '../../src/importer/contact-state.repository';
-import { fieldHash, mergeStamped, withoutUnchanged } from '../../src/profile';
+import { fieldHash, mergeStamped } from '../../src/profile';
 import type { FieldValue, StampedField, StampedPatch } from '../../src/profile';
 import { fromStored, toStored, type StoredStampedPatch } from '../../src/store/stored-patch';
 import { migratedDataSource } from '../support/database';
@@ -104,43 +104,6 @@ describe('caac_sync_merge_fields (the SQL merge of stamped patches)', () => {
         const [stored] = (await db.query(`SELECT fields FROM contact_state WHERE key_type = 'customer_id' AND key_value = $1`, [keyValue])).rows;
         const inMemory = canonical(imports.reduce((merged, fields) => mergeStamped(merged, fields), Object.create(null) as StampedPatch));
         expect(asEntryObjects(stored?.fields ?? {})).toEqual(inMemory);
-      }),
-      { numRuns: 300 },
-    );
-  });
-
-  it('drops in the claim exactly what withoutUnchanged drops, and records the unchanged fields as CAAC holds them', async () => {
-    const sut = new ContactStateRepository({ keepSentValues: true });
-    let contact = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(stampedPatch, { maxLength: 3 }), stampedPatch, async (imports, change) => {
-        const keyValue = `T-${++contact}`;
-        for (const fields of imports) await sut.recordImported(dataSource.manager, 'customer_id', [{ keyValue, fields }], 0);
-        await db.query(`DELETE FROM pending_change`);
-        await db.query(`INSERT INTO pending_change (key_type, key_value, fields, row_failures) VALUES ('customer_id', $1, $2, 2)`, [keyValue, JSON.stringify(toStored(change))]);
-        const merged = imports.reduce((all, fields) => mergeStamped(all, fields), Object.create(null) as StampedPatch);
-        const expected = withoutUnchanged(
-          change,
-          Object.fromEntries(Object.entries(merged).map(([field, { value, ts, seq }]) => [field, { hash: fieldHash(value), ts, seq }])),
-        );
-
-        const taken = await dataSource.transaction((tx) => sut.takeUnsent(tx, 'customer_id', 10, 5));
-
-        expect(taken.changes.map((c) => ({ keyValue: c.keyValue, fields: canonical(c.fields), rowFailures: c.rowFailures }))).toEqual([
-          { keyValue, fields: canonical(expected.patch), rowFailures: 2 },
-        ]);
-        expect([taken.unchanged, taken.stale]).toEqual([expected.unchanged.length, expected.stale.length]);
-        // An unchanged field newer than the import that put its value there takes the change's stamp.
-        const recorded = canonical(merged);
-        for (const field of expected.unchanged) {
-          const { ts, seq } = change[field]!;
-          if (!recorded[field] || ts > recorded[field].ts || (ts === recorded[field].ts && seq > recorded[field].seq)) {
-            recorded[field] = { ...canonical({ [field]: change[field]! })[field]!, at: 5 };
-          }
-        }
-        const [stored] = (await db.query(`SELECT fields FROM contact_state WHERE key_type = 'customer_id' AND key_value = $1`, [keyValue])).rows;
-        expect(asEntryObjects(stored?.fields ?? {})).toEqual(recorded);
-        await expect(db.query(`SELECT count(*)::int AS n FROM pending_change`)).resolves.toMatchObject({ rows: [{ n: 0 }] });
       }),
       { numRuns: 300 },
     );
