@@ -42,7 +42,18 @@ export function encodeStateEntry(entry: StateEntry): StoredStateEntry {
   return Object.keys(entry.extras).length === 0 ? core : [core, entry.extras];
 }
 
-export function decodeStateEntry(stored: StoredStateEntry): StateEntry {
+/** An entry in the layout before migration 1796050000001 (see decodeStateEntry). */
+type ObjectStateEntry = { h: string; ts: number | string; seq: number | string; at?: number | string; b?: string } & StateEntryExtras;
+
+/**
+ * The entry's parts. TRICKY: an entry in the object layout is read as well: an instance of the
+ * previous version, still running while this one migrates, records imports in that layout.
+ */
+export function decodeStateEntry(stored: StoredStateEntry | ObjectStateEntry): StateEntry {
+  if (typeof stored === 'object' && !Array.isArray(stored)) {
+    const { h, ts, seq, at, b, ...extras } = stored;
+    return { hash: h, ts: Number(ts), seq: Number(seq), ...(at === undefined ? {} : { at: Number(at) }), ...(b === undefined ? {} : { batchId: String(b) }), extras };
+  }
   const [core, extras] = typeof stored === 'string' ? [stored, {}] : stored;
   const [hash = '', ts = '0', seq = '0', at = '', batchId = ''] = core.split(' ');
   return {

@@ -25,18 +25,33 @@ import { RECONCILE_FIELDS_FUNCTION_V2 } from './1796030000000-contact-identity';
  */
 const CONVERT_STEP_ROWS = 20_000;
 
-/** The packed core of an entry, split: {hash, ts, seq, at, batch}, the last two possibly empty or absent. */
+/**
+ * The core of entry `e`, split: {hash, ts, seq, at, batch}, the last two possibly empty or absent.
+ * TRICKY: an entry in the object layout is read as well: an instance of the previous version,
+ * still running while this one migrates (a rolling deploy), records imports in that layout, and an
+ * entry that no reader understood would stop every claim and reconcile of its contact for good.
+ * Such an entry is replaced by the next import of its field.
+ */
+const coreOf = (e: string) => `CASE WHEN jsonb_typeof(${e}) = 'object'
+      THEN ARRAY[${e}->>'h', ${e}->>'ts', ${e}->>'seq', coalesce(${e}->>'at', ''), coalesce(${e}->>'b', '')]
+      ELSE string_to_array(CASE WHEN jsonb_typeof(${e}) = 'array' THEN ${e}->>0 ELSE ${e} #>> '{}' END, ' ') END`;
+
+/** What entry `e` knows besides its core ({} when nothing); of an object-layout entry, its other keys. */
+const extrasOf = (e: string) => `CASE jsonb_typeof(${e}) WHEN 'array' THEN ${e}->1
+      WHEN 'object' THEN ${e} - 'h' - 'ts' - 'seq' - 'at' - 'b' ELSE '{}'::jsonb END`;
+
+/** An entry's core, split (coreOf). */
 const STATE_CORE_FUNCTION = `
   CREATE FUNCTION caac_sync_state_core(e jsonb) RETURNS text[]
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT string_to_array(CASE WHEN jsonb_typeof(e) = 'array' THEN e->>0 ELSE e #>> '{}' END, ' ')
+    SELECT ${coreOf('e')}
   $$`;
 
-/** What an entry knows besides its core ({} when nothing). */
+/** What an entry knows besides its core (extrasOf). */
 const STATE_EXTRAS_FUNCTION = `
   CREATE FUNCTION caac_sync_state_extras(e jsonb) RETURNS jsonb
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN jsonb_typeof(e) = 'array' THEN e->1 ELSE '{}'::jsonb END
+    SELECT ${extrasOf('e')}
   $$`;
 
 /** An entry from its parts, exactly as encodeStateEntry writes it. */
@@ -68,8 +83,8 @@ const MERGE_STATE_FUNCTION = `
     FOR field, incoming IN SELECT key, value FROM jsonb_each(coalesce(b, '{}'::jsonb)) LOOP
       current := merged -> field;
       IF current IS NOT NULL THEN
-        inc := string_to_array(CASE WHEN jsonb_typeof(incoming) = 'array' THEN incoming->>0 ELSE incoming #>> '{}' END, ' ');
-        cur := string_to_array(CASE WHEN jsonb_typeof(current) = 'array' THEN current->>0 ELSE current #>> '{}' END, ' ');
+        inc := ${coreOf('incoming')};
+        cur := ${coreOf('current')};
         CONTINUE WHEN (inc[2]::bigint, inc[3]::bigint, inc[1] COLLATE "C") <= (cur[2]::bigint, cur[3]::bigint, cur[1] COLLATE "C");
       END IF;
       merged := merged || jsonb_build_object(field, incoming);
@@ -96,8 +111,8 @@ const RECONCILE_FIELDS_FUNCTION_V3 = `
     FOR field, entry IN SELECT key, value FROM jsonb_each(coalesce(state, '{}'::jsonb)) LOOP
       -- A column the file does not have is unknown, never read as cleared.
       CONTINUE WHEN columns IS NOT NULL AND NOT (field = ANY(columns));
-      core := string_to_array(CASE WHEN jsonb_typeof(entry) = 'array' THEN entry->>0 ELSE entry #>> '{}' END, ' ');
-      extras := CASE WHEN jsonb_typeof(entry) = 'array' THEN entry->1 ELSE '{}'::jsonb END;
+      core := ${coreOf('entry')};
+      extras := ${extrasOf('entry')};
       -- Already reconciled against this very export (a run again after a crash): left as it is.
       CONTINUE WHEN (extras->>'dx') = export_id::text;
       IF coalesce((extras->>'l')::boolean, false) THEN

@@ -15,4 +15,15 @@ describe('contact_state entries', () => {
     expect(encodeStateEntry({ hash: 'AbCdEfGhIjKlMnOp', ts: 5, seq: 0, batchId: '9', extras: {} })).toBe('AbCdEfGhIjKlMnOp 5 0  9');
     expect(encodeStateEntry({ hash: 'x', ts: 5, seq: -1, extras: { l: true } })).toEqual(['x 5 -1', { l: true }]);
   });
+
+  it('are read in the object layout too, as an instance of the previous version writes them', () => {
+    expect(decodeStateEntry({ h: 'AbCdEfGhIjKlMnOp', ts: 5, seq: 0, at: 7, b: '9', v: 'Amy' } as never)).toEqual({
+      hash: 'AbCdEfGhIjKlMnOp',
+      ts: 5,
+      seq: 0,
+      at: 7,
+      batchId: '9',
+      extras: { v: 'Amy' },
+    });
+  });
 });

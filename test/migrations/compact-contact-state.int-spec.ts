@@ -82,13 +82,18 @@ describe(CompactContactState1796050000001.name, () => {
     await expect(dataSource.query(`SELECT DISTINCT updated_at FROM contact_state`)).resolves.toEqual([{ updated_at: UPDATED_AT }]);
   });
 
-  it('sends nothing again for the values CAAC holds, and still sends a changed one', async () => {
+  it('sends nothing again for the values CAAC holds, in either layout, and still sends a changed one', async () => {
     const staged = (fields: Record<string, FieldValue | null>) => JSON.stringify(Object.fromEntries(Object.entries(fields).map(([field, v]) => [field, { v, ts: 1_800_000_000_000, seq: 0 }])));
     const stage = `INSERT INTO pending_change (key_type, key_value, fields) VALUES ('customer_id', $1, $2)`;
     await dataSource.query(stage, ['C-1', staged(Object.fromEntries(VALUES.map((value, i) => [`cl_custom_f${i}`, value])))]);
     await dataSource.query(stage, ['C-2', staged({ display_name: 'Edited' })]);
     await dataSource.query(stage, ['C-3', staged({ city: '台北' })]);
     await dataSource.query(stage, ['C-4', staged({ display_name: 'Bo', city: 'Tainan' })]);
+    // An instance of the previous version, still running during a rolling deploy, records an import in the object layout.
+    await dataSource.query(`INSERT INTO contact_state (key_type, key_value, fields) VALUES ('customer_id', 'C-6', $1)`, [
+      { company: { h: fieldHash('Acme'), ts: 1_000, seq: 0, at: AT, b: '8' } },
+    ]);
+    await dataSource.query(stage, ['C-6', staged({ company: 'Acme' })]);
     const metrics = new Metrics();
     const config = testConfig({ DATABASE_URL: 'postgres://unused@127.0.0.1/unused', SOURCE_TOPICS: 'unused:profile-change.v1' });
     const sut = new ImportScheduler(config, createLogger({ level: 'silent' }), systemClock, dataSource, {} as CaacClient, metrics);
@@ -101,10 +106,11 @@ describe(CompactContactState1796050000001.name, () => {
       { key_value: 'C-4', fields: { city: { v: 'Tainan', ts: 1_800_000_000_000, seq: 0 } } },
     ]);
     await expect(metrics.importFieldsDropped.get()).resolves.toMatchObject({
-      values: expect.arrayContaining([{ labels: { reason: 'unchanged' }, value: VALUES.length + 3 }]),
+      values: expect.arrayContaining([{ labels: { reason: 'unchanged' }, value: VALUES.length + 4 }]),
     });
-    // What CAAC holds is confirmed at the newer stamp, under the same hash.
+    // What CAAC holds is confirmed at the newer stamp, under the same hash, packed.
     await expect(stored('C-3')).resolves.toEqual({ city: expect.stringMatching(new RegExp(`^${fieldHash('台北')} 1800000000000 0 \\d+$`)) });
+    await expect(stored('C-6')).resolves.toEqual({ company: expect.stringMatching(new RegExp(`^${fieldHash('Acme')} 1800000000000 0 \\d+$`)) });
   });
 
   it('goes back to the object layout exactly, and up again', async () => {
