@@ -157,7 +157,7 @@ async function run(withExport: boolean): Promise<RunResult> {
     result.peak_rss_mb = peakRssMb(service.pid!);
     const sizes = await db.query(
       `SELECT round(avg(pg_column_size(fields)))::int AS stored,
-              round(avg(pg_column_size((SELECT jsonb_object_agg(key, value - 'v' - 'at' - 'b') FROM jsonb_each(fields)))))::int AS hashes_only
+              round(avg(pg_column_size((SELECT jsonb_object_agg(key, to_jsonb(array_to_string((caac_sync_state_core(value))[1:3], ' '))) FROM jsonb_each(fields)))))::int AS hashes_only
          FROM contact_state WHERE key_type = 'customer_id'`,
     );
     result.state_bytes_per_contact = sizes.rows[0].stored;

@@ -63,8 +63,7 @@ async function main(): Promise<void> {
     await dataSource.query(
       `INSERT INTO contact_state (key_type, key_value, fields)
        SELECT k.key_type, CASE k.key_type WHEN 'customer_id' THEN 'C-' || i ELSE 'p' || i || '@example.com' END,
-              jsonb_build_object('display_name', jsonb_build_object('h', left(md5(i::text), 16), 'ts', 1000, 'seq', 1, 'at', 1000, 'b', '1'),
-                                 'city', jsonb_build_object('h', 'Yk3sq8Ly6m1C0bQx', 'ts', 1000, 'seq', 1, 'at', 1000, 'b', '1'))
+              jsonb_build_object('display_name', left(md5(i::text), 16) || ' 1000 1 1000 1', 'city', 'Yk3sq8Ly6m1C0bQx 1000 1 1000 1')
          FROM generate_series(1, $1) i CROSS JOIN (VALUES ('customer_id'), ('display_email')) k(key_type)`,
       [CONTACTS],
     );

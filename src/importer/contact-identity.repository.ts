@@ -35,8 +35,9 @@ export class ContactIdentityRepository {
          SELECT m.mine, s.key_type, s.key_value FROM mine m JOIN contact_identity s ON s.contact_id = m.contact_id
           WHERE s.key_type <> $1 AND ${TIED('s')}),
        stamps AS (
-         SELECT sb.mine, f.key AS field, (f.value->>'ts')::bigint AS ts, (f.value->>'seq')::bigint AS seq, f.value->>'h' AS h
-           FROM siblings sb JOIN contact_state c ON c.key_type = sb.key_type AND c.key_value = sb.key_value, jsonb_each(c.fields) f
+         SELECT sb.mine, f.key AS field, e.core[2]::bigint AS ts, e.core[3]::bigint AS seq, e.core[1] AS h
+           FROM siblings sb JOIN contact_state c ON c.key_type = sb.key_type AND c.key_value = sb.key_value, jsonb_each(c.fields) f,
+                LATERAL (SELECT caac_sync_state_core(f.value) AS core) e
          UNION ALL
          SELECT sb.mine, f.key, (f.value->>'ts')::bigint, (f.value->>'seq')::bigint, caac_sync_field_hash(f.value->'v')
            FROM siblings sb JOIN pending_change p ON p.key_type = sb.key_type AND p.key_value = sb.key_value, jsonb_each(p.fields) f)

@@ -1,15 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import { fieldHash, type ImportedField, type KeyType, type StampedPatch } from '../profile';
+import { decodeStateEntry, encodeStateEntry, type StoredStateEntry } from './state-entry';
 
-/**
- * Stored form of contact_state.fields: {"field": {"h": hash, "ts", "seq", "at", "v", "b"}}: the hash
- * and stamp of the value last imported, when that import was recorded (epoch ms; reconcile's
- * staleness rule), the value itself only under DRIFT_POLICY=crm-wins (the value it sends again;
- * absent otherwise, as on entries recorded before values were kept) and the import batch that
- * sent it (absent when a change only confirmed what CAAC held). Reconcile adds learned entries
- * and drift marks (migration 1795980000000).
- */
-type StoredState = Record<string, { h: string; ts: number; seq: number; at?: number; v?: unknown; b?: string }>;
+/** Stored form of contact_state.fields: an entry per field, packed (see state-entry.ts). */
+type StoredState = Record<string, StoredStateEntry>;
 
 export interface ContactStateOptions {
   /**
@@ -32,7 +26,10 @@ export class ContactStateRepository {
     );
     for (const row of rows) {
       const imported: Record<string, ImportedField> = Object.create(null);
-      for (const [field, { h, ts, seq }] of Object.entries(row.fields)) imported[field] = { hash: h, ts: Number(ts), seq: Number(seq) };
+      for (const [field, stored] of Object.entries(row.fields)) {
+        const { hash, ts, seq } = decodeStateEntry(stored);
+        imported[field] = { hash, ts, seq };
+      }
       found.set(row.key_value, imported);
     }
     return found;
@@ -49,14 +46,7 @@ export class ContactStateRepository {
       const state: StoredState = {};
       for (const field of Object.keys(fields)) {
         const { value, ts, seq } = fields[field]!;
-        state[field] = {
-          h: fieldHash(value),
-          ts,
-          seq,
-          at,
-          ...(this.options.keepSentValues ? { v: value } : {}),
-          ...(batchId === undefined ? {} : { b: batchId }),
-        };
+        state[field] = encodeStateEntry({ hash: fieldHash(value), ts, seq, at, ...(batchId === undefined ? {} : { batchId }), extras: this.options.keepSentValues ? { v: value } : {} });
       }
       return { k: keyValue, f: state };
     });
@@ -65,7 +55,7 @@ export class ContactStateRepository {
        SELECT $1, r.k, r.f FROM jsonb_to_recordset($2::jsonb) AS r(k text, f jsonb)
        ORDER BY r.k
        ON CONFLICT (key_type, key_value) DO UPDATE
-         SET fields = caac_sync_merge_fields(c.fields, EXCLUDED.fields), updated_at = now()`,
+         SET fields = caac_sync_merge_state(c.fields, EXCLUDED.fields), updated_at = now()`,
       [keyType, JSON.stringify(rows)],
     );
   }

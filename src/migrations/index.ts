@@ -14,6 +14,8 @@ import { ExportIntegrity1796020000000 } from './1796020000000-export-integrity';
 import { ContactIdentity1796030000000 } from './1796030000000-contact-identity';
 import { DriftRowId1796040000000 } from './1796040000000-drift-row-id';
 import { DeadLetterPublishedIndex1796040000001 } from './1796040000001-dead-letter-published-index';
+import { StableFieldHash1796050000000 } from './1796050000000-stable-field-hash';
+import { CompactContactState1796050000001 } from './1796050000001-compact-contact-state';
 
 /** Every migration, oldest first. A new migration is a new timestamped file added here. */
 export const MIGRATIONS = [
@@ -33,4 +35,6 @@ export const MIGRATIONS = [
   ContactIdentity1796030000000,
   DriftRowId1796040000000,
   DeadLetterPublishedIndex1796040000001,
+  StableFieldHash1796050000000,
+  CompactContactState1796050000001,
 ];

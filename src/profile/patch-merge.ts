@@ -13,8 +13,8 @@ export function compareStamped(a: StampedField, b: StampedField): number {
   if (a.value === b.value) return 0;
   // TRICKY: equal stamps with different values only come from conflicting producers. The hash
   // order is the one tie-break every merge can compute: Postgres's merges of pending_change and of
-  // contact_state (which keeps only hashes) use it too (caac_sync_merge_fields). Comparing values
-  // instead disagreed: Postgres writes numbers and orders strings its own way.
+  // contact_state (which keeps only hashes) use it too (caac_sync_merge_fields, caac_sync_merge_state).
+  // Comparing values instead disagreed: Postgres writes numbers and orders strings its own way.
   const ha = fieldHash(a.value);
   const hb = fieldHash(b.value);
   return ha === hb ? 0 : ha < hb ? -1 : 1;

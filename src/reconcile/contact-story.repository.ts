@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { KeyType } from '../profile';
+import { decodeStateEntry, type StoredStateEntry } from '../importer/state-entry';
 
 /** Dead letters shown per contact: the newest; a contact with more has a deeper problem than a list shows. */
 export const STORY_DEAD_LETTERS_MAX = 50;
@@ -45,7 +46,7 @@ export interface ContactStory {
 }
 
 type StoredStamped = Record<string, { v: unknown; ts: number | string; seq: number | string }>;
-type StoredState = Record<string, { h: string; ts: number | string; seq: number | string; at?: number | string; v?: unknown; l?: boolean; b?: string }>;
+type StoredState = Record<string, StoredStateEntry>;
 
 function stamped(fields: StoredStamped): Record<string, { value: unknown; ts: number; seq: number }> {
   return Object.fromEntries(Object.entries(fields).map(([field, { v, ts, seq }]) => [field, { value: v, ts: Number(ts), seq: Number(seq) }]));
@@ -124,20 +125,21 @@ export class ContactStoryRepository {
     const known = [pendingRows, inFlightRows, stateRows, identityRows, caacRows, driftRows, letterRows].some((rows) => rows.length > 0);
     if (!known) return undefined;
 
-    const batchIds = [...new Set(Object.values(state).flatMap((entry) => (entry.b === undefined ? [] : [String(entry.b)])))];
+    const entries = Object.entries(state).map(([field, stored]) => [field, decodeStateEntry(stored)] as const);
+    const batchIds = [...new Set(entries.flatMap(([, entry]) => (entry.batchId === undefined ? [] : [entry.batchId])))];
     const batches: Array<{ id: string; task_id: string | null; finished_at: Date | null }> =
       batchIds.length === 0 ? [] : await db.query(`SELECT id::text AS id, task_id, finished_at FROM import_batch WHERE id = ANY($1::bigint[])`, [batchIds]);
     const batchById = new Map(batches.map((batch) => [batch.id, batch]));
 
     const sent: ContactStory['sent'] = {};
-    for (const [field, entry] of Object.entries(state)) {
-      const batch = entry.b === undefined ? undefined : batchById.get(String(entry.b));
+    for (const [field, entry] of entries) {
+      const batch = entry.batchId === undefined ? undefined : batchById.get(entry.batchId);
       sent[field] = {
-        ...('v' in entry ? { value: entry.v } : {}),
-        hash: entry.h,
-        ts: Number(entry.ts),
-        importedAt: entry.at === undefined ? null : new Date(Number(entry.at)),
-        learnedFromExport: entry.l === true,
+        ...('v' in entry.extras ? { value: entry.extras.v } : {}),
+        hash: entry.hash,
+        ts: entry.ts,
+        importedAt: entry.at === undefined ? null : new Date(entry.at),
+        learnedFromExport: entry.extras.l === true,
         batchId: batch?.id ?? null,
         taskId: batch?.task_id ?? null,
         batchFinishedAt: batch?.finished_at ?? null,

@@ -217,9 +217,10 @@ export class ReconcileRepository {
              RETURNING 1),
            drifted AS (
              INSERT INTO contact_drift (export_id, key_type, key_value, field, sent_value, sent_at, caac_value)
-             SELECT $2, $1, up.key_value, f.key, f.value->'dv', to_timestamp((f.value->>'dat')::bigint / 1000.0), k.fields->>f.key
-               FROM updated up JOIN chunk k ON k.key_value = up.key_value, jsonb_each(up.fields) f
-              WHERE f.value->>'dx' = $2::text
+             SELECT $2, $1, up.key_value, f.key, x.extras->'dv', to_timestamp((x.extras->>'dat')::bigint / 1000.0), k.fields->>f.key
+               FROM updated up JOIN chunk k ON k.key_value = up.key_value, jsonb_each(up.fields) f,
+                    LATERAL (SELECT caac_sync_state_extras(f.value) AS extras) x
+              WHERE x.extras->>'dx' = $2::text
              -- A run again over the same export finds the rows of the first: the same drift.
              ON CONFLICT (export_id, key_type, key_value, field) DO NOTHING
              RETURNING 1)
@@ -270,10 +271,11 @@ export class ReconcileRepository {
     const rows: Array<{ requeued: number; drifted: number }> = await db.query(
       `WITH drifted AS (
          SELECT d.key_type, d.key_value, d.field, d.sent_value,
-                (s.fields->d.field->>'ts')::bigint AS ts, (s.fields->d.field->>'dseq')::bigint AS seq, s.fields->d.field->>'dh' AS h
+                e.core[2]::bigint AS ts, (e.extras->>'dseq')::bigint AS seq, e.extras->>'dh' AS h
            FROM contact_drift d
-           JOIN contact_state s ON s.key_type = d.key_type AND s.key_value = d.key_value
-          WHERE d.export_id = $1 AND d.sent_value IS NOT NULL AND s.fields->d.field->>'dx' = $1::text),
+           JOIN contact_state s ON s.key_type = d.key_type AND s.key_value = d.key_value,
+                LATERAL (SELECT caac_sync_state_core(s.fields->d.field) AS core, caac_sync_state_extras(s.fields->d.field) AS extras) e
+          WHERE d.export_id = $1 AND d.sent_value IS NOT NULL AND e.extras->>'dx' = $1::text),
        contacts AS (SELECT DISTINCT key_type, key_value FROM drifted),
        -- Every key of a drifted contact: its own, and the others the export tied to the same contact.
        keys AS (
@@ -286,9 +288,10 @@ export class ReconcileRepository {
        -- The stamps the service has per field: sent through another key (its own sent entry is the
        -- drifted one), pending, or in an open batch.
        known AS (
-         SELECT k.dk, k.dv, f.key AS field, (f.value->>'ts')::bigint AS ts,
-                coalesce(f.value->>'dseq', f.value->>'seq')::bigint AS seq, coalesce(f.value->>'dh', f.value->>'h') AS h
-           FROM keys k JOIN contact_state c ON NOT k.own AND c.key_type = k.key_type AND c.key_value = k.key_value, jsonb_each(c.fields) f
+         SELECT k.dk, k.dv, f.key AS field, e.core[2]::bigint AS ts,
+                coalesce(e.extras->>'dseq', e.core[3])::bigint AS seq, coalesce(e.extras->>'dh', e.core[1]) AS h
+           FROM keys k JOIN contact_state c ON NOT k.own AND c.key_type = k.key_type AND c.key_value = k.key_value, jsonb_each(c.fields) f,
+                LATERAL (SELECT caac_sync_state_core(f.value) AS core, caac_sync_state_extras(f.value) AS extras) e
          UNION ALL
          SELECT k.dk, k.dv, f.key, (f.value->>'ts')::bigint, (f.value->>'seq')::bigint, caac_sync_field_hash(f.value->'v')
            FROM keys k JOIN pending_change p ON p.key_type = k.key_type AND p.key_value = k.key_value, jsonb_each(p.fields) f

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { ContactIdentityRepository } from '../../src/importer/contact-identity.repository';
 import { fieldHash, type StampedPatch } from '../../src/profile';
 import { migratedDataSource } from '../support/database';
+import { packedEntries } from '../support/contact-state-entries';
 
 describe(ContactIdentityRepository.name, () => {
   let db: Client;
@@ -40,8 +41,8 @@ describe(ContactIdentityRepository.name, () => {
       ['line_uid', 'U-1', 'x1'],
     ]);
     await db.query(`INSERT INTO contact_state (key_type, key_value, fields) VALUES ('display_email', 'amy@example.com', $1), ('line_uid', 'U-1', $2)`, [
-      { display_name: { h: fieldHash('Sent'), ts: 5, seq: 1 }, city: { h: fieldHash('Taipei'), ts: 9, seq: 0 } },
-      { city: { h: fieldHash('Tainan'), ts: 10, seq: 0 } },
+      packedEntries({ display_name: { h: fieldHash('Sent'), ts: 5, seq: 1 }, city: { h: fieldHash('Taipei'), ts: 9, seq: 0 } }),
+      packedEntries({ city: { h: fieldHash('Tainan'), ts: 10, seq: 0 } }),
     ]);
     await db.query(`INSERT INTO pending_change (key_type, key_value, fields) VALUES ('display_email', 'amy@example.com', $1)`, [{ display_name: { v: 'Pending', ts: 7, seq: 2 } }]);
 
@@ -65,7 +66,7 @@ describe(ContactIdentityRepository.name, () => {
     ]);
     await db.query(`INSERT INTO contact_identity_untied (key_type, key_value, batch_id) VALUES ('display_email', 'moved@example.com', 1)`);
     await db.query(`INSERT INTO contact_state (key_type, key_value, fields) VALUES ('display_email', 'shared@example.com', $1), ('display_email', 'moved@example.com', $1)`, [
-      { display_name: { h: fieldHash('Newer'), ts: 9, seq: 0 } },
+      packedEntries({ display_name: { h: fieldHash('Newer'), ts: 9, seq: 0 } }),
     ]);
 
     const newest = await dataSource.transaction((tx) => sut.newestThroughOtherKeys(tx, 'customer_id', ['C-1', 'C-2']));

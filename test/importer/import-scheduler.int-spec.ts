@@ -13,6 +13,7 @@ import { fieldHash } from '../../src/profile';
 import { createDataSource, runMigrations } from '../../src/store/data-source';
 import { freshDatabase, migratedDataSource, migrateToJustBefore } from '../support/database';
 import { testConfig } from '../support/service';
+import { asEntryObjects, type EntryObject } from '../support/contact-state-entries';
 
 /** Real time, but every sleep ends at once (and is recorded): the database decides what is due. */
 class InstantClock implements Clock {
@@ -364,6 +365,21 @@ describe(ImportScheduler.name, () => {
       return rows[0].fields;
     }
 
+    it('packs each entry into one string, the value sent beside it only under DRIFT_POLICY=crm-wins', async () => {
+      await stage(db, { 'C-1': { city: 'Taipei' } });
+      const sut = aScheduler({ DRIFT_POLICY: 'crm-wins' });
+      await sut.takeOver();
+      await sut.step(signal);
+
+      const [batch] = await batches(db);
+      const { city } = (await recorded()) as unknown as { city: [string, unknown] };
+      expect(city).toEqual([expect.stringMatching(new RegExp(`^${fieldHash('Taipei')} 1000 0 \\d+ ${batch!.id}$`)), { v: 'Taipei' }]);
+    });
+
+    async function spelledOut(): Promise<Record<string, EntryObject>> {
+      return asEntryObjects((await recorded()) as never);
+    }
+
     it('keeps the hash, stamp and batch of each field sent, and not the value, under DRIFT_POLICY=report', async () => {
       await stage(db, { 'C-1': { city: 'Taipei' } });
       const sut = aScheduler({ DRIFT_POLICY: 'report' });
@@ -372,7 +388,7 @@ describe(ImportScheduler.name, () => {
       await sut.step(signal);
 
       const [batch] = await batches(db);
-      await expect(recorded()).resolves.toEqual({ city: { h: fieldHash('Taipei'), ts: 1_000, seq: 0, at: expect.any(Number), b: batch!.id } });
+      await expect(spelledOut()).resolves.toEqual({ city: { h: fieldHash('Taipei'), ts: 1_000, seq: 0, at: expect.any(Number), b: batch!.id } });
     });
 
     it('keeps the value sent as well under DRIFT_POLICY=crm-wins, which sends it again after drift', async () => {
@@ -383,7 +399,7 @@ describe(ImportScheduler.name, () => {
       await sut.step(signal);
 
       const [batch] = await batches(db);
-      await expect(recorded()).resolves.toEqual({ city: { h: fieldHash('Taipei'), ts: 1_000, seq: 0, at: expect.any(Number), v: 'Taipei', b: batch!.id } });
+      await expect(spelledOut()).resolves.toEqual({ city: { h: fieldHash('Taipei'), ts: 1_000, seq: 0, at: expect.any(Number), v: 'Taipei', b: batch!.id } });
     });
   });
 

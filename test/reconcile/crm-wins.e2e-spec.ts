@@ -99,7 +99,7 @@ describe('DRIFT_POLICY=crm-wins', () => {
     await publishProfiles(changes, [{ customerId: 'C-4', profile: { display_name: 'CRM 4' } }]);
     await waitUntilStaged(db, changes);
     await waitUntilImported(db);
-    const { rows: kept } = await db.query(`SELECT fields->'display_name' ? 'v' AS kept FROM contact_state WHERE key_type = 'customer_id' AND key_value = 'C-4'`);
+    const { rows: kept } = await db.query(`SELECT caac_sync_state_extras(fields->'display_name') ? 'v' AS kept FROM contact_state WHERE key_type = 'customer_id' AND key_value = 'C-4'`);
     expect(kept).toEqual([{ kept: false }]);
     await sut.close();
     await startWith('crm-wins');

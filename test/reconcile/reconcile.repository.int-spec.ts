@@ -4,6 +4,7 @@ import { CaacContactRepository } from '../../src/export/caac-contact.repository'
 import { fieldHash } from '../../src/profile';
 import { ReconcileRepository } from '../../src/reconcile/reconcile.repository';
 import { migratedDataSource } from '../support/database';
+import { asEntryObjects, packedEntries, type EntryObject } from '../support/contact-state-entries';
 
 const EXPORTED_AT = new Date('2026-12-01T00:00:00.000Z');
 const STALENESS_MS = 86_400_000;
@@ -61,11 +62,11 @@ describe(ReconcileRepository.name, () => {
 
   async function state(keyType: string, keyValue: string): Promise<Record<string, any> | undefined> {
     const { rows } = await db.query(`SELECT fields FROM contact_state WHERE key_type = $1 AND key_value = $2`, [keyType, keyValue]);
-    return rows[0]?.fields;
+    return rows[0] && asEntryObjects(rows[0].fields);
   }
 
   async function known(keyType: string, keyValue: string, fields: Record<string, Record<string, unknown>>, updatedAt = new Date(LONG_AGO)) {
-    await db.query(`INSERT INTO contact_state (key_type, key_value, fields, updated_at) VALUES ($1, $2, $3, $4)`, [keyType, keyValue, fields, updatedAt]);
+    await db.query(`INSERT INTO contact_state (key_type, key_value, fields, updated_at) VALUES ($1, $2, $3, $4)`, [keyType, keyValue, packedEntries(fields as unknown as Record<string, EntryObject>), updatedAt]);
   }
 
   it('learns contacts it never saw under every import key in the row, e-mail lower-cased, typed as the importer hashes', async () => {

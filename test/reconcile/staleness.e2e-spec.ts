@@ -59,7 +59,7 @@ describe('reconcile under export staleness', () => {
   }
 
   async function knownHash(customerId: string, field: string): Promise<string | undefined> {
-    const { rows } = await db.query(`SELECT fields->$2->>'h' AS h FROM contact_state WHERE key_type = 'customer_id' AND key_value = $1`, [customerId, field]);
+    const { rows } = await db.query(`SELECT (caac_sync_state_core(fields->$2))[1] AS h FROM contact_state WHERE key_type = 'customer_id' AND key_value = $1`, [customerId, field]);
     return rows[0]?.h;
   }
 

@@ -6,6 +6,8 @@ import { fieldHash, mergeStamped } from '../../src/profile';
 import type { FieldValue, StampedField, StampedPatch } from '../../src/profile';
 import { fromStored, toStored, type StoredStampedPatch } from '../../src/store/stored-patch';
 import { migratedDataSource } from '../support/database';
+import { aStateEntry, asEntryObjects } from '../support/contact-state-entries';
+import { encodeStateEntry } from '../../src/importer/state-entry';
 
 // Few names and stamps, so patches overlap and tie often; values of every type CAAC takes, so
 // ties between types are exercised (Postgres text cannot hold U+0000, so strings avoid it).
@@ -102,7 +104,23 @@ describe('caac_sync_merge_fields (the SQL merge of stamped patches)', () => {
 
         const [stored] = (await db.query(`SELECT fields FROM contact_state WHERE key_type = 'customer_id' AND key_value = $1`, [keyValue])).rows;
         const inMemory = canonical(imports.reduce((merged, fields) => mergeStamped(merged, fields), Object.create(null) as StampedPatch));
-        expect(stored?.fields ?? {}).toEqual(inMemory);
+        expect(asEntryObjects(stored?.fields ?? {})).toEqual(inMemory);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('writes and reads contact_state entries in SQL exactly as the service does', async () => {
+    await fc.assert(
+      fc.asyncProperty(aStateEntry, async (entry) => {
+        const stored = encodeStateEntry(entry);
+        const { rows } = await db.query(
+          `SELECT caac_sync_state_entry($1, $2, $3, $4, $5, $6::jsonb) AS written, caac_sync_state_core($7::jsonb) AS core, caac_sync_state_extras($7::jsonb) AS extras`,
+          [entry.hash, entry.ts, entry.seq, entry.at ?? null, entry.batchId ?? null, JSON.stringify(entry.extras), JSON.stringify(stored)],
+        );
+        expect(rows[0].written).toEqual(stored);
+        expect(rows[0].core).toEqual((typeof stored === 'string' ? stored : stored[0]).split(' '));
+        expect(rows[0].extras).toEqual(entry.extras);
       }),
       { numRuns: 300 },
     );
