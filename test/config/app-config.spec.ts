@@ -46,7 +46,7 @@ describe(loadConfig.name, () => {
       dlqPartitions: 1,
       dlqReplicationFactor: undefined,
       dlqMaxValueBytes: 262_144,
-      maxBytesPerPartition: 8 * 1_048_576,
+      maxBytesPerPartition: 4 * 1_048_576,
       maxBatchEvents: 5_000,
       maxMessageBytes: 1_048_576,
       partitionsConcurrency: 2,

@@ -30,6 +30,8 @@ describe('ingest under SIGKILL', () => {
       CAAC_BASE_URL: 'http://127.0.0.1:9', // nothing listens: this test is about staging only
       FLUSH_INTERVAL_MS: '86400000',
       INGEST_MAX_BYTES_PER_PARTITION: '32768',
+      // A fetch of ~150 events is staged in parts of 40, one transaction each: kills land between parts too.
+      INGEST_MAX_BATCH_EVENTS: '40',
       KAFKA_SESSION_TIMEOUT_MS: '6000', // a killed member's partitions come back after this
     });
   });
