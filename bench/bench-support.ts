@@ -8,6 +8,7 @@ import type { DataSource } from 'typeorm';
 import type { ProfileChangeV1 } from '../src/ingest/schemas/profile-change.v1.types';
 import { createDataSource, runMigrations } from '../src/store/data-source';
 import { seededRandom } from '../scripts/crm/crm-generator';
+import { profiledRun, type Stage } from './cpu-stages';
 
 export const REPO = resolve(__dirname, '..');
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -160,6 +161,8 @@ export interface ServiceIngestRun {
   eventsPerS: number;
   seconds: number;
   peakRssMb: number;
+  /** With BENCH_PROFILE=1: the service's main thread, µs an event by stage (bench/cpu-stages.ts). */
+  mainThreadUsPerEvent?: Record<Stage, number>;
 }
 
 /**
@@ -204,18 +207,21 @@ export async function runServiceIngest(options: {
   /** For topics read through a Schema Registry (`profile-change.v1-avro`). */
   schemaRegistryUrl?: string;
 }): Promise<ServiceIngestRun> {
+  const profile = process.env.BENCH_PROFILE === '1' ? profiledRun() : undefined;
   const child = spawnIngestService({
     url: options.url,
     sourceTopics: options.sourceTopics,
     groupId: `bench-ingest-${options.run}`,
     dlqTopic: `bench.dlq.${options.run}`,
     ...(options.schemaRegistryUrl ? { schemaRegistryUrl: options.schemaRegistryUrl } : {}),
+    nodeArgs: profile?.nodeArgs ?? [],
   });
   const db = new Client({ connectionString: options.url });
   await db.connect();
   const deadline = Date.now() + (options.timeoutMs ?? 1_800_000);
   let started = 0;
   let peak = 0;
+  let result: ServiceIngestRun;
   try {
     for (;;) {
       await new Promise((r) => setTimeout(r, 250));
@@ -229,11 +235,18 @@ export async function runServiceIngest(options: {
     }
     const seconds = (performance.now() - started) / 1000;
     peak = Math.max(peak, peakRssMb(child.pid!));
-    return { eventsPerS: options.events / seconds, peakRssMb: peak, seconds };
+    result = { eventsPerS: options.events / seconds, peakRssMb: peak, seconds };
   } finally {
     child.kill('SIGTERM');
     await db.end();
   }
+  if (profile) {
+    // The profile is written as the process exits.
+    await Promise.race([new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r))), new Promise((r) => setTimeout(r, 15_000))]);
+    const stages = profile.stagesPerEvent(options.events);
+    if (stages !== undefined) result.mainThreadUsPerEvent = stages;
+  }
+  return result;
 }
 
 /** The nearest-rank percentile `p` (0-100) of `values`. */

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -77,4 +78,24 @@ export function stageBreakdown(profile: CpuProfile): Record<Stage, number> {
 export function stageBreakdownOfDirectory(dir: string): Record<Stage, number> | undefined {
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
   return file === undefined ? undefined : stageBreakdown(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
+}
+
+/** A service run under the CPU profiler (BENCH_PROFILE=1): the node flags to start it with, and its breakdown once it has exited. */
+export interface ProfiledRun {
+  nodeArgs: string[];
+  /** µs of the main thread an event by stage, over the whole run; undefined when the process wrote no profile. */
+  stagesPerEvent(events: number): Record<Stage, number> | undefined;
+}
+
+export function profiledRun(): ProfiledRun {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-profile-'));
+  return {
+    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+    stagesPerEvent(events) {
+      const stages = stageBreakdownOfDirectory(dir);
+      rmSync(dir, { recursive: true, force: true });
+      if (stages === undefined) return undefined;
+      return Object.fromEntries(Object.entries(stages).map(([stage, ms]) => [stage, Number(((ms * 1000) / events).toFixed(1))])) as Record<Stage, number>;
+    },
+  };
 }

@@ -28,8 +28,9 @@ import { createMigratedDatabase, dropDatabase, profileChangeEvents, startPostgre
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 100_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 4);
-/** What one fetch of INGEST_MAX_BYTES_PER_PARTITION's default (1 MiB) holds, unless given. */
+/** A staged batch, unless given: what a fetch of 1 MiB holds, at most INGEST_MAX_BATCH_EVENTS's default. */
 const FETCH_BYTES = 1_048_576;
+const MAX_BATCH_EVENTS = 5_000;
 /** Kafka's per-record overhead in a record batch (varint lengths, deltas, attributes), roughly. */
 const RECORD_OVERHEAD_BYTES = 12;
 const DATABASE = `caac_sync_bench_floor_${Date.now()}`;
@@ -62,7 +63,7 @@ function partitionBatches(): { batches: RawMessage[][]; batchEvents: number } {
     bytes += message.key.length + message.value.length + RECORD_OVERHEAD_BYTES;
     messages.push(message);
   }
-  const batchEvents = Number(process.env.BENCH_BATCH_EVENTS ?? Math.floor(FETCH_BYTES / (bytes / EVENTS)));
+  const batchEvents = Number(process.env.BENCH_BATCH_EVENTS ?? Math.min(MAX_BATCH_EVENTS, Math.floor(FETCH_BYTES / (bytes / EVENTS))));
   const batches: RawMessage[][] = [];
   for (const messages of partitions) {
     for (let start = 0; start < messages.length; start += batchEvents) batches.push(messages.slice(start, start + batchEvents));

@@ -5,6 +5,7 @@
  *   npm run bench:ingest                     # 1,000,000 events over 100,000 contacts
  *   BENCH_EVENTS=200000 npm run bench:ingest # a quicker run
  *   BENCH_FORMAT=avro npm run bench:ingest   # the same events in Avro through the Schema Registry
+ *   BENCH_PROFILE=1 npm run bench:ingest     # adds the service's main thread by stage (bench/cpu-stages.ts)
  *
  * BENCH_FORMAT=avro frames the events as the example producer does (examples/producer: the schema
  * registered under `<topic>-value`, Confluent's wire format) and the service reads the topic as
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
       consume_only_events_per_s: Math.round(consumeOnlyEventsPerS),
       ratio: Number((result.eventsPerS / consumeOnlyEventsPerS).toFixed(3)),
       peak_rss_mb: result.peakRssMb,
+      ...(result.mainThreadUsPerEvent ? { main_thread_us_per_event: result.mainThreadUsPerEvent } : {}),
       // The importer is off here: the service would send each staged contact once, in full imports.
       generic_sink: genericSinkCost([EVENTS], importsFor(rows[0].n)),
     }) + '\n',

@@ -14,9 +14,9 @@
  * ingest stage (bench/cpu-stages.ts), to the service's result.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
@@ -25,7 +25,7 @@ import { freePort } from '../test/support/free-port';
 import { ADMIN_DATABASE_URL, createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, REPO, spawnIngestService, startInfrastructure } from './bench-support';
 import { debeziumCustomerEvents, type DebeziumStreamSummary } from './debezium-customer-events';
 import { databaseBackendsCpuS, kafkaBrokerPid, postgresCpuS, processCpuS } from './proc-cpu';
-import { stageBreakdownOfDirectory, type Stage } from './cpu-stages';
+import { profiledRun, type Stage } from './cpu-stages';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
@@ -197,13 +197,13 @@ async function timePhase(name: string, meter: PhaseMeter, progress: () => Promis
 async function runService(brokerPid: number | undefined): Promise<PhaseResult> {
   const { url, dataSource } = await createMigratedDatabase(SERVICE_DATABASE, 1);
   await dataSource.destroy();
-  const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), 'bench-peer-profile-')) : undefined;
+  const profile = PROFILE ? profiledRun() : undefined;
   const child = spawnIngestService({
     url,
     sourceTopics: `${TOPIC}:debezium:${resolve(REPO, 'config/customers.mapping.json')}`,
     groupId: SERVICE_GROUP,
     dlqTopic: DLQ_TOPIC,
-    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    nodeArgs: profile?.nodeArgs ?? [],
   });
   let result: PhaseResult | undefined;
   const db = new Client({ connectionString: url });
@@ -232,11 +232,10 @@ async function runService(brokerPid: number | undefined): Promise<PhaseResult> {
       new Promise((r) => setTimeout(r, SERVICE_STOP_TIMEOUT_MS)),
     ]);
   }
-  if (profileDir) {
-    const stages = stageBreakdownOfDirectory(profileDir);
-    rmSync(profileDir, { recursive: true, force: true });
+  if (profile) {
+    const stages = profile.stagesPerEvent(EVENTS);
     if (stages === undefined) log('the service wrote no CPU profile (it did not exit in time)');
-    else result.main_thread_us_per_event = Object.fromEntries(Object.entries(stages).map(([stage, ms]) => [stage, Number(((ms * 1000) / EVENTS).toFixed(1))])) as Record<Stage, number>;
+    else result.main_thread_us_per_event = stages;
   }
   return result;
 }
