@@ -63,18 +63,40 @@ function fileErrorOf(error: CsvError): ExportFileError {
   }
 }
 
-/** Counts and hashes the file's bytes as they pass, so the job records what it read. */
+/**
+ * Counts and hashes the file's bytes as they pass, so the job records what it read, and refuses a
+ * file that is not UTF-8: the parser would read a broken byte as U+FFFD, and that value would
+ * replace the contact's real one in the mirror and on the topic.
+ */
 class FileMeter extends Transform {
   bytes = 0;
   /** The file's last byte: every row of an export file ends with a line break. */
   lastByte: number | undefined;
   private readonly hash = createHash('sha256');
+  // Streaming, so a character split between two chunks is read whole.
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.utf8.decode(chunk, { stream: true });
+    } catch {
+      callback(new ExportFileError(`the file is not valid UTF-8 (within its bytes ${this.bytes + 1} to ${this.bytes + chunk.length}): it is broken`));
+      return;
+    }
     this.bytes += chunk.length;
     if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1];
     this.hash.update(chunk);
     callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.utf8.decode();
+    } catch {
+      callback(new ExportFileError('the file ends inside a UTF-8 character: it is cut short'));
+      return;
+    }
+    callback();
   }
 
   digest(): string {

@@ -83,6 +83,18 @@ describe(loadExportFile.name, () => {
     await expect(refusal).rejects.toThrow(reason);
   });
 
+  it('refuses a file that is not UTF-8, and reads one whose characters every chunk splits', async () => {
+    const text = Buffer.from('contact_id,city\r\nid-1,台北\r\nid-2,高雄\r\n', 'utf8');
+    const inBytes = (bytes: Buffer, chunk: number) =>
+      loadExportFile(sut, String(nextJob++), Readable.from(Array.from({ length: Math.ceil(bytes.length / chunk) }, (_, i) => bytes.subarray(i * chunk, (i + 1) * chunk))), new AbortController().signal);
+    const broken = Buffer.concat([text.subarray(0, 24), Buffer.from([0xff]), text.subarray(24)]);
+    const cut = text.subarray(0, text.length - 3);
+
+    await expect(inBytes(text, 1)).resolves.toMatchObject({ rows: 2, refused: 0 });
+    await expect(inBytes(broken, 5)).rejects.toThrow(new ExportFileError('the file is not valid UTF-8 (within its bytes 21 to 25): it is broken'));
+    await expect(inBytes(cut, 4)).rejects.toThrow(new ExportFileError('the file ends inside a UTF-8 character: it is cut short'));
+  });
+
   it('reads an unclosed quote followed by a quoted cell as one record: only CAAC\'s row_count tells (the runner checks it)', async () => {
     await expect(load('contact_id,city\r\nid-1,"Tai\r\nid-2,"Tainan"\r\n')).resolves.toMatchObject({ rows: 1, refused: 0 });
   });
