@@ -241,12 +241,21 @@ export async function runServiceIngest(options: {
     await db.end();
   }
   if (profile) {
-    // The profile is written as the process exits.
-    await Promise.race([new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r))), new Promise((r) => setTimeout(r, 15_000))]);
+    await exited(child); // the profile is written as the process exits
     const stages = profile.stagesPerEvent(options.events);
     if (stages !== undefined) result.mainThreadUsPerEvent = stages;
   }
   return result;
+}
+
+/** Resolves once `child` has exited, or after `timeoutMs` (a service that does not stop is left to its caller). */
+export async function exited(child: ChildProcess, timeoutMs = 15_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r))),
+    new Promise((r) => (timer = setTimeout(r, timeoutMs))),
+  ]);
+  clearTimeout(timer);
 }
 
 /** The nearest-rank percentile `p` (0-100) of `values`. */

@@ -22,7 +22,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { genericSinkCost, importsFor } from './generic-sink';
 import { freePort } from '../test/support/free-port';
-import { ADMIN_DATABASE_URL, createMigratedDatabase, dropDatabase, KAFKA_BROKERS, peakRssMb, REPO, spawnIngestService, startInfrastructure } from './bench-support';
+import { ADMIN_DATABASE_URL, createMigratedDatabase, dropDatabase, exited, KAFKA_BROKERS, peakRssMb, REPO, spawnIngestService, startInfrastructure } from './bench-support';
 import { debeziumCustomerEvents, type DebeziumStreamSummary } from './debezium-customer-events';
 import { databaseBackendsCpuS, kafkaBrokerPid, postgresCpuS, processCpuS } from './proc-cpu';
 import { profiledRun, type Stage } from './cpu-stages';
@@ -227,10 +227,7 @@ async function runService(brokerPid: number | undefined): Promise<PhaseResult> {
     child.kill('SIGTERM');
     await db.end();
     // The next phase measures the machine again: the service must be gone by then (and its profile written).
-    await Promise.race([
-      new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r))),
-      new Promise((r) => setTimeout(r, SERVICE_STOP_TIMEOUT_MS)),
-    ]);
+    await exited(child, SERVICE_STOP_TIMEOUT_MS);
   }
   if (profile) {
     const stages = profile.stagesPerEvent(EVENTS);

@@ -398,9 +398,7 @@ function readConverterLayout(text: string, mapping: DebeziumMapping, limits: Jso
     logical = logicalTypes(schema, mapping) ?? null;
     schemas.set(parts.schema, logical);
   }
-  const problem = checkJsonStructure(payload, limits, ['payload']);
-  if (problem !== undefined) return problem;
-  return { ok: true, envelope: readPayload(payload, logical ?? undefined, true, (before) => exactTextReader(() => text, true, before)) };
+  return wrappedEvent(payload, logical, limits, () => text);
 }
 
 /**
@@ -423,10 +421,18 @@ function readWithLastSchema(value: Buffer, limits: JsonLimits, schemas: LogicalT
   } catch {
     return undefined;
   }
+  return wrappedEvent(payload, known.logical, limits, () => value.toString('utf8'));
+}
+
+/**
+ * The converter layout's last step, whichever way its parts were read: the parsed payload checked
+ * at the depth and path it has in the document, then read as the envelope. `wholeText` is the
+ * event's text, asked for only when a number must be read again without loss.
+ */
+function wrappedEvent(payload: unknown, logical: LogicalTypes | null, limits: JsonLimits, wholeText: () => string): EventRead {
   const problem = checkJsonStructure(payload, limits, ['payload']);
   if (problem !== undefined) return problem;
-  const whole = () => value.toString('utf8');
-  return { ok: true, envelope: readPayload(payload, known.logical ?? undefined, true, (before) => exactTextReader(whole, true, before)) };
+  return { ok: true, envelope: readPayload(payload, logical ?? undefined, true, (before) => exactTextReader(wholeText, true, before)) };
 }
 
 /** The envelope, `null` for a wrapped tombstone, or what is wrong with it. */
